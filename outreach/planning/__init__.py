@@ -1,0 +1,56 @@
+"""Planning core: sites, teams and days in, checked routes out.
+
+A pure package (no Flask, no SQLAlchemy). Build a :class:`Problem`, call :func:`solve`,
+get a :class:`Result`; :func:`check` verifies any result against the problem alone.
+Only :mod:`outreach.planning.solver` imports OR-Tools.
+"""
+
+from outreach.planning.domain import (
+    CARD_SERVICES,
+    DEFAULT_SECONDS_PER_PERSON,
+    FRIDAY_PRAYER,
+    OFFICE_WEEK,
+    Break,
+    Location,
+    Lock,
+    Place,
+    Problem,
+    Service,
+    Shift,
+    Site,
+    Team,
+    TimeWindow,
+    TravelProvider,
+    Vehicle,
+    build_shifts,
+    date_range,
+    hm,
+    national_holidays,
+)
+from outreach.planning.travel import ExplicitMatrix, GreatCircleTravel, OsrmTableProvider
+
+__all__ = [
+    "CARD_SERVICES",
+    "DEFAULT_SECONDS_PER_PERSON",
+    "FRIDAY_PRAYER",
+    "OFFICE_WEEK",
+    "Break",
+    "ExplicitMatrix",
+    "GreatCircleTravel",
+    "Location",
+    "Lock",
+    "OsrmTableProvider",
+    "Place",
+    "Problem",
+    "Service",
+    "Shift",
+    "Site",
+    "Team",
+    "TimeWindow",
+    "TravelProvider",
+    "Vehicle",
+    "build_shifts",
+    "date_range",
+    "hm",
+    "national_holidays",
+]
