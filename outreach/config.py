@@ -1,0 +1,116 @@
+"""Configuration: defaults here, then ``instance/config.py``, then the environment.
+
+Production mode (``JEMPUT_ENV=production`` or ``ENV_NAME="production"`` in a test config)
+refuses to start without a strong ``SECRET_KEY`` and turns on secure cookies.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import timedelta
+from typing import Any
+
+WEAK_SECRETS = {"", "dev", "secret", "changeme", "change-me", "development", "test"}
+MIN_SECRET_BYTES = 32
+
+
+class ConfigError(RuntimeError):
+    """The configuration is unsafe or incomplete; the app must not start."""
+
+
+DEFAULTS: dict[str, Any] = {
+    "ENV_NAME": "development",
+    "SECRET_KEY": None,
+    "SECRET_KEY_FALLBACKS": [],
+    "SQLALCHEMY_DATABASE_URI": None,  # set from the instance path in load_config
+    "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+    "SQLITE_BUSY_TIMEOUT_MS": 15000,
+    # Uploads: hotspot spreadsheets are small; 8 MiB is generous and bounds memory.
+    "MAX_CONTENT_LENGTH": 8 * 1024 * 1024,
+    "MAX_FORM_MEMORY_SIZE": 500 * 1024,
+    "MAX_FORM_PARTS": 1000,
+    "SESSION_COOKIE_HTTPONLY": True,
+    "SESSION_COOKIE_SAMESITE": "Lax",
+    "SESSION_COOKIE_SECURE": False,
+    "PERMANENT_SESSION_LIFETIME": timedelta(hours=12),
+    "SESSION_IDLE_MINUTES": 60,
+    "SESSION_ABSOLUTE_HOURS": 12,
+    "REMEMBER_COOKIE_DURATION": timedelta(seconds=0),
+    "WTF_CSRF_ENABLED": True,
+    # Field tablets keep forms open for hours on weak networks: tie the token to the session.
+    "WTF_CSRF_TIME_LIMIT": None,
+    "BABEL_DEFAULT_LOCALE": "id",
+    "BABEL_DEFAULT_TIMEZONE": "Asia/Jakarta",
+    "LANGUAGES": ["id", "en"],
+    "RATELIMIT_STORAGE_URI": "memory://",
+    "RATELIMIT_HEADERS_ENABLED": True,
+    "LOGIN_MAX_FAILURES": 5,
+    "LOGIN_LOCKOUT_MINUTES": 15,
+    "REDIS_URL": None,
+    "SOLVER_MAX_SECONDS": 600,
+    "MAP_TILE_URL": "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
+    "MAP_TILE_ATTRIBUTION": "&copy; OpenStreetMap contributors",
+    "MAP_TILES_ENABLED": True,
+    "GEOCODER_URL": None,
+    "OSRM_URL": None,
+}
+
+ENV_KEYS = {
+    "SECRET_KEY": str,
+    "DATABASE_URL": str,
+    "REDIS_URL": str,
+    "MAP_TILE_URL": str,
+    "GEOCODER_URL": str,
+    "OSRM_URL": str,
+    "RATELIMIT_STORAGE_URI": str,
+}
+
+
+def database_uri_from_env(url: str) -> str:
+    """Route ``postgres://`` and ``postgresql://`` URLs through the psycopg 3 driver."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def apply_environment(config: dict[str, Any], environ: Mapping[str, str]) -> None:
+    """Overlay settings given as environment variables."""
+    for key in ENV_KEYS:
+        value = environ.get(key)
+        if not value:
+            continue
+        if key == "DATABASE_URL":
+            config["SQLALCHEMY_DATABASE_URI"] = database_uri_from_env(value)
+        else:
+            config[key] = value
+    if environ.get("JEMPUT_ENV"):
+        config["ENV_NAME"] = environ["JEMPUT_ENV"]
+
+
+def validate_production(config: Mapping[str, Any]) -> None:
+    """Refuse unsafe production settings."""
+    key = config.get("SECRET_KEY")
+    if not key or not isinstance(key, str | bytes):
+        raise ConfigError("SECRET_KEY is required in production")
+    raw = key.encode() if isinstance(key, str) else key
+    if key in WEAK_SECRETS or len(raw) < MIN_SECRET_BYTES:
+        raise ConfigError(
+            f"SECRET_KEY is too weak: use at least {MIN_SECRET_BYTES} random bytes, e.g. "
+            'python -c "import secrets; print(secrets.token_hex(32))"'
+        )
+    if config.get("DEBUG"):
+        raise ConfigError("DEBUG must be off in production")
+
+
+def production_overrides() -> dict[str, Any]:
+    """Cookie settings for HTTPS deployments."""
+    return {
+        "SESSION_COOKIE_SECURE": True,
+        "SESSION_COOKIE_NAME": "__Host-session",
+        "SESSION_COOKIE_DOMAIN": None,
+        "SESSION_COOKIE_PATH": "/",
+        "DEBUG": False,
+        "TESTING": False,
+        "PREFERRED_URL_SCHEME": "https",
+    }

@@ -1,0 +1,608 @@
+"""Database models (typed SQLAlchemy 2.0).
+
+Times of day are stored as minutes after local midnight (0–1440) in the office's time zone;
+instants are stored as timezone-aware UTC datetimes. Personal data of residents lives only in
+``VisitRequest`` and is never copied onto hotspots, plans or logs.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+from datetime import UTC, date, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from flask_login import UserMixin
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from .extensions import db
+
+
+def utcnow() -> datetime:
+    """Return the current instant as an aware UTC datetime."""
+    return datetime.now(UTC)
+
+
+class Service(enum.StrEnum):
+    """Services a team can offer and a site can need."""
+
+    KTP_RECORD = "ktp_record"  # KTP-el recording (photo, fingerprints, iris, signature)
+    KTP_PRINT = "ktp_print"  # KTP-el printing on site: needs a printer and blank cards
+    BIRTH_CERT = "birth_cert"  # akta kelahiran intake (paperwork)
+    KIA = "kia"  # Kartu Identitas Anak
+
+
+class HotspotKind(enum.StrEnum):
+    """Kinds of places where unregistered residents are found."""
+
+    SCHOOL = "school"
+    OFFICE = "office"
+    HOSPITAL = "hospital"
+    SOCIAL_HOME = "social_home"
+    PRISON = "prison"
+    MARKET = "market"
+    HOME = "home"
+    VILLAGE_HALL = "village_hall"
+    OTHER = "other"
+
+
+class HotspotStatus(enum.StrEnum):
+    ACTIVE = "active"
+    NEEDS_LOCATION = "needs_location"  # no coordinates yet: the coordinator drops a pin
+    DONE = "done"  # remaining demand is zero
+    ARCHIVED = "archived"
+
+
+class VehicleKind(enum.StrEnum):
+    CAR = "car"
+    MOTORBIKE = "motorbike"
+    BOAT = "boat"
+
+
+class Role(enum.StrEnum):
+    ADMIN = "admin"
+    COORDINATOR = "coordinator"
+    FIELD = "field"
+
+
+class PlanStatus(enum.StrEnum):
+    DRAFT = "draft"
+    SOLVING = "solving"
+    SOLVED = "solved"
+    FAILED = "failed"
+    PUBLISHED = "published"
+    ARCHIVED = "archived"
+
+
+class JobStatus(enum.StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+class StopStatus(enum.StrEnum):
+    PLANNED = "planned"
+    CANCELLED = "cancelled"
+    DONE = "done"
+
+
+class RequestStatus(enum.StrEnum):
+    RECEIVED = "received"
+    ACCEPTED = "accepted"  # turned into a hotspot of kind "home"
+    REJECTED = "rejected"
+    DONE = "done"
+
+
+# Priority 1–5: 1 = most urgent (bedridden, hospital, students about to turn 17 before an
+# election), 3 = normal, 5 = can wait. The solver serves higher priority first.
+PRIORITY_MIN, PRIORITY_MAX = 1, 5
+# Upper bound for any count a person types: keeps every number far below 2**31 for the solver.
+MAX_COUNT = 100_000
+
+
+def _enum(cls: type[enum.Enum], length: int = 20) -> sa.Enum:
+    # Store the value as a plain string with a CHECK constraint: portable and readable.
+    return sa.Enum(
+        cls,
+        native_enum=False,
+        length=length,
+        values_callable=lambda e: [m.value for m in e],
+        validate_strings=True,
+        create_constraint=True,
+        name=f"ck_{cls.__name__.lower()}",
+    )
+
+
+class Office(db.Model):
+    """A Dinas Dukcapil office (kabupaten/kota level) that plans outreach."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(200))
+    address: Mapped[str] = mapped_column(sa.String(500), default="")
+    lat: Mapped[float] = mapped_column(sa.Float)
+    lon: Mapped[float] = mapped_column(sa.Float)
+    timezone: Mapped[str] = mapped_column(sa.String(64), default="Asia/Jakarta")
+    region_code: Mapped[str] = mapped_column(sa.String(20), index=True)  # e.g. "12.71"
+    card_stock: Mapped[int] = mapped_column(default=0)  # blangko KTP-el on hand
+    complaint_channels: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+
+    teams: Mapped[list[Team]] = relationship(back_populates="office")
+    hotspots: Mapped[list[Hotspot]] = relationship(back_populates="office")
+
+    __table_args__ = (
+        sa.CheckConstraint("card_stock >= 0", name="card_stock_nonneg"),
+        sa.CheckConstraint("lat BETWEEN -90 AND 90 AND lon BETWEEN -180 AND 180", name="latlon"),
+    )
+
+
+class Team(db.Model):
+    """A mobile recording team with its vehicle, kits and services."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    office_id: Mapped[int] = mapped_column(sa.ForeignKey("office.id"), index=True)
+    name: Mapped[str] = mapped_column(sa.String(120))
+    vehicle: Mapped[VehicleKind] = mapped_column(_enum(VehicleKind), default=VehicleKind.CAR)
+    kits: Mapped[int] = mapped_column(default=1)
+    services: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
+    has_printer: Mapped[bool] = mapped_column(default=False)
+    cards_per_day: Mapped[int] = mapped_column(default=0)
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+
+    office: Mapped[Office] = relationship(back_populates="teams")
+    weekly_shifts: Mapped[list[TeamWeeklyShift]] = relationship(
+        back_populates="team", cascade="all, delete-orphan", order_by="TeamWeeklyShift.weekday"
+    )
+    exceptions: Mapped[list[TeamException]] = relationship(
+        back_populates="team", cascade="all, delete-orphan", order_by="TeamException.day"
+    )
+    members: Mapped[list[User]] = relationship(back_populates="team")
+
+    __table_args__ = (
+        sa.UniqueConstraint("office_id", "name", name="uq_team_office_name"),
+        sa.CheckConstraint("kits BETWEEN 1 AND 10", name="kits_range"),
+        sa.CheckConstraint("cards_per_day >= 0", name="cards_nonneg"),
+    )
+
+
+class TeamWeeklyShift(db.Model):
+    """A team's usual hours on one weekday (0 = Monday); breaks as [[start, end, label], ...]."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    team_id: Mapped[int] = mapped_column(sa.ForeignKey("team.id", ondelete="CASCADE"), index=True)
+    weekday: Mapped[int] = mapped_column(sa.SmallInteger)
+    start_min: Mapped[int] = mapped_column()
+    end_min: Mapped[int] = mapped_column()
+    breaks: Mapped[list[list[Any]]] = mapped_column(sa.JSON, default=list)
+
+    team: Mapped[Team] = relationship(back_populates="weekly_shifts")
+
+    __table_args__ = (
+        sa.UniqueConstraint("team_id", "weekday", name="uq_weekly_team_day"),
+        sa.CheckConstraint("weekday BETWEEN 0 AND 6", name="weekday_range"),
+        sa.CheckConstraint(
+            "0 <= start_min AND start_min < end_min AND end_min <= 1440", name="window_in_day"
+        ),
+    )
+
+
+class ExceptionKind(enum.StrEnum):
+    LEAVE = "leave"  # not working that day
+    EXTRA = "extra"  # working on a day the pattern (or a holiday) says is off
+    HOURS = "hours"  # working, with different hours
+
+
+class TeamException(db.Model):
+    """A dated deviation from the weekly pattern."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    team_id: Mapped[int] = mapped_column(sa.ForeignKey("team.id", ondelete="CASCADE"), index=True)
+    day: Mapped[date] = mapped_column(sa.Date)
+    kind: Mapped[ExceptionKind] = mapped_column(_enum(ExceptionKind))
+    start_min: Mapped[int | None] = mapped_column()
+    end_min: Mapped[int | None] = mapped_column()
+    breaks: Mapped[list[list[Any]]] = mapped_column(sa.JSON, default=list)
+    note: Mapped[str] = mapped_column(sa.String(300), default="")
+
+    team: Mapped[Team] = relationship(back_populates="exceptions")
+
+    __table_args__ = (
+        sa.UniqueConstraint("team_id", "day", name="uq_exception_team_day"),
+        sa.CheckConstraint(
+            "(kind = 'leave') OR (start_min IS NOT NULL AND end_min IS NOT NULL "
+            "AND 0 <= start_min AND start_min < end_min AND end_min <= 1440)",
+            name="hours_when_working",
+        ),
+    )
+
+
+class Hotspot(db.Model):
+    """A place with unregistered residents: a school, a prison, a home, ..."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    office_id: Mapped[int] = mapped_column(sa.ForeignKey("office.id"), index=True)
+    external_code: Mapped[str | None] = mapped_column(sa.String(64))
+    name: Mapped[str] = mapped_column(sa.String(200))
+    kind: Mapped[HotspotKind] = mapped_column(_enum(HotspotKind), default=HotspotKind.OTHER)
+    address: Mapped[str] = mapped_column(sa.String(500), default="")
+    lat: Mapped[float | None] = mapped_column(sa.Float)
+    lon: Mapped[float | None] = mapped_column(sa.Float)
+    location_source: Mapped[str] = mapped_column(sa.String(20), default="file")
+    kecamatan_code: Mapped[str] = mapped_column(sa.String(20), default="", index=True)
+    kecamatan_name: Mapped[str] = mapped_column(sa.String(120), default="")
+    kelurahan_code: Mapped[str] = mapped_column(sa.String(20), default="", index=True)
+    kelurahan_name: Mapped[str] = mapped_column(sa.String(120), default="")
+    priority: Mapped[int] = mapped_column(sa.SmallInteger, default=3)
+    notes: Mapped[str] = mapped_column(sa.Text, default="")
+    status: Mapped[HotspotStatus] = mapped_column(
+        _enum(HotspotStatus), default=HotspotStatus.ACTIVE, index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(
+        sa.DateTime(timezone=True), default=utcnow, onupdate=utcnow
+    )
+
+    office: Mapped[Office] = relationship(back_populates="hotspots")
+    demands: Mapped[list[HotspotDemand]] = relationship(
+        back_populates="hotspot", cascade="all, delete-orphan", order_by="HotspotDemand.service"
+    )
+    openings: Mapped[list[HotspotOpening]] = relationship(
+        back_populates="hotspot",
+        cascade="all, delete-orphan",
+        order_by="(HotspotOpening.weekday, HotspotOpening.start_min)",
+    )
+
+    __table_args__ = (
+        sa.UniqueConstraint("office_id", "external_code", name="uq_hotspot_external_code"),
+        sa.CheckConstraint("priority BETWEEN 1 AND 5", name="priority_range"),
+        sa.CheckConstraint("(lat IS NULL) = (lon IS NULL)", name="latlon_together"),
+        sa.CheckConstraint(
+            "lat IS NULL OR (lat BETWEEN -90 AND 90 AND lon BETWEEN -180 AND 180)", name="latlon"
+        ),
+    )
+
+    def demand_of(self, service: Service | str) -> HotspotDemand | None:
+        """Return this hotspot's demand row for a service, if any."""
+        for d in self.demands:
+            if d.service == str(service):
+                return d
+        return None
+
+    @property
+    def remaining_total(self) -> int:
+        return sum(d.remaining for d in self.demands)
+
+
+class HotspotDemand(db.Model):
+    """Persons needing one service at a hotspot: requested, and what is left after outcomes."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    hotspot_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("hotspot.id", ondelete="CASCADE"), index=True
+    )
+    service: Mapped[str] = mapped_column(sa.String(20))
+    requested: Mapped[int] = mapped_column(default=0)
+    remaining: Mapped[int] = mapped_column(default=0)
+
+    hotspot: Mapped[Hotspot] = relationship(back_populates="demands")
+
+    __table_args__ = (
+        sa.UniqueConstraint("hotspot_id", "service", name="uq_demand_hotspot_service"),
+        sa.CheckConstraint(
+            "service IN ('ktp_record', 'ktp_print', 'birth_cert', 'kia')", name="service_known"
+        ),
+        sa.CheckConstraint(f"requested BETWEEN 0 AND {MAX_COUNT}", name="requested_range"),
+        sa.CheckConstraint("remaining BETWEEN 0 AND requested", name="remaining_range"),
+    )
+
+
+class HotspotOpening(db.Model):
+    """One opening window of a hotspot on a weekday; several per day are allowed."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    hotspot_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("hotspot.id", ondelete="CASCADE"), index=True
+    )
+    weekday: Mapped[int] = mapped_column(sa.SmallInteger)
+    start_min: Mapped[int] = mapped_column()
+    end_min: Mapped[int] = mapped_column()
+
+    hotspot: Mapped[Hotspot] = relationship(back_populates="openings")
+
+    __table_args__ = (
+        sa.CheckConstraint("weekday BETWEEN 0 AND 6", name="weekday_range"),
+        sa.CheckConstraint(
+            "0 <= start_min AND start_min < end_min AND end_min <= 1440", name="window_in_day"
+        ),
+    )
+
+
+class VisitRequest(db.Model):
+    """A resident's request for a home visit. Personal data stays in this table only."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    office_id: Mapped[int] = mapped_column(sa.ForeignKey("office.id"), index=True)
+    # Public status link: only the SHA-256 of a >=128-bit random token is stored.
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    requester_name: Mapped[str] = mapped_column(sa.String(200))
+    phone: Mapped[str] = mapped_column(sa.String(32))
+    address: Mapped[str] = mapped_column(sa.String(500))
+    kelurahan_code: Mapped[str] = mapped_column(sa.String(20), default="")
+    lat: Mapped[float | None] = mapped_column(sa.Float)
+    lon: Mapped[float | None] = mapped_column(sa.Float)
+    persons: Mapped[int] = mapped_column(default=1)
+    reason: Mapped[str] = mapped_column(sa.String(40), default="bedridden")
+    notes: Mapped[str] = mapped_column(sa.Text, default="")
+    consent_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+    status: Mapped[RequestStatus] = mapped_column(
+        _enum(RequestStatus), default=RequestStatus.RECEIVED
+    )
+    hotspot_id: Mapped[int | None] = mapped_column(sa.ForeignKey("hotspot.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+    retain_until: Mapped[date | None] = mapped_column(sa.Date)
+
+    __table_args__ = (sa.CheckConstraint("persons BETWEEN 1 AND 20", name="persons_range"),)
+
+
+class Plan(db.Model):
+    """A planning run over a horizon of dates; versioned for optimistic locking."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    office_id: Mapped[int] = mapped_column(sa.ForeignKey("office.id"), index=True)
+    name: Mapped[str] = mapped_column(sa.String(200))
+    status: Mapped[PlanStatus] = mapped_column(_enum(PlanStatus), default=PlanStatus.DRAFT)
+    start_date: Mapped[date] = mapped_column(sa.Date)
+    end_date: Mapped[date] = mapped_column(sa.Date)
+    # What to plan: team ids, hotspot ids or filters, time limit, seed.
+    params: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
+    solver_status: Mapped[str] = mapped_column(sa.String(40), default="")
+    kpis: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
+    violations: Mapped[list[Any]] = mapped_column(sa.JSON, default=list)
+    published_version: Mapped[int] = mapped_column(default=0)
+    published_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id"))
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(
+        sa.DateTime(timezone=True), default=utcnow, onupdate=utcnow
+    )
+    # Optimistic lock: a second coordinator's stale save raises StaleDataError → 409.
+    version_id: Mapped[int] = mapped_column(default=1)
+
+    routes: Mapped[list[PlannedRoute]] = relationship(
+        back_populates="plan",
+        cascade="all, delete-orphan",
+        order_by="(PlannedRoute.day, PlannedRoute.team_id)",
+    )
+    unserved: Mapped[list[PlanUnserved]] = relationship(
+        back_populates="plan", cascade="all, delete-orphan"
+    )
+    publications: Mapped[list[PlanPublication]] = relationship(
+        back_populates="plan", cascade="all, delete-orphan", order_by="PlanPublication.version"
+    )
+
+    __mapper_args__ = {"version_id_col": version_id}
+    __table_args__ = (sa.CheckConstraint("start_date <= end_date", name="dates_ordered"),)
+
+
+class PlannedRoute(db.Model):
+    """One team's route on one date within a plan."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    plan_id: Mapped[int] = mapped_column(sa.ForeignKey("plan.id", ondelete="CASCADE"), index=True)
+    team_id: Mapped[int] = mapped_column(sa.ForeignKey("team.id"), index=True)
+    day: Mapped[date] = mapped_column(sa.Date)
+    distance_m: Mapped[int] = mapped_column(default=0)
+    duration_s: Mapped[int] = mapped_column(default=0)
+    start_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    end_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+
+    plan: Mapped[Plan] = relationship(back_populates="routes")
+    team: Mapped[Team] = relationship()
+    stops: Mapped[list[PlannedStop]] = relationship(
+        back_populates="route", cascade="all, delete-orphan", order_by="PlannedStop.position"
+    )
+
+    __table_args__ = (sa.UniqueConstraint("plan_id", "team_id", "day", name="uq_route_team_day"),)
+
+
+class PlannedStop(db.Model):
+    """A visit to a hotspot within a route; a large site may have several (a split)."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    route_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("planned_route.id", ondelete="CASCADE"), index=True
+    )
+    hotspot_id: Mapped[int] = mapped_column(sa.ForeignKey("hotspot.id"), index=True)
+    position: Mapped[int] = mapped_column()
+    arrival_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+    start_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+    end_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+    persons: Mapped[dict[str, int]] = mapped_column(sa.JSON, default=dict)  # per service
+    cards: Mapped[int] = mapped_column(default=0)
+    locked: Mapped[bool] = mapped_column(default=False)
+    status: Mapped[StopStatus] = mapped_column(_enum(StopStatus), default=StopStatus.PLANNED)
+
+    route: Mapped[PlannedRoute] = relationship(back_populates="stops")
+    hotspot: Mapped[Hotspot] = relationship()
+    outcomes: Mapped[list[VisitOutcome]] = relationship(back_populates="stop")
+
+    __table_args__ = (
+        sa.CheckConstraint("position >= 0", name="position_nonneg"),
+        sa.CheckConstraint("cards >= 0", name="cards_nonneg"),
+    )
+
+
+class PlanUnserved(db.Model):
+    """A hotspot the plan left out, with the reason a coordinator can read."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    plan_id: Mapped[int] = mapped_column(sa.ForeignKey("plan.id", ondelete="CASCADE"), index=True)
+    hotspot_id: Mapped[int] = mapped_column(sa.ForeignKey("hotspot.id"))
+    reason_code: Mapped[str] = mapped_column(sa.String(40))
+    reason_text: Mapped[str] = mapped_column(sa.String(500))
+    persons: Mapped[int] = mapped_column(default=0)
+
+    plan: Mapped[Plan] = relationship(back_populates="unserved")
+    hotspot: Mapped[Hotspot] = relationship()
+
+
+class PlanPublication(db.Model):
+    """A published version of a plan and what changed since the previous one."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    plan_id: Mapped[int] = mapped_column(sa.ForeignKey("plan.id", ondelete="CASCADE"), index=True)
+    version: Mapped[int] = mapped_column()
+    published_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+    published_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id"))
+    # Immutable snapshot of the stops and the diff: {"cancelled": [...], "moved": [...], ...}
+    snapshot: Mapped[list[Any]] = mapped_column(sa.JSON, default=list)
+    changes: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
+
+    plan: Mapped[Plan] = relationship(back_populates="publications")
+
+    __table_args__ = (sa.UniqueConstraint("plan_id", "version", name="uq_publication_version"),)
+
+
+class VisitOutcome(db.Model):
+    """What a field team recorded at a stop; ``client_uuid`` makes tablet retries idempotent."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client_uuid: Mapped[str] = mapped_column(sa.String(36), unique=True)
+    stop_id: Mapped[int] = mapped_column(sa.ForeignKey("planned_stop.id"), index=True)
+    team_id: Mapped[int] = mapped_column(sa.ForeignKey("team.id"), index=True)
+    recorded_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id"))
+    checked_in_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    checked_out_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    recorded: Mapped[dict[str, int]] = mapped_column(sa.JSON, default=dict)  # per service
+    cards_used: Mapped[int] = mapped_column(default=0)
+    problems: Mapped[list[str]] = mapped_column(sa.JSON, default=list)  # kit_broken, no_power, ...
+    notes: Mapped[str] = mapped_column(sa.Text, default="")
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+
+    stop: Mapped[PlannedStop] = relationship(back_populates="outcomes")
+
+    __table_args__ = (sa.CheckConstraint("cards_used >= 0", name="cards_used_nonneg"),)
+
+
+class SolveJob(db.Model):
+    """A background solve: the row is the job (id = job id), polled for progress."""
+
+    id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)
+    plan_id: Mapped[int] = mapped_column(sa.ForeignKey("plan.id", ondelete="CASCADE"), index=True)
+    status: Mapped[JobStatus] = mapped_column(_enum(JobStatus), default=JobStatus.QUEUED)
+    backend: Mapped[str] = mapped_column(sa.String(20), default="thread")
+    progress: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
+    cancel_requested: Mapped[bool] = mapped_column(default=False)
+    error: Mapped[str] = mapped_column(sa.Text, default="")
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    heartbeat_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+
+
+class User(UserMixin, db.Model):
+    """An account: admin, coordinator, or field member of one team."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(sa.String(80), unique=True)
+    pw_hash: Mapped[str] = mapped_column(sa.String(256))
+    role: Mapped[Role] = mapped_column(_enum(Role))
+    office_id: Mapped[int | None] = mapped_column(sa.ForeignKey("office.id"))
+    team_id: Mapped[int | None] = mapped_column(sa.ForeignKey("team.id"))
+    active: Mapped[bool] = mapped_column(default=True)
+    failed_logins: Mapped[int] = mapped_column(default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+
+    team: Mapped[Team | None] = relationship(back_populates="members")
+    sessions: Mapped[list[UserSession]] = relationship(
+        back_populates="user", cascade="all, delete-orphan"
+    )
+
+    __table_args__ = (
+        sa.CheckConstraint("role <> 'field' OR team_id IS NOT NULL", name="field_has_team"),
+    )
+
+    # Set by the session loader: Flask-Login stores this server-side session id, not the user id,
+    # so revoking the session row ends a copied cookie too.
+    session_token = None  # type: str | None
+
+    def set_password(self, password: str) -> None:
+        self.pw_hash = generate_password_hash(password, method="scrypt")
+
+    def check_password(self, password: str) -> bool:
+        return check_password_hash(self.pw_hash, password)
+
+    @property
+    def is_active(self) -> bool:  # type: ignore[override]
+        return self.active
+
+    def get_id(self) -> str:
+        if not self.session_token:
+            raise RuntimeError("user has no server-side session")
+        return self.session_token
+
+
+def hash_token(token: str) -> str:
+    """Return the SHA-256 hex digest used to store session ids and API tokens."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class UserSession(db.Model):
+    """A server-side login session; the cookie holds only its random id."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    user_agent: Mapped[str] = mapped_column(sa.String(200), default="")
+
+    user: Mapped[User] = relationship(back_populates="sessions")
+
+
+class ApiToken(db.Model):
+    """A bearer token for the JSON API; only its SHA-256 is stored."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(sa.String(12))  # shown in lists to tell tokens apart
+    name: Mapped[str] = mapped_column(sa.String(100), default="")
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+
+    user: Mapped[User] = relationship()
+
+
+class AuditEvent(db.Model):
+    """Who did what to which object. Never holds personal data of residents."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow, index=True)
+    user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id", ondelete="SET NULL"))
+    action: Mapped[str] = mapped_column(sa.String(60))
+    object_type: Mapped[str] = mapped_column(sa.String(40), default="")
+    object_id: Mapped[str] = mapped_column(sa.String(40), default="")
+    details: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
+
+
+def audit(action: str, obj: Any = None, user: User | None = None, **details: Any) -> AuditEvent:
+    """Add an audit event to the current session (the caller's transaction commits it)."""
+    event = AuditEvent(
+        action=action,
+        user_id=user.id if user is not None and user.id is not None else None,
+        object_type=type(obj).__name__.lower() if obj is not None else "",
+        object_id=str(getattr(obj, "id", "") or "") if obj is not None else "",
+        details=details,
+    )
+    db.session.add(event)
+    return event

@@ -1,0 +1,7 @@
+"""Public pages for residents (phone, no login). Never shows a person."""
+
+from flask import Blueprint
+
+bp = Blueprint("public", __name__)
+
+from . import views  # noqa: E402,F401

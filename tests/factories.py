@@ -1,0 +1,115 @@
+"""Plain data builders with sensible defaults (``make_office(...)`` etc.)."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import date
+
+from outreach.extensions import db
+from outreach.models import (
+    Hotspot,
+    HotspotDemand,
+    HotspotKind,
+    HotspotOpening,
+    Office,
+    Role,
+    Team,
+    TeamWeeklyShift,
+    User,
+    VehicleKind,
+)
+
+_seq = itertools.count(1)
+
+PASSWORD = "correct horse battery staple"
+FRIDAY_PRAYER = [690, 810, "Sholat Jumat"]
+
+
+def make_office(**kw) -> Office:
+    office = Office(
+        name=kw.pop("name", f"Dinas Dukcapil Kota Medan {next(_seq)}"),
+        address=kw.pop("address", "Jl. Iskandar Muda, Medan"),
+        lat=kw.pop("lat", 3.5833),
+        lon=kw.pop("lon", 98.6667),
+        region_code=kw.pop("region_code", "12.71"),
+        card_stock=kw.pop("card_stock", 4000),
+        **kw,
+    )
+    db.session.add(office)
+    db.session.flush()
+    return office
+
+
+def make_team(office: Office | None = None, *, weekly: bool = True, **kw) -> Team:
+    office = office or make_office()
+    team = Team(
+        office=office,
+        name=kw.pop("name", f"Tim {next(_seq)}"),
+        vehicle=kw.pop("vehicle", VehicleKind.CAR),
+        kits=kw.pop("kits", 2),
+        services=kw.pop("services", ["ktp_record", "birth_cert", "kia"]),
+        has_printer=kw.pop("has_printer", False),
+        cards_per_day=kw.pop("cards_per_day", 0),
+        **kw,
+    )
+    db.session.add(team)
+    if weekly:
+        for wd in range(5):
+            breaks = [FRIDAY_PRAYER] if wd == 4 else [[720, 780, "Istirahat"]]
+            team.weekly_shifts.append(
+                TeamWeeklyShift(weekday=wd, start_min=480, end_min=960, breaks=breaks)
+            )
+    db.session.flush()
+    return team
+
+
+def make_hotspot(office: Office | None = None, **kw) -> Hotspot:
+    office = office or make_office()
+    demand = kw.pop("demand", {"ktp_record": 40})
+    openings = kw.pop("openings", {wd: [(480, 960)] for wd in range(5)})
+    n = next(_seq)
+    hs = Hotspot(
+        office=office,
+        name=kw.pop("name", f"SMA Negeri {n} Medan"),
+        kind=kw.pop("kind", HotspotKind.SCHOOL),
+        lat=kw.pop("lat", 3.58 + (n % 10) * 0.005),
+        lon=kw.pop("lon", 98.67 + (n % 7) * 0.005),
+        kecamatan_code=kw.pop("kecamatan_code", "12.71.01"),
+        kecamatan_name=kw.pop("kecamatan_name", "Medan Kota"),
+        kelurahan_code=kw.pop("kelurahan_code", "12.71.01.1001"),
+        kelurahan_name=kw.pop("kelurahan_name", "Pasar Baru"),
+        priority=kw.pop("priority", 3),
+        **kw,
+    )
+    for service, persons in demand.items():
+        hs.demands.append(HotspotDemand(service=service, requested=persons, remaining=persons))
+    for wd, windows in openings.items():
+        for start, end in windows:
+            hs.openings.append(HotspotOpening(weekday=wd, start_min=start, end_min=end))
+    db.session.add(hs)
+    db.session.flush()
+    return hs
+
+
+def make_user(role: Role = Role.COORDINATOR, *, password: str = PASSWORD, **kw) -> User:
+    team = kw.pop("team", None)
+    if role == Role.FIELD and team is None:
+        team = make_team()
+    user = User(
+        username=kw.pop("username", f"user{next(_seq)}"),
+        role=role,
+        team=team,
+        office_id=kw.pop("office_id", team.office_id if team else None),
+        **kw,
+    )
+    user.set_password(password)
+    db.session.add(user)
+    db.session.flush()
+    return user
+
+
+def monday(year: int = 2026, month: int = 12, day: int = 7) -> date:
+    """A Monday that is not a national holiday (7 December 2026)."""
+    d = date(year, month, day)
+    assert d.weekday() == 0
+    return d
