@@ -1,11 +1,12 @@
-"""Coordinator screens: dashboard, hotspots, teams, plans (desktop, Dinas office)."""
+"""Coordinator screens: dashboard, hotspots, imports, teams, plans, exports (desktop)."""
 
 from flask import Blueprint
 
 from ..models import Role
 from ..roles import protect_blueprint
 
-bp = Blueprint("coord", __name__, template_folder="../../templates/coordinator")
+bp = Blueprint("coord", __name__)
 protect_blueprint(bp, Role.COORDINATOR, Role.ADMIN)
 
-from . import views  # noqa: E402,F401  (registers the views on bp)
+# Each module registers its views on bp.
+from . import exports, hotspots, imports, plans, teams, views  # noqa: E402,F401

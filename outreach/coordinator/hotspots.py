@@ -1,0 +1,3 @@
+"""Coordinator views: hotspots (see the owning module)."""
+
+from . import bp  # noqa: F401

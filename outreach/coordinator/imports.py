@@ -1,0 +1,3 @@
+"""Coordinator views: imports (see the owning module)."""
+
+from . import bp  # noqa: F401
