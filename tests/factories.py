@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import itertools
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 
 from outreach.extensions import db
 from outreach.models import (
@@ -113,3 +113,105 @@ def monday(year: int = 2026, month: int = 12, day: int = 7) -> date:
     d = date(year, month, day)
     assert d.weekday() == 0
     return d
+
+
+# -- plans (appended by the plan-screens helper) ----------------------------------------------
+
+
+def make_plan(office: Office | None = None, **kw):
+    """A solved plan over one week starting Monday 7 December 2026, with no routes yet."""
+    from outreach.models import Plan, PlanStatus
+
+    office = office or make_office()
+    start = kw.pop("start_date", monday())
+    plan = Plan(
+        office=office,
+        name=kw.pop("name", f"Rencana {next(_seq)}"),
+        status=kw.pop("status", PlanStatus.SOLVED),
+        start_date=start,
+        end_date=kw.pop("end_date", start + timedelta(days=4)),
+        params=kw.pop("params", {}),
+        solver_status=kw.pop("solver_status", "ROUTING_SUCCESS"),
+        **kw,
+    )
+    db.session.add(plan)
+    db.session.flush()
+    return plan
+
+
+def make_route(plan, team: Team | None = None, day: date | None = None, **kw):
+    """A route of ``team`` on ``day`` (defaults: a new team of the plan's office, first day)."""
+    from outreach.models import PlannedRoute
+
+    team = team or make_team(plan.office)
+    day = day or plan.start_date
+    route = PlannedRoute(
+        plan=plan,
+        team=team,
+        day=day,
+        distance_m=kw.pop("distance_m", 0),
+        duration_s=kw.pop("duration_s", 0),
+        **kw,
+    )
+    db.session.add(route)
+    db.session.flush()
+    return route
+
+
+def make_stop(route, hotspot: Hotspot | None = None, **kw):
+    """The next stop of ``route``: 60 minutes of service after the previous one (WIB, UTC+7)."""
+    from outreach.models import PlannedStop
+
+    hotspot = hotspot or make_hotspot(route.plan.office)
+    position = kw.pop("position", len(route.stops))
+    # 08:30 WIB = 01:30 UTC for the first stop, then one stop per 75 minutes.
+    base = datetime(route.day.year, route.day.month, route.day.day, 1, 30, tzinfo=UTC)
+    start = kw.pop("start_at", base + timedelta(minutes=75 * position))
+    stop = PlannedStop(
+        route=route,
+        hotspot=hotspot,
+        position=position,
+        arrival_at=kw.pop("arrival_at", start - timedelta(minutes=5)),
+        start_at=start,
+        end_at=kw.pop("end_at", start + timedelta(minutes=60)),
+        persons=kw.pop("persons", {"ktp_record": 40}),
+        cards=kw.pop("cards", 0),
+        **kw,
+    )
+    route.stops.append(stop)
+    db.session.flush()
+    return stop
+
+
+def make_unserved(plan, hotspot: Hotspot | None = None, **kw):
+    """A hotspot left out of ``plan`` with a reason sentence."""
+    from outreach.models import PlanUnserved
+
+    hotspot = hotspot or make_hotspot(plan.office)
+    row = PlanUnserved(
+        plan=plan,
+        hotspot=hotspot,
+        reason_code=kw.pop("reason_code", "no_capacity"),
+        reason_text=kw.pop("reason_text", "Semua tim sudah penuh pada hari-hari rencana."),
+        persons=kw.pop("persons", hotspot.remaining_total),
+    )
+    db.session.add(row)
+    db.session.flush()
+    return row
+
+
+def make_solved_plan(
+    n_stops: int = 6, *, teams: int = 2, days: int = 2, office: Office | None = None, **kw
+):
+    """A solved plan with ``n_stops`` stops spread over ``teams`` × ``days`` routes."""
+    office = office or make_office()
+    plan = make_plan(office, **kw)
+    team_rows = [make_team(office) for _ in range(teams)]
+    routes = [
+        make_route(plan, team, plan.start_date + timedelta(days=d), distance_m=12_000)
+        for d in range(days)
+        for team in team_rows
+    ]
+    for i in range(n_stops):
+        make_stop(routes[i % len(routes)])
+    return plan
