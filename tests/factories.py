@@ -125,7 +125,7 @@ def make_plan(office: Office | None = None, **kw):
     office = office or make_office()
     start = kw.pop("start_date", monday())
     plan = Plan(
-        office=office,
+        office_id=office.id,
         name=kw.pop("name", f"Rencana {next(_seq)}"),
         status=kw.pop("status", PlanStatus.SOLVED),
         start_date=start,
@@ -143,7 +143,7 @@ def make_route(plan, team: Team | None = None, day: date | None = None, **kw):
     """A route of ``team`` on ``day`` (defaults: a new team of the plan's office, first day)."""
     from outreach.models import PlannedRoute
 
-    team = team or make_team(plan.office)
+    team = team or make_team(db.session.get(Office, plan.office_id))
     day = day or plan.start_date
     route = PlannedRoute(
         plan=plan,
@@ -162,7 +162,7 @@ def make_stop(route, hotspot: Hotspot | None = None, **kw):
     """The next stop of ``route``: 60 minutes of service after the previous one (WIB, UTC+7)."""
     from outreach.models import PlannedStop
 
-    hotspot = hotspot or make_hotspot(route.plan.office)
+    hotspot = hotspot or make_hotspot(db.session.get(Office, route.plan.office_id))
     position = kw.pop("position", len(route.stops))
     # 08:30 WIB = 01:30 UTC for the first stop, then one stop per 75 minutes.
     base = datetime(route.day.year, route.day.month, route.day.day, 1, 30, tzinfo=UTC)
@@ -187,7 +187,7 @@ def make_unserved(plan, hotspot: Hotspot | None = None, **kw):
     """A hotspot left out of ``plan`` with a reason sentence."""
     from outreach.models import PlanUnserved
 
-    hotspot = hotspot or make_hotspot(plan.office)
+    hotspot = hotspot or make_hotspot(db.session.get(Office, plan.office_id))
     row = PlanUnserved(
         plan=plan,
         hotspot=hotspot,
