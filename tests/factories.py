@@ -178,7 +178,7 @@ def make_stop(route, hotspot: Hotspot | None = None, **kw):
         cards=kw.pop("cards", 0),
         **kw,
     )
-    route.stops.append(stop)
+    db.session.add(stop)
     db.session.flush()
     return stop
 
