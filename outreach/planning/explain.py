@@ -1,0 +1,255 @@
+"""Why a site (or the rest of a split site) is left out of a plan.
+
+Each reason is established by a check against the problem and the plan, in this order:
+
+``LOCK_CONFLICT``
+    The site is locked to a team-day where it cannot be served as locked.
+``NO_TEAM_OFFERS_SERVICE``
+    No team working in the horizon offers a requested service (or no single team
+    offers all of them).
+``NO_PRINTER``
+    KTP printing is requested but no team offering it carries a printer.
+``HOURS_NEVER_MEET_SHIFT``
+    On no working day of a capable team does an opening window overlap its shift.
+``UNREACHABLE_WITHIN_SHIFT``
+    Even as the only stop of a day, no capable team can get there, serve the visit
+    inside an opening window (around breaks) and get back before its shift ends.
+``CARDS_EXHAUSTED``
+    The visit needs blank cards and the office's stock (after what the plan uses) or
+    every capable team's daily load cannot cover it.
+``SEARCH_STOPPED``
+    The visit alone would fit a capable team-day that the plan leaves empty: the search
+    stopped (time limit or cancellation) before placing it. Run the plan longer.
+``OUTRANKED``
+    The visit alone would fit, but the capacity went to residents worth more
+    (more persons or higher priority).
+
+Messages are plain English with named parameters; the web layer translates by code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from types import MappingProxyType
+
+import numpy as np
+
+from outreach.planning.domain import (
+    CARD_SERVICES,
+    PRINTER_SERVICES,
+    Break,
+    Problem,
+    Service,
+    Site,
+    Vehicle,
+)
+from outreach.planning.result import Route, Unserved
+
+LOCK_CONFLICT = "LOCK_CONFLICT"
+NO_TEAM_OFFERS_SERVICE = "NO_TEAM_OFFERS_SERVICE"
+NO_PRINTER = "NO_PRINTER"
+HOURS_NEVER_MEET_SHIFT = "HOURS_NEVER_MEET_SHIFT"
+UNREACHABLE_WITHIN_SHIFT = "UNREACHABLE_WITHIN_SHIFT"
+CARDS_EXHAUSTED = "CARDS_EXHAUSTED"
+SEARCH_STOPPED = "SEARCH_STOPPED"
+OUTRANKED = "OUTRANKED"
+
+REASONS: Mapping[str, str] = MappingProxyType(
+    {
+        LOCK_CONFLICT: "It is locked to team {team} on {date}, where it cannot be served.",
+        NO_TEAM_OFFERS_SERVICE: "No team offers {services}.",
+        NO_PRINTER: "KTP printing is requested but no team offering it has a printer.",
+        HOURS_NEVER_MEET_SHIFT: "Its opening hours never overlap a working shift of a team "
+        "that offers its services.",
+        UNREACHABLE_WITHIN_SHIFT: "No team can reach it, serve {persons} persons within its "
+        "opening hours and return before the end of the shift.",
+        CARDS_EXHAUSTED: "Not enough blank cards left for {cards} KTP prints.",
+        SEARCH_STOPPED: "The search stopped before placing it, although a team-day is still "
+        "free; plan again with more time.",
+        OUTRANKED: "It would fit on its own, but the available time went to sites with more "
+        "residents or higher priority.",
+    }
+)
+"""Reason code -> English message template."""
+
+
+Matrices = Mapping[str, tuple[np.ndarray, np.ndarray]]
+
+
+def place_matrices(problem: Problem) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Travel matrices over :meth:`Problem.places` for every profile in use."""
+    places = problem.places()
+    profiles = sorted({t.profile for t in problem.teams})
+    return {p: problem.travel.matrices(places, p) for p in profiles}
+
+
+def explain_unserved(
+    problem: Problem,
+    routes: Sequence[Route],
+    remaining: Sequence[tuple[Site, Mapping[Service, int], Sequence[Mapping[Service, int]]]],
+    matrices: Matrices | None = None,
+) -> list[Unserved]:
+    """Give every unserved remainder a reason code and message.
+
+    Parameters
+    ----------
+    problem
+        The problem that was solved.
+    routes
+        The plan's routes (to find free team-days and used cards).
+    remaining
+        Per site: the persons not served and the unserved visits (chunks) the solver
+        had for them (empty if it had none; the whole remainder is then one visit).
+    matrices
+        Travel matrices per profile over ``problem.places()`` (computed if omitted).
+    """
+    if not remaining:
+        return []
+    if matrices is None:
+        matrices = place_matrices(problem)
+    row = {p.key: i for i, p in enumerate(problem.places())}
+    used_days = {(r.team_id, r.date) for r in routes if r.stops}
+    cards_used = sum(r.cards for r in routes)
+    vehicles = problem.vehicles
+    out: list[Unserved] = []
+    for site, persons, chunks in remaining:
+        partial = dict(persons) != dict(site.demand)
+        smallest = min(chunks, key=lambda c: sum(c.values())) if chunks else persons
+        code, params = _reason(
+            problem,
+            site,
+            dict(persons),
+            dict(smallest),
+            vehicles,
+            matrices,
+            row,
+            used_days,
+            cards_used,
+        )
+        out.append(
+            Unserved(
+                site_id=site.id,
+                persons=dict(persons),
+                reason=code,
+                message=REASONS[code].format(**params),
+                partial=partial,
+            )
+        )
+    return out
+
+
+def _reason(
+    problem: Problem,
+    site: Site,
+    persons: dict[Service, int],
+    visit: dict[Service, int],
+    vehicles: Sequence[Vehicle],
+    matrices: Matrices,
+    row: Mapping[tuple[str, str], int],
+    used_days: set[tuple[str, object]],
+    cards_used: int,
+) -> tuple[str, dict[str, object]]:
+    cards = sum(n for s, n in persons.items() if s in CARD_SERVICES)
+    working_teams = {v.team.id: v.team for v in vehicles}
+    if site.lock is not None:
+        lk = site.lock
+        return LOCK_CONFLICT, {"team": lk.team_id, "date": lk.date.isoformat()}
+    missing = [s for s in persons if not any(s in t.services for t in working_teams.values())]
+    if missing:
+        return NO_TEAM_OFFERS_SERVICE, {"services": ", ".join(s.value for s in missing)}
+    if any(s in PRINTER_SERVICES for s in persons) and not any(
+        t.printer and Service.KTP_PRINT in t.services for t in working_teams.values()
+    ):
+        return NO_PRINTER, {}
+    capable = [v for v in vehicles if v.team.can_serve(site)]
+    if not capable:
+        return NO_TEAM_OFFERS_SERVICE, {
+            "services": " + ".join(s.value for s in persons) + " together"
+        }
+    if not any(_overlaps(site, v) for v in capable):
+        return HOURS_NEVER_MEET_SHIFT, {}
+    visit_cards = sum(n for s, n in visit.items() if s in CARD_SERVICES)
+    reachable = [v for v in capable if fits_alone(problem, site, visit, v, matrices, row)]
+    if not reachable:
+        return UNREACHABLE_WITHIN_SHIFT, {"persons": sum(visit.values())}
+    if (
+        visit_cards
+        and problem.card_stock is not None
+        and problem.card_stock - cards_used < visit_cards
+    ):
+        return CARDS_EXHAUSTED, {"cards": cards}
+    fitting = [v for v in reachable if v.team.cards_per_day >= visit_cards]
+    if not fitting:
+        return CARDS_EXHAUSTED, {"cards": cards}
+    if any((v.team.id, v.date) not in used_days for v in fitting):
+        return SEARCH_STOPPED, {}
+    return OUTRANKED, {}
+
+
+def _overlaps(site: Site, v: Vehicle) -> bool:
+    shift = v.shift
+    return any(min(w.end, shift.end) > max(w.start, shift.start) for w in site.windows_on(v.date))
+
+
+def fits_alone(
+    problem: Problem,
+    site: Site,
+    persons: Mapping[Service, int],
+    v: Vehicle,
+    matrices: Matrices,
+    row: Mapping[tuple[str, str], int],
+) -> bool:
+    """Whether a route start -> site -> end serving ``persons`` fits ``v``'s shift.
+
+    Fixed breaks pause travel and may not overlap the visit; flexible breaks must find
+    room before or after the visit. ``matrices`` are over ``problem.places()``.
+    """
+    dist, dur = matrices[v.team.profile]
+    del dist
+    a, b, c = row[("start", v.team.id)], row[("site", site.id)], row[("end", v.team.id)]
+    out_s, back_s = int(dur[a, b]), int(dur[b, c])
+    svc = problem.visit_seconds(site, persons, v.team.kits)
+    shift = v.shift
+    fixed = [br for br in shift.breaks if br.is_fixed]
+    for w in site.windows_on(v.date):
+        start = max(arrive_after(shift.start, out_s, fixed), w.start)
+        start = _after_breaks(start, svc, fixed)
+        end = start + svc
+        if end > min(w.end, shift.end):
+            continue
+        if arrive_after(end, back_s, fixed) > shift.end:
+            continue
+        if all(_flexible_fits(br, start, end) for br in shift.breaks if not br.is_fixed):
+            return True
+    return False
+
+
+def _after_breaks(start: int, svc: int, breaks: Sequence[Break]) -> int:
+    moved = True
+    while moved:
+        moved = False
+        for br in breaks:
+            if br.start < start + svc and start < br.end:
+                start = br.end
+                moved = True
+    return start
+
+
+def _flexible_fits(br: Break, start: int, end: int) -> bool:
+    assert br.duration is not None
+    before = min(br.end, start) - br.start
+    after = br.end - max(br.start, end)
+    return max(before, after) >= br.duration
+
+
+def arrive_after(leave: int, travel: int, breaks: Sequence[Break]) -> int:
+    """Arrival time after leaving at ``leave`` (seconds of day) when fixed breaks pause travel."""
+    t, left = leave, travel
+    for br in sorted(breaks, key=lambda x: x.start):
+        if br.end <= t:
+            continue
+        if t + left <= br.start:
+            break
+        left -= max(0, br.start - t)
+        t = br.end
+    return t + left

@@ -1,0 +1,950 @@
+"""OR-Tools routing model for multi-day outreach plans.
+
+This is the only module of the project that imports OR-Tools (the pinned 9.15 wheel:
+``ortools.constraint_solver.pywrapcp`` and ``routing_enums_pb2``).
+
+Model
+-----
+* **Vehicles** are team × working date (:attr:`Problem.vehicles`).
+* **One time dimension** (``TIME``) spans the whole horizon in seconds from the first
+  local midnight. Each vehicle's start and end cumuls are limited to its shift on its
+  date. A visit node's cumul is the start of its visit; its domain is the union of the
+  site's opening windows on the dates it may be served, shortened by the visit's
+  duration so the visit *ends* inside the window, with the gaps removed
+  (``SetRange`` + ``RemoveInterval``).
+* **Service time** = setup + persons × seconds per person ÷ kits. It is added to the
+  node's outgoing transits, so each vehicle profile has one transit matrix
+  (``RegisterTransitMatrix``: travel + service). When teams with different numbers of
+  kits can serve a site, the visit gets one *copy* per kit level (each allowed only on
+  teams with that many kits) joined in one disjunction, so the duration is exact.
+* **Breaks** (Friday prayer, ...) are interval variables given to
+  ``SetBreakIntervalsOfVehicle``: no visit overlaps them; travel and waiting may.
+* **Blank cards**: a ``CARDS`` capacity dimension per team-day (unary transit vector),
+  and the office's total stock as a global constraint over the active visits.
+* **Skills**: ``SetAllowedVehiclesForIndex`` (the team offers every service asked for,
+  printing needs a printer; locks pin the vehicle).
+* **Objective**: each visit is optional (``AddDisjunction``) with a penalty of
+  persons × priority weight × a unit larger than any possible travel-plus-balance
+  cost, so serving residents always wins over saving kilometres; required sites
+  (benchmarks) and locked sites get a penalty above all optional ones. Arc cost is
+  distance in metres. A soft upper bound on each route's end spreads work across
+  teams and days.
+* **Splitting**: when no team-day can serve a site's whole demand, the demand is split
+  into chunks that sum exactly to it (never more), each an optional visit that may go
+  to any allowed team and date.
+* **Locks**: allowed vehicle = the locked team-day; relative order of locked visits on
+  one route enforced through their time cumuls.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from ortools.constraint_solver import pywrapcp, routing_enums_pb2
+
+from outreach.planning.domain import (
+    CARD_SERVICES,
+    DAY_SECONDS,
+    INT32_LIMIT,
+    Problem,
+    Service,
+    Site,
+    Vehicle,
+)
+from outreach.planning.explain import Matrices, explain_unserved, fits_alone, place_matrices
+from outreach.planning.result import BreakTaken, Result, Route, Stop
+
+TIME = "time"
+CARDS = "cards"
+
+_FIRST_SOLUTION = routing_enums_pb2.FirstSolutionStrategy.Value
+_METAHEURISTIC = routing_enums_pb2.LocalSearchMetaheuristic.Value
+_STATUS = routing_enums_pb2.RoutingSearchStatus.Value
+
+DEFAULT_OPERATORS: tuple[str, ...] = (
+    "use_relocate_and_make_active",
+    "use_exchange_and_make_active",
+    "use_extended_swap_active",
+    "use_inactive_lns",
+)
+"""Local-search operators switched on in addition to OR-Tools' defaults.
+
+They move sites in and out of the plan, which matters when not everything fits.
+"""
+
+ProgressCallback = Callable[["Progress"], None]
+CancelCheck = Callable[[], bool]
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Snapshot sent to the progress callback at each improving solution."""
+
+    elapsed_s: float
+    persons_served: int
+    persons_requested: int
+    distance_km: float
+    objective: int
+
+
+@dataclass(frozen=True)
+class SolveParams:
+    """Search settings; every knob the benchmarks may tune.
+
+    Parameters
+    ----------
+    time_limit_s
+        Wall-clock limit of the search.
+    seed
+        Seed for the randomised parts (restart perturbations). With ``solution_limit``
+        set, the same problem, seed and parameters give the same plan.
+    solution_limit
+        Stop after this many solutions (for reproducible runs); ``None`` = no limit.
+    first_solution
+        ``FirstSolutionStrategy`` name. The default inserts visits in parallel routes,
+        which always yields a plan because every visit is optional.
+    metaheuristic
+        ``LocalSearchMetaheuristic`` name.
+    operators
+        Names of ``local_search_operators`` fields to switch on (see
+        :data:`DEFAULT_OPERATORS`); ``disabled_operators`` to switch off.
+    iterated_local_search
+        Use 9.15's iterated local search with ruin-and-recreate instead of the
+        metaheuristic.
+    restarts
+        Extra searches started from the best plan with a seeded share of visits removed
+        (``ReadAssignmentFromRoutes``); the time limit is shared among all runs.
+    restart_ruin_share
+        Share of visits removed before a restart.
+    workers
+        1 or 2. With 2, a second, differently configured search runs in a forked
+        process on the other core; the better plan wins.
+    priority_weights
+        Weight of one resident at priority 1..5.
+    split_fraction
+        A chunk of a split site fills at most this share of the best team-day
+        available to it (room is left for travel).
+    balance_coefficient
+        Cost per second a route runs past its balanced share of the work (0 = off).
+    arc_cost
+        ``"distance"`` (metres) or ``"duration"`` (seconds) as travel cost.
+    log_search
+        Let OR-Tools log the search to stderr.
+    """
+
+    time_limit_s: float = 10.0
+    seed: int = 0
+    solution_limit: int | None = None
+    first_solution: str = "PARALLEL_CHEAPEST_INSERTION"
+    metaheuristic: str = "GUIDED_LOCAL_SEARCH"
+    operators: tuple[str, ...] = DEFAULT_OPERATORS
+    disabled_operators: tuple[str, ...] = ()
+    iterated_local_search: bool = False
+    restarts: int = 0
+    restart_ruin_share: float = 0.2
+    workers: int = 1
+    second_worker: Mapping[str, Any] = field(
+        default_factory=lambda: {"metaheuristic": "SIMULATED_ANNEALING"}, hash=False
+    )
+    priority_weights: tuple[int, int, int, int, int] = (16, 8, 4, 2, 1)
+    split_fraction: float = 0.9
+    balance_coefficient: int = 1
+    arc_cost: str = "distance"
+    log_search: bool = False
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.time_limit_s) and self.time_limit_s > 0):
+            raise ValueError(f"params.time_limit_s: must be > 0, got {self.time_limit_s!r}")
+        if self.solution_limit is not None and self.solution_limit < 1:
+            raise ValueError("params.solution_limit: must be >= 1 or None")
+        if self.first_solution not in _FIRST_SOLUTION.keys():
+            raise ValueError(f"params.first_solution: unknown strategy {self.first_solution!r}")
+        if self.metaheuristic not in _METAHEURISTIC.keys():
+            raise ValueError(f"params.metaheuristic: unknown {self.metaheuristic!r}")
+        known = set(
+            pywrapcp.DefaultRoutingSearchParameters().local_search_operators.DESCRIPTOR.fields_by_name
+        )
+        for op in (*self.operators, *self.disabled_operators):
+            if op not in known:
+                raise ValueError(f"params.operators: unknown operator {op!r}")
+        if len(self.priority_weights) != 5 or any(w < 0 for w in self.priority_weights):
+            raise ValueError("params.priority_weights: five non-negative integers expected")
+        if not 0 < self.split_fraction <= 1:
+            raise ValueError("params.split_fraction: must be in (0, 1]")
+        if self.workers not in (1, 2):
+            raise ValueError("params.workers: 1 or 2")
+        if self.arc_cost not in ("distance", "duration"):
+            raise ValueError("params.arc_cost: 'distance' or 'duration'")
+        if not 0 < self.restart_ruin_share < 1:
+            raise ValueError("params.restart_ruin_share: must be in (0, 1)")
+
+
+# ---------------------------------------------------------------------- visit planning
+
+
+@dataclass(frozen=True)
+class Visit:
+    """A visit node the solver may schedule: (part of) one site's demand."""
+
+    site_index: int
+    chunk: int
+    persons: Mapping[Service, int]
+    cards: int
+    kits: int
+    service_s: int
+    vehicles: tuple[int, ...]
+    starts: tuple[tuple[int, int], ...]
+    """Allowed start-of-visit intervals on the solver clock, sorted, inclusive."""
+
+
+def split_persons(demand: Mapping[Service, int], parts: int) -> list[dict[Service, int]]:
+    """Split ``demand`` into ``parts`` chunks whose per-service sums equal it exactly.
+
+    Chunk sizes differ by at most one person and each chunk takes a near-proportional
+    share of every service; no chunk is empty as long as ``parts <= total persons``.
+    """
+    total = sum(demand.values())
+    parts = max(1, min(parts, total))
+    remaining = dict(demand)
+    chunks: list[dict[Service, int]] = []
+    for k in range(parts):
+        left_parts = parts - k
+        size = (k + 1) * total // parts - k * total // parts
+        if left_parts == 1:
+            chunk = dict(remaining)
+        else:
+            chunk = {s: n // left_parts for s, n in remaining.items()}
+            missing = size - sum(chunk.values())
+            # top up (or trim) from the services with the most persons left over
+            for s in sorted(remaining, key=lambda s: (-(remaining[s] - chunk[s]), s.value)):
+                if missing <= 0:
+                    break
+                extra = min(missing, remaining[s] - chunk[s])
+                chunk[s] += extra
+                missing -= extra
+            for s in sorted(chunk, key=lambda s: (-chunk[s], s.value)):
+                if missing >= 0:
+                    break
+                cut = min(-missing, chunk[s])
+                chunk[s] -= cut
+                missing += cut
+        for s, n in chunk.items():
+            remaining[s] -= n
+        chunks.append({s: n for s, n in chunk.items() if n})
+    assert not any(remaining.values()), "split must use up the demand exactly"
+    return chunks
+
+
+def _usable_seconds(problem: Problem, site: Site, vehicle: Vehicle) -> int:
+    """Longest stretch of one opening window inside the shift, minus breaks in it."""
+    shift = vehicle.shift
+    best = 0
+    for w in site.windows_on(shift.date):
+        lo, hi = max(w.start, shift.start), min(w.end, shift.end)
+        if hi <= lo:
+            continue
+        blocked = sum(max(0, min(hi, b.end) - max(lo, b.start)) for b in shift.breaks if b.is_fixed)
+        best = max(best, hi - lo - blocked)
+    return best
+
+
+def eligible_vehicles(problem: Problem, site: Site) -> list[Vehicle]:
+    """Team-days that may serve the site: skills, lock, and an opening on that date."""
+    out = []
+    for v in problem.vehicles:
+        if not v.team.can_serve(site):
+            continue
+        if site.lock is not None and (v.team.id != site.lock.team_id or v.date != site.lock.date):
+            continue
+        if _usable_seconds(problem, site, v) <= 0:
+            continue
+        if site.cards and v.team.cards_per_day <= 0:
+            continue
+        out.append(v)
+    return out
+
+
+def plan_visits(
+    problem: Problem, params: SolveParams, matrices: Matrices | None = None
+) -> list[Visit]:
+    """Turn sites into visit nodes, splitting a site no team-day can serve in one visit.
+
+    A site is split only when its whole remaining demand does not fit as the only
+    stop of any eligible team-day (:func:`fits_alone`) or exceeds every team's daily
+    blank cards. Chunks are sized for the teams with the fewest kits (at most
+    ``split_fraction`` of their best day) and then grown in number until one fits alone.
+    """
+    if matrices is None:
+        matrices = place_matrices(problem)
+    row = {p.key: i for i, p in enumerate(problem.places())}
+    visits: list[Visit] = []
+    for si, site in enumerate(problem.sites):
+        vehicles = eligible_vehicles(problem, site)
+        if not vehicles:
+            continue
+        kit_levels = sorted({v.team.kits for v in vehicles})
+        parts = 1
+        max_cards = max(v.team.cards_per_day for v in vehicles)
+        whole_fits = any(fits_alone(problem, site, site.demand, v, matrices, row) for v in vehicles)
+        if site.lock is None and (not whole_fits or site.cards > max_cards):
+            parts = _parts_needed(problem, site, vehicles, kit_levels[0], params, matrices, row)
+            if site.cards and max_cards > 0:
+                parts = max(parts, -(-site.cards // max_cards))
+        for ci, persons in enumerate(split_persons(site.demand, parts)):
+            cards = sum(n for s, n in persons.items() if s in CARD_SERVICES)
+            for kits in kit_levels:
+                svc = problem.visit_seconds(site, persons, kits)
+                allowed: list[int] = []
+                starts: list[tuple[int, int]] = []
+                for v in vehicles:
+                    if v.team.kits != kits or (cards and v.team.cards_per_day < cards):
+                        continue
+                    off = problem.day_offset(v.date)
+                    ok = False
+                    for w in site.windows_on(v.date):
+                        lo = max(w.start, v.shift.start)
+                        hi = min(w.end, v.shift.end) - svc
+                        if lo <= hi:
+                            starts.append((off + lo, off + hi))
+                            ok = True
+                    if ok:
+                        allowed.append(v.index)
+                if not allowed:
+                    continue
+                visits.append(
+                    Visit(si, ci, persons, cards, kits, svc, tuple(allowed), _merge(starts))
+                )
+    return visits
+
+
+def _parts_needed(
+    problem: Problem,
+    site: Site,
+    vehicles: Sequence[Vehicle],
+    slow_kits: int,
+    params: SolveParams,
+    matrices: Matrices,
+    row: Mapping[tuple[str, str], int],
+) -> int:
+    """Number of chunks so that one chunk fits alone on a team-day of the slowest teams."""
+    total = site.persons
+    slow = [v for v in vehicles if v.team.kits == slow_kits]
+    room = max(_usable_seconds(problem, site, v) for v in slow)
+    room = int(room * params.split_fraction) - site.setup_s
+    work = problem.service_seconds(site.demand, slow_kits)
+    parts = min(total, max(2, -(-work // max(1, room))))
+    # grow until the biggest chunk fits alone (travel and breaks included)
+    while parts < total:
+        biggest = max(split_persons(site.demand, parts), key=lambda c: sum(c.values()))
+        if any(fits_alone(problem, site, biggest, v, matrices, row) for v in slow):
+            break
+        parts = min(total, parts + max(1, parts // 4))
+    return parts
+
+
+def _merge(intervals: list[tuple[int, int]]) -> tuple[tuple[int, int], ...]:
+    out: list[list[int]] = []
+    for lo, hi in sorted(intervals):
+        if out and lo <= out[-1][1] + 1:
+            out[-1][1] = max(out[-1][1], hi)
+        else:
+            out.append([lo, hi])
+    return tuple((a, b) for a, b in out)
+
+
+# --------------------------------------------------------------------------- the model
+
+
+@dataclass
+class _Model:
+    problem: Problem
+    params: SolveParams
+    visits: list[Visit]
+    vehicles: tuple[Vehicle, ...]
+    manager: pywrapcp.RoutingIndexManager
+    routing: pywrapcp.RoutingModel
+    time_dim: Any
+    dist: dict[str, np.ndarray]
+    dur: dict[str, np.ndarray]
+    service: np.ndarray
+    depot_nodes: int
+    breaks: dict[int, list[tuple[str, Any]]]
+    persons_requested: int
+    full: dict[str, tuple[np.ndarray, np.ndarray]]
+
+
+def _build(problem: Problem, params: SolveParams) -> _Model:
+    vehicles = problem.vehicles
+    full = place_matrices(problem)
+    visits = plan_visits(problem, params, full)
+    teams = list(problem.teams)
+    team_pos = {t.id: i for i, t in enumerate(teams)}
+    # nodes: 2 depots per team (start, end), then one node per visit copy
+    depot_nodes = 2 * len(teams)
+    n_nodes = depot_nodes + len(visits)
+    places = problem.places()
+    place_row = {p.key: i for i, p in enumerate(places)}
+    rows = np.empty(n_nodes, dtype=np.int64)
+    for ti, t in enumerate(teams):
+        rows[2 * ti] = place_row[("start", t.id)]
+        rows[2 * ti + 1] = place_row[("end", t.id)]
+    for k, v in enumerate(visits):
+        rows[depot_nodes + k] = place_row[("site", problem.sites[v.site_index].id)]
+    service = np.zeros(n_nodes, dtype=np.int64)
+    for k, v in enumerate(visits):
+        service[depot_nodes + k] = v.service_s
+
+    profiles = sorted({v.team.profile for v in vehicles})
+    dist: dict[str, np.ndarray] = {}
+    dur: dict[str, np.ndarray] = {}
+    for prof in profiles:
+        d, t = full[prof]
+        dist[prof] = d[np.ix_(rows, rows)]
+        dur[prof] = t[np.ix_(rows, rows)]
+
+    starts = [2 * team_pos[v.team.id] for v in vehicles]
+    ends = [2 * team_pos[v.team.id] + 1 for v in vehicles]
+    manager = pywrapcp.RoutingIndexManager(
+        n_nodes, max(1, len(vehicles)), starts or [0], ends or [1]
+    )
+    routing = pywrapcp.RoutingModel(manager)
+    solver = routing.solver()
+
+    # travel cost and time transits per vehicle profile
+    time_cb: dict[str, int] = {}
+    cost_cb: dict[str, int] = {}
+    for prof in profiles:
+        transit = dur[prof] + service[:, None]
+        if transit.max(initial=0) >= INT32_LIMIT:
+            raise ValueError("travel plus service time exceeds 2**31 seconds")
+        time_cb[prof] = routing.RegisterTransitMatrix(transit.tolist())
+        cost_matrix = dist[prof] if params.arc_cost == "distance" else dur[prof]
+        cost_cb[prof] = routing.RegisterTransitMatrix(cost_matrix.tolist())
+    for v in vehicles:
+        routing.SetArcCostEvaluatorOfVehicle(cost_cb[v.team.profile], v.index)
+
+    span_days = (problem.horizon[-1] - problem.horizon[0]).days + 1
+    horizon_s = span_days * DAY_SECONDS
+    routing.AddDimensionWithVehicleTransits(
+        [time_cb[v.team.profile] for v in vehicles], horizon_s, horizon_s, False, TIME
+    )
+    time_dim = routing.GetDimensionOrDie(TIME)
+    for v in vehicles:
+        off = problem.day_offset(v.date)
+        lo, hi = off + v.shift.start, off + v.shift.end
+        time_dim.CumulVar(routing.Start(v.index)).SetRange(lo, hi)
+        time_dim.CumulVar(routing.End(v.index)).SetRange(lo, hi)
+
+    # visit nodes: allowed vehicles, start windows with gaps removed, disjunctions
+    weights = params.priority_weights
+    max_arc = max(
+        (int(m.max(initial=0)) for m in (dist if params.arc_cost == "distance" else dur).values()),
+        default=0,
+    )
+    shift_total = sum(v.shift.end - v.shift.start for v in vehicles)
+    unit = max_arc * (n_nodes + len(vehicles)) + params.balance_coefficient * shift_total + 1
+    groups: dict[tuple[int, int], list[int]] = {}
+    for k, v in enumerate(visits):
+        idx = manager.NodeToIndex(depot_nodes + k)
+        # SetAllowedVehiclesForIndex exists in 9.15 but its Python binding rejects every
+        # argument (absl::Span<const int> has no typemap), so restrict the vehicle var.
+        routing.VehicleVar(idx).SetValues([-1, *v.vehicles])
+        cumul = time_dim.CumulVar(idx)
+        cumul.SetRange(v.starts[0][0], v.starts[-1][1])
+        for (_, a_hi), (b_lo, _) in zip(v.starts, v.starts[1:], strict=False):
+            if b_lo - 1 >= a_hi + 1:
+                cumul.RemoveInterval(a_hi + 1, b_lo - 1)
+        groups.setdefault((v.site_index, v.chunk), []).append(idx)
+    optional_total = 0
+    penalties: dict[tuple[int, int], int] = {}
+    for key, idxs in groups.items():
+        site = problem.sites[key[0]]
+        persons = sum(visits[manager.IndexToNode(idxs[0]) - depot_nodes].persons.values())
+        if not (site.required or site.lock is not None):
+            penalties[key] = weights[site.priority - 1] * persons * unit
+            optional_total += penalties[key]
+    forced = optional_total + unit
+    if forced * (len(groups) + 1) >= 2**62:
+        raise ValueError("problem too large: penalties would overflow the solver's 64-bit cost")
+    for key, idxs in groups.items():
+        routing.AddDisjunction(idxs, penalties.get(key, forced), 1)
+
+    # breaks: no visit overlaps them; travel and waiting may
+    breaks: dict[int, list[tuple[str, Any]]] = {}
+    node_visit = [0] * (routing.Size() + len(vehicles))
+    for i in range(routing.Size()):
+        if not routing.IsStart(i):
+            node_visit[i] = int(service[manager.IndexToNode(i)])
+    for v in vehicles:
+        if not v.shift.breaks:
+            continue
+        off = problem.day_offset(v.date)
+        intervals = []
+        for b in v.shift.breaks:
+            assert b.duration is not None
+            iv = solver.FixedDurationIntervalVar(
+                off + b.start, off + b.latest_start, b.duration, False, f"{b.name}@{v.index}"
+            )
+            intervals.append(iv)
+            routing.AddIntervalToAssignment(iv)
+            breaks.setdefault(v.index, []).append((b.name, iv))
+        time_dim.SetBreakIntervalsOfVehicle(intervals, v.index, node_visit)
+
+    # blank cards: per team-day capacity and the office's total stock
+    if any(v.cards for v in visits):
+        cards = [0] * n_nodes
+        for k, v in enumerate(visits):
+            cards[depot_nodes + k] = v.cards
+        cards_cb = routing.RegisterUnaryTransitVector(cards)
+        routing.AddDimensionWithVehicleCapacity(
+            cards_cb,
+            0,
+            [v.team.cards_per_day if v.team.printer else 0 for v in vehicles],
+            True,
+            CARDS,
+        )
+        total_cards = sum(v.cards for v in visits)
+        if problem.card_stock is not None and total_cards > problem.card_stock:
+            card_idx = [
+                manager.NodeToIndex(depot_nodes + k) for k, v in enumerate(visits) if v.cards
+            ]
+            solver.Add(
+                solver.ScalProd(
+                    [routing.ActiveVar(i) for i in card_idx],
+                    [visits[manager.IndexToNode(i) - depot_nodes].cards for i in card_idx],
+                )
+                <= problem.card_stock
+            )
+
+    # locks: keep the coordinator's order among locked visits of one route
+    locked: dict[int, list[tuple[int, int]]] = {}
+    for k, v in enumerate(visits):
+        site = problem.sites[v.site_index]
+        if site.lock is not None:
+            locked.setdefault(v.vehicles[0], []).append(
+                (site.lock.position, manager.NodeToIndex(depot_nodes + k))
+            )
+    for items in locked.values():
+        items.sort()
+        for (_, a), (_, b) in zip(items, items[1:], strict=False):
+            solver.Add(time_dim.CumulVar(a) + 1 <= time_dim.CumulVar(b))
+
+    # soft balance: a route running past its share of the total work pays per second
+    if params.balance_coefficient and vehicles and visits:
+        by_group = {}
+        for v in visits:
+            by_group.setdefault((v.site_index, v.chunk), v.service_s)
+        work = sum(by_group.values())
+        share = -(-work // len(vehicles))
+        for v in vehicles:
+            off = problem.day_offset(v.date)
+            bound = off + v.shift.start + min(share, v.shift.end - v.shift.start)
+            time_dim.SetCumulVarSoftUpperBound(
+                routing.End(v.index), bound, params.balance_coefficient
+            )
+
+    for v in vehicles:
+        # depart as late as the plan allows, so teams do not wait at closed sites
+        routing.AddVariableMaximizedByFinalizer(time_dim.CumulVar(routing.Start(v.index)))
+        routing.AddVariableMinimizedByFinalizer(time_dim.CumulVar(routing.End(v.index)))
+
+    return _Model(
+        problem=problem,
+        params=params,
+        visits=visits,
+        vehicles=vehicles,
+        manager=manager,
+        routing=routing,
+        time_dim=time_dim,
+        dist=dist,
+        dur=dur,
+        service=service,
+        depot_nodes=depot_nodes,
+        breaks=breaks,
+        persons_requested=sum(s.persons for s in problem.sites),
+        full=full,
+    )
+
+
+def _search_parameters(
+    params: SolveParams, time_limit_s: float, overrides: Mapping[str, Any] | None = None
+) -> Any:
+    o = dict(overrides or {})
+    p = pywrapcp.DefaultRoutingSearchParameters()
+    p.first_solution_strategy = _FIRST_SOLUTION.Value(
+        o.get("first_solution", params.first_solution)
+    )
+    p.local_search_metaheuristic = _METAHEURISTIC.Value(
+        o.get("metaheuristic", params.metaheuristic)
+    )
+    for op in o.get("operators", params.operators):
+        setattr(p.local_search_operators, op, 2)  # BOOL_TRUE
+    for op in o.get("disabled_operators", params.disabled_operators):
+        setattr(p.local_search_operators, op, 1)  # BOOL_FALSE
+    if o.get("iterated_local_search", params.iterated_local_search):
+        p.use_iterated_local_search = True
+    p.time_limit.FromMilliseconds(max(1, int(time_limit_s * 1000)))
+    if params.solution_limit is not None:
+        p.solution_limit = params.solution_limit
+    p.log_search = params.log_search
+    return p
+
+
+# --------------------------------------------------------------------------- solving
+
+
+def solve(
+    problem: Problem,
+    params: SolveParams | None = None,
+    *,
+    progress: ProgressCallback | None = None,
+    cancel: threading.Event | CancelCheck | None = None,
+) -> Result:
+    """Plan routes for ``problem``.
+
+    Parameters
+    ----------
+    problem
+        The validated problem.
+    params
+        Search settings (:class:`SolveParams`); defaults to a 10-second search.
+    progress
+        Called with a :class:`Progress` at each improving solution (in the solver thread).
+    cancel
+        A ``threading.Event`` or a callable returning ``True`` to stop the search early;
+        the best plan so far is returned with status ``CANCELLED``.
+
+    Returns
+    -------
+    Result
+        Routes, unserved sites with reasons, and KPIs. Check it with
+        :func:`outreach.planning.check`.
+    """
+    params = params or SolveParams()
+    t0 = time.monotonic()
+    is_cancelled: CancelCheck
+    if cancel is None:
+        is_cancelled = lambda: False  # noqa: E731
+    elif isinstance(cancel, threading.Event):
+        is_cancelled = cancel.is_set
+    else:
+        is_cancelled = cancel
+    if not problem.vehicles:
+        return _to_result(problem, None, None, "NO_VEHICLES", t0, ())
+    model = _build(problem, params)
+    routing = model.routing
+    history: list[tuple[float, int, float]] = []
+    best = [None]  # objective of the best solution seen
+    cancelled = [False]
+
+    def on_solution() -> None:
+        if is_cancelled():
+            cancelled[0] = True
+            routing.CancelSearch()
+            return
+        cost = routing.CostVar().Value()
+        if best[0] is not None and cost >= best[0]:
+            return
+        best[0] = cost
+        persons, metres = _snapshot(model)
+        elapsed = time.monotonic() - t0
+        history.append((elapsed, persons, metres / 1000))
+        if progress is not None:
+            progress(Progress(elapsed, persons, model.persons_requested, metres / 1000, cost))
+
+    routing.AddAtSolutionCallback(on_solution)
+
+    # a watcher thread cancels even between solutions (OR-Tools releases the GIL)
+    stop_watch = threading.Event()
+
+    def watch() -> None:
+        while not stop_watch.wait(0.05):
+            if is_cancelled():
+                cancelled[0] = True
+                routing.CancelSearch()
+                return
+
+    watcher = None
+    if cancel is not None:
+        watcher = threading.Thread(target=watch, daemon=True)
+        watcher.start()
+
+    remaining = params.time_limit_s - (time.monotonic() - t0)
+    runs = 1 + params.restarts
+    first_share = remaining / runs
+    other = None
+    if params.workers == 2:
+        other = _start_worker(problem, params, first_share * runs)
+    solution = routing.SolveWithParameters(_search_parameters(params, max(0.01, first_share)))
+    status_name = _STATUS.Name(routing.status())
+    rng = np.random.default_rng(params.seed)
+    for _ in range(params.restarts):
+        if solution is None or cancelled[0]:
+            break
+        left = params.time_limit_s - (time.monotonic() - t0)
+        if left <= 0.05:
+            break
+        routes = _routes_of(model, solution)
+        perturbed = _ruin(routes, rng, params.restart_ruin_share)
+        start = routing.ReadAssignmentFromRoutes(perturbed, True)
+        if start is None:
+            continue
+        p = _search_parameters(params, left / max(1, runs - 1))
+        candidate = routing.SolveFromAssignmentWithParameters(start, p)
+        if candidate is not None and candidate.ObjectiveValue() < solution.ObjectiveValue():
+            solution = candidate
+            status_name = _STATUS.Name(routing.status())
+    if other is not None:
+        routes = _finish_worker(other, cancelled[0] or is_cancelled())
+        if routes is not None:
+            candidate = routing.ReadAssignmentFromRoutes(routes, True)
+            if candidate is not None and (
+                solution is None or candidate.ObjectiveValue() < solution.ObjectiveValue()
+            ):
+                solution = candidate
+                status_name = "ROUTING_SUCCESS"
+    stop_watch.set()
+    if watcher is not None:
+        watcher.join()
+    if cancelled[0]:
+        status_name = "CANCELLED"
+    return _to_result(problem, model, solution, status_name, t0, tuple(history))
+
+
+def _snapshot(model: _Model) -> tuple[int, int]:
+    """Persons served and metres driven in the solution being reported (callback)."""
+    routing, manager = model.routing, model.manager
+    persons = 0
+    metres = 0
+    for v in model.vehicles:
+        prof = v.team.profile
+        d = model.dist[prof]
+        i = routing.Start(v.index)
+        prev = manager.IndexToNode(i)
+        while not routing.IsEnd(i):
+            i = routing.NextVar(i).Value()
+            node = manager.IndexToNode(i)
+            metres += int(d[prev, node])
+            if node >= model.depot_nodes:
+                persons += sum(model.visits[node - model.depot_nodes].persons.values())
+            prev = node
+    return persons, metres
+
+
+def _routes_of(model: _Model, solution: Any) -> list[list[int]]:
+    routing = model.routing
+    out = []
+    for v in model.vehicles:
+        route = []
+        i = solution.Value(routing.NextVar(routing.Start(v.index)))
+        while not routing.IsEnd(i):
+            route.append(i)
+            i = solution.Value(routing.NextVar(i))
+        out.append(route)
+    return out
+
+
+def _ruin(routes: list[list[int]], rng: np.random.Generator, share: float) -> list[list[int]]:
+    """Remove a seeded random share of visits (locked ones stay; the solver re-inserts)."""
+    return [[i for i in r if rng.random() >= share] for r in routes]
+
+
+# ----------------------------------------------------------------- two-core portfolio
+
+
+def _start_worker(problem: Problem, params: SolveParams, time_limit_s: float) -> Any:
+    import multiprocessing as mp
+
+    ctx = mp.get_context("fork")
+    parent, child = ctx.Pipe(duplex=False)
+    overrides = dict(params.second_worker)
+    proc = ctx.Process(
+        target=_worker_main, args=(problem, params, time_limit_s, overrides, child), daemon=True
+    )
+    proc.start()
+    child.close()
+    return proc, parent
+
+
+def _worker_main(
+    problem: Problem, params: SolveParams, limit: float, overrides: Mapping[str, Any], conn: Any
+) -> None:
+    try:
+        model = _build(problem, params)
+        sol = model.routing.SolveWithParameters(_search_parameters(params, limit, overrides))
+        conn.send(None if sol is None else _routes_of(model, sol))
+    except Exception:  # noqa: BLE001 - the main search's plan still stands
+        conn.send(None)
+    finally:
+        conn.close()
+
+
+def _finish_worker(handle: Any, cancelled: bool) -> list[list[int]] | None:
+    proc, conn = handle
+    if cancelled:
+        proc.terminate()
+        proc.join()
+        return None
+    routes = None
+    if conn.poll(max(1.0, 5.0)):
+        try:
+            routes = conn.recv()
+        except EOFError:
+            routes = None
+    proc.join(timeout=5)
+    if proc.is_alive():
+        proc.terminate()
+        proc.join()
+    return routes
+
+
+# ------------------------------------------------------------------- reading results
+
+
+def _to_result(
+    problem: Problem,
+    model: _Model | None,
+    solution: Any,
+    status: str,
+    t0: float,
+    history: tuple[tuple[float, int, float], ...],
+) -> Result:
+    routes: list[Route] = []
+    served: dict[str, dict[Service, int]] = {s.id: {} for s in problem.sites}
+    served_groups: set[tuple[int, int]] = set()
+    objective = 0
+    if model is not None and solution is not None:
+        objective = solution.ObjectiveValue()
+        routing, manager, td = model.routing, model.manager, model.time_dim
+        for v in model.vehicles:
+            i = routing.Start(v.index)
+            nxt = solution.Value(routing.NextVar(i))
+            if routing.IsEnd(nxt):
+                continue
+            prof = v.team.profile
+            d, t = model.dist[prof], model.dur[prof]
+            taken = []
+            for name, iv in model.breaks.get(v.index, []):
+                if solution.PerformedValue(iv):
+                    s0 = solution.StartValue(iv)
+                    taken.append(BreakTaken(name, s0, s0 + solution.DurationValue(iv)))
+            taken.sort(key=lambda b: b.start)
+            prev_node = manager.IndexToNode(i)
+            prev_end = solution.Value(td.CumulVar(i))
+            depart = prev_end
+            stops: list[Stop] = []
+            metres = travel = 0
+            i = nxt
+            while True:
+                node = manager.IndexToNode(i)
+                leg_m, leg_s = int(d[prev_node, node]), int(t[prev_node, node])
+                metres += leg_m
+                travel += leg_s
+                if routing.IsEnd(i):
+                    arrive = _arrival(prev_end, leg_s, taken)
+                    break
+                visit = model.visits[node - model.depot_nodes]
+                start = solution.Value(td.CumulVar(i))
+                arrival = min(start, _arrival(prev_end, leg_s, taken))
+                if not stops:
+                    # leave as late as possible: the team need not wait at the site
+                    depart = max(depart, _latest_departure(start, leg_s, taken, depart))
+                    arrival = min(start, _arrival(depart, leg_s, taken))
+                site = problem.sites[visit.site_index]
+                stops.append(
+                    Stop(
+                        site_id=site.id,
+                        visit=visit.chunk,
+                        arrival=arrival,
+                        start=start,
+                        end=start + visit.service_s,
+                        persons=dict(visit.persons),
+                        cards=visit.cards,
+                        distance_m=leg_m,
+                        travel_s=leg_s,
+                    )
+                )
+                served_groups.add((visit.site_index, visit.chunk))
+                for s, n in visit.persons.items():
+                    served[site.id][s] = served[site.id].get(s, 0) + n
+                prev_end = start + visit.service_s
+                prev_node = node
+                i = solution.Value(routing.NextVar(i))
+            routes.append(
+                Route(
+                    team_id=v.team.id,
+                    date=v.date,
+                    depart=depart,
+                    arrive=arrive,
+                    stops=tuple(stops),
+                    breaks=tuple(taken),
+                    distance_m=metres,
+                    travel_s=travel,
+                )
+            )
+    open_chunks: dict[int, dict[int, Mapping[Service, int]]] = {}
+    if model is not None:
+        for v in model.visits:
+            if (v.site_index, v.chunk) not in served_groups:
+                open_chunks.setdefault(v.site_index, {})[v.chunk] = v.persons
+    remaining: list[tuple[Site, dict[Service, int], list[Mapping[Service, int]]]] = []
+    for si, site in enumerate(problem.sites):
+        left = {s: n - served[site.id].get(s, 0) for s, n in site.demand.items()}
+        left = {s: n for s, n in left.items() if n > 0}
+        if left:
+            remaining.append((site, left, list(open_chunks.get(si, {}).values())))
+    unserved = explain_unserved(
+        problem, tuple(routes), remaining, None if model is None else model.full
+    )
+    required_missing = tuple(s.id for s, _, _ in remaining if s.required)
+    capacity = {t.id: 0 for t in problem.teams}
+    for v in problem.vehicles:
+        capacity[v.team.id] += v.shift.working_seconds
+    return Result(
+        status=status,
+        routes=tuple(routes),
+        unserved=tuple(unserved),
+        horizon_start=problem.horizon[0],
+        utc_offset_minutes=problem.utc_offset_minutes,
+        objective=int(objective),
+        runtime_s=time.monotonic() - t0,
+        requested={s.id: dict(s.demand) for s in problem.sites},
+        priorities={s.id: s.priority for s in problem.sites},
+        team_capacity_s=capacity,
+        required_missing=required_missing,
+        progress=history,
+    )
+
+
+def _arrival(leave: int, travel: int, breaks: Sequence[BreakTaken]) -> int:
+    """Arrival after leaving at ``leave`` and driving ``travel`` s, pausing for breaks."""
+    t = leave
+    left = travel
+    for b in breaks:
+        if b.end <= t:
+            continue
+        if t + left <= b.start:
+            break
+        left -= max(0, b.start - t)
+        t = b.end
+    return t + left
+
+
+def _latest_departure(start: int, travel: int, breaks: Sequence[BreakTaken], earliest: int) -> int:
+    """Latest departure reaching the first stop by ``start`` (not before ``earliest``)."""
+    lo, hi = earliest, start
+    if _arrival(lo, travel, breaks) > start:
+        return earliest
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if _arrival(mid, travel, breaks) <= start:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
