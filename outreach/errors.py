@@ -16,7 +16,62 @@ def error_response(status: int, code: str, message: str, details: object | None 
     return jsonify(body), status
 
 
+class DomainError(Exception):
+    """A typed domain failure with an HTTP status; mapped to the error shape in one place.
+
+    Services raise subclasses (``PlanError``, ``PlanConflict``, ...); views never parse
+    messages. ``details`` is a list of ``{"field": ..., "message": ...}`` or plain strings.
+    """
+
+    status = 400
+    code = "bad_request"
+
+    def __init__(self, message: str, details: object | None = None, *, code: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.details = details or []
+        if code:
+            self.code = code
+
+
+class ValidationFailed(DomainError):
+    """Input failed validation; ``details`` names each field and what is wrong."""
+
+    status = 400
+    code = "validation_error"
+
+
+class NotFound(DomainError):
+    status = 404
+    code = "not_found"
+
+
+class Conflict(DomainError):
+    """The object changed meanwhile or is in a state that forbids the action."""
+
+    status = 409
+    code = "conflict"
+
+
+class ServiceUnavailable(DomainError):
+    """A backing service (the job queue) is down; the client should retry later."""
+
+    status = 503
+    code = "service_unavailable"
+
+
 def register(app: Flask) -> None:
+    @app.errorhandler(DomainError)
+    def _domain(e: DomainError):
+        if wants_json():
+            resp, status = error_response(e.status, e.code, e.message, e.details)
+            if e.status == 503:
+                resp.headers["Retry-After"] = "30"
+            return resp, status
+        return render_template(
+            "error.html", error=type("E", (), {"code": e.status, "name": e.message})
+        ), e.status
+
     @app.errorhandler(HTTPException)
     def _http(e: HTTPException):
         if wants_json():

@@ -1,0 +1,742 @@
+"""The one adapter between database rows and the planning model.
+
+Rows → :class:`~outreach.planning.Problem`: an office, a date range, its teams (weekly shifts,
+dated exceptions, national holidays, the Friday prayer break) and its hotspots (the *remaining*
+demand per service — the coverage loop plans only what is left — opening windows per weekday,
+priority, location) plus the plan's locked stops.
+
+:class:`~outreach.planning.result.Result` → rows: ``PlannedRoute``/``PlannedStop``/
+``PlanUnserved`` and ``Plan.kpis``/``Plan.solver_status``. Instants are stored as aware UTC
+datetimes; output uses the office's UTC offset.
+
+Ids: a site's id is ``str(hotspot.id)``, a planning team's id is ``str(team.id)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta, timezone
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import numpy as np
+
+from ..models import (
+    ExceptionKind,
+    Hotspot,
+    HotspotStatus,
+    Office,
+    Plan,
+    PlannedRoute,
+    PlannedStop,
+    PlanUnserved,
+    StopStatus,
+)
+from ..models import Team as TeamRow
+from ..planning import (
+    FRIDAY_PRAYER,
+    Break,
+    Location,
+    Lock,
+    Problem,
+    Service,
+    Shift,
+    Site,
+    Team,
+    TimeWindow,
+    TravelProvider,
+    date_range,
+    national_holidays,
+)
+from ..planning.result import BreakTaken, Result, Route, Stop, Unserved
+
+DAY_S = 86_400
+
+# Reason codes for hotspots the adapter leaves out before the solver sees them.
+REASON_NEEDS_LOCATION = "needs_location"
+REASON_DROPPED = "dropped_by_coordinator"
+
+REASON_TEXTS = {
+    REASON_NEEDS_LOCATION: (
+        "Lokasi belum diketahui: letakkan pin di peta agar titik ini bisa direncanakan."
+    ),
+    REASON_DROPPED: "Dikeluarkan dari rencana oleh koordinator.",
+}
+
+
+# ----------------------------------------------------------------------------- time
+
+
+def office_zone(office: Office) -> ZoneInfo:
+    """The office's IANA zone (WIB when the stored name is unknown)."""
+    try:
+        return ZoneInfo(office.timezone or "Asia/Jakarta")
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("Asia/Jakarta")
+
+
+def utc_offset_minutes(office: Office, day: date) -> int:
+    """The office's UTC offset in minutes on ``day`` (Indonesia has no daylight saving)."""
+    noon = datetime(day.year, day.month, day.day, 12, tzinfo=office_zone(office))
+    offset = noon.utcoffset() or timedelta(0)
+    return int(offset.total_seconds() // 60)
+
+
+def office_tz(office: Office, day: date | None = None) -> timezone:
+    """A fixed-offset tzinfo for ISO 8601 output (``+07:00`` for WIB)."""
+    return timezone(timedelta(minutes=utc_offset_minutes(office, day or date.today())))
+
+
+def aware(dt: datetime | None) -> datetime | None:
+    """Treat naive datetimes (SQLite returns them) as UTC."""
+    if dt is None:
+        return None
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+
+
+def iso(dt: datetime | None, tz: timezone) -> str | None:
+    """ISO 8601 in the office's offset, e.g. ``2026-12-07T08:30:00+07:00``."""
+    value = aware(dt)
+    return value.astimezone(tz).isoformat() if value is not None else None
+
+
+@dataclass(frozen=True)
+class Clock:
+    """Converts between the solver clock (seconds from the horizon's first local midnight)
+    and aware UTC datetimes."""
+
+    horizon_start: date
+    offset_minutes: int
+
+    @property
+    def tz(self) -> timezone:
+        return timezone(timedelta(minutes=self.offset_minutes))
+
+    def _base(self) -> datetime:
+        d = self.horizon_start
+        return datetime(d.year, d.month, d.day, tzinfo=self.tz)
+
+    def to_datetime(self, seconds: int) -> datetime:
+        return (self._base() + timedelta(seconds=int(seconds))).astimezone(UTC)
+
+    def to_seconds(self, dt: datetime) -> int:
+        value = aware(dt)
+        assert value is not None
+        return int(round((value - self._base()).total_seconds()))
+
+    def day_offset(self, day: date) -> int:
+        return (day - self.horizon_start).days * DAY_S
+
+
+# ---------------------------------------------------------------------- rows → model
+
+
+@dataclass(frozen=True)
+class Excluded:
+    """A selected hotspot the adapter left out before solving, with the reason."""
+
+    hotspot_id: int
+    reason_code: str
+    reason_text: str
+    persons: int
+
+
+@dataclass
+class BuiltProblem:
+    """A problem plus what the adapter decided on the way."""
+
+    problem: Problem
+    clock: Clock
+    excluded: list[Excluded] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    hotspots: dict[int, Hotspot] = field(default_factory=dict)
+    teams: dict[int, TeamRow] = field(default_factory=dict)
+
+
+def _break_from_row(raw: Any, default_name: str) -> Break | None:
+    """A stored break ``[start_min, end_min, label]`` (optionally ``duration_min`` 4th)."""
+    if not isinstance(raw, list | tuple) or len(raw) < 2:
+        return None
+    try:
+        start, end = int(raw[0]) * 60, int(raw[1]) * 60
+        name = str(raw[2]) if len(raw) > 2 and raw[2] else default_name
+        duration = int(raw[3]) * 60 if len(raw) > 3 and raw[3] else None
+        return Break(start, end, name, duration)
+    except (TypeError, ValueError):
+        return None
+
+
+def _shift(day: date, start_min: int, end_min: int, raw_breaks: Iterable[Any]) -> Shift:
+    start, end = start_min * 60, end_min * 60
+    breaks: list[Break] = []
+    for raw in raw_breaks or ():
+        b = _break_from_row(raw, "Istirahat")
+        # A break outside the hours cannot be taken; an overlapping one is a typo. Skip both
+        # rather than refuse to plan the whole team.
+        if b is None or b.start < start or b.end > end:
+            continue
+        if any(b.start < o.end and o.start < b.end for o in breaks):
+            continue
+        breaks.append(b)
+    if day.weekday() == 4 and FRIDAY_PRAYER.start >= start and FRIDAY_PRAYER.end <= end:
+        # Friday prayer applies even when the stored pattern forgot it; a stored break that
+        # overlaps it (e.g. "Sholat Jumat" 11:30-13:30) already covers it.
+        if not any(FRIDAY_PRAYER.start < o.end and o.start < FRIDAY_PRAYER.end for o in breaks):
+            breaks.append(FRIDAY_PRAYER)
+    return Shift(day, start, end, tuple(breaks))
+
+
+def team_shifts(team: TeamRow, dates: Sequence[date], holidays: Mapping[date, str]) -> list[Shift]:
+    """Working shifts of ``team`` on ``dates``: exceptions win over holidays over the pattern."""
+    weekly = {s.weekday: s for s in team.weekly_shifts}
+    exceptions = {e.day: e for e in team.exceptions}
+    out: list[Shift] = []
+    for d in dates:
+        exc = exceptions.get(d)
+        if exc is not None:
+            if exc.kind == ExceptionKind.LEAVE or exc.start_min is None or exc.end_min is None:
+                continue
+            out.append(_shift(d, exc.start_min, exc.end_min, exc.breaks))
+            continue
+        if d in holidays:
+            continue
+        w = weekly.get(d.weekday())
+        if w is not None:
+            out.append(_shift(d, w.start_min, w.end_min, w.breaks))
+    return out
+
+
+def to_team(team: TeamRow, office: Office, dates: Sequence[date], holidays) -> Team:
+    """A planning team starting and ending its days at the office."""
+    depot = Location(office.lat, office.lon)
+    services = frozenset(
+        Service(s) for s in (team.services or []) if s in Service._value2member_map_
+    )
+    return Team(
+        id=str(team.id),
+        name=team.name,
+        start=depot,
+        end=depot,
+        profile=str(team.vehicle.value if hasattr(team.vehicle, "value") else team.vehicle),
+        kits=max(1, int(team.kits or 1)),
+        services=services,
+        printer=bool(team.has_printer),
+        cards_per_day=int(team.cards_per_day or 0),
+        shifts=tuple(team_shifts(team, dates, holidays)),
+    )
+
+
+def _windows(hotspot: Hotspot) -> dict[int, tuple[TimeWindow, ...]] | None:
+    if not hotspot.openings:
+        return None  # no hours given: open whenever a team works
+    by_day: dict[int, list[tuple[int, int]]] = {}
+    for o in hotspot.openings:
+        by_day.setdefault(o.weekday, []).append((o.start_min * 60, o.end_min * 60))
+    out: dict[int, tuple[TimeWindow, ...]] = {}
+    for wd, spans in by_day.items():
+        # Overlapping or touching windows from an import are merged: the site is open in both.
+        merged: list[list[int]] = []
+        for s, e in sorted(spans):
+            if merged and s <= merged[-1][1]:
+                merged[-1][1] = max(merged[-1][1], e)
+            else:
+                merged.append([s, e])
+        out[wd] = tuple(TimeWindow(s, e) for s, e in merged)
+    return out
+
+
+def remaining_demand(hotspot: Hotspot) -> dict[Service, int]:
+    """What is left to serve per service (the coverage loop)."""
+    out: dict[Service, int] = {}
+    for d in hotspot.demands:
+        if d.service in Service._value2member_map_ and d.remaining > 0:
+            out[Service(d.service)] = int(d.remaining)
+    return out
+
+
+def to_site(hotspot: Hotspot, lock: Lock | None = None) -> Site:
+    """A planning site for a located hotspot with remaining demand."""
+    assert hotspot.lat is not None and hotspot.lon is not None
+    return Site(
+        id=str(hotspot.id),
+        name=hotspot.name,
+        location=Location(hotspot.lat, hotspot.lon),
+        demand=remaining_demand(hotspot),
+        priority=int(hotspot.priority or 3),
+        windows=_windows(hotspot),
+        lock=lock,
+    )
+
+
+def build_problem(
+    office: Office,
+    start: date,
+    end: date,
+    teams: Sequence[TeamRow],
+    hotspots: Sequence[Hotspot],
+    *,
+    locked_stops: Sequence[PlannedStop] = (),
+    dropped_ids: Iterable[int] = (),
+    travel: TravelProvider | None = None,
+    country: str | None = "ID",
+) -> BuiltProblem:
+    """Build a :class:`Problem` from rows.
+
+    Hotspots without a location are left out with reason ``needs_location``; hotspots the
+    coordinator dropped are left out with ``dropped_by_coordinator``; hotspots with nothing
+    left to serve (or archived) are skipped silently. A locked stop pins its hotspot to its
+    team, date and position; a lock the problem cannot honour (team off that day, date outside
+    the range) is ignored and noted.
+    """
+    dates = date_range(start, end)
+    holidays = national_holidays(dates, country) if country else {}
+    clock = Clock(dates[0], utc_offset_minutes(office, dates[0]))
+    built_teams = [to_team(t, office, dates, holidays) for t in teams]
+    by_id = {t.id: t for t in built_teams}
+    dropped = set(dropped_ids)
+    locks: dict[int, Lock] = {}
+    notes: list[str] = []
+    seen_slots: set[tuple[str, date, int]] = set()
+    for stop in sorted(locked_stops, key=lambda s: (s.route.day, s.route.team_id, s.position)):
+        team = by_id.get(str(stop.route.team_id))
+        day = stop.route.day
+        if stop.hotspot_id in locks:
+            continue  # a locked site is visited once; extra locked visits are re-planned
+        if team is None or team.shift_on(day) is None:
+            notes.append(
+                f"Kunci titik {stop.hotspot.name} diabaikan: tim tidak bertugas pada {day}."
+            )
+            continue
+        slot = (team.id, day, stop.position)
+        if slot in seen_slots:
+            continue
+        seen_slots.add(slot)
+        locks[stop.hotspot_id] = Lock(team.id, day, stop.position)
+
+    sites: list[Site] = []
+    excluded: list[Excluded] = []
+    kept: dict[int, Hotspot] = {}
+    for h in hotspots:
+        demand = remaining_demand(h)
+        persons = sum(demand.values())
+        if h.status == HotspotStatus.ARCHIVED or persons == 0:
+            continue
+        if h.id in dropped:
+            excluded.append(Excluded(h.id, REASON_DROPPED, REASON_TEXTS[REASON_DROPPED], persons))
+            continue
+        if h.lat is None or h.lon is None or h.status == HotspotStatus.NEEDS_LOCATION:
+            excluded.append(
+                Excluded(h.id, REASON_NEEDS_LOCATION, REASON_TEXTS[REASON_NEEDS_LOCATION], persons)
+            )
+            continue
+        sites.append(to_site(h, locks.get(h.id)))
+        kept[h.id] = h
+    kwargs: dict[str, Any] = {}
+    if travel is not None:
+        kwargs["travel"] = travel
+    problem = Problem(
+        sites=tuple(sites),
+        teams=tuple(built_teams),
+        horizon=dates,
+        card_stock=int(office.card_stock) if office.card_stock is not None else None,
+        utc_offset_minutes=clock.offset_minutes,
+        tz_name=office.timezone or "Asia/Jakarta",
+        **kwargs,
+    )
+    return BuiltProblem(
+        problem=problem,
+        clock=clock,
+        excluded=excluded,
+        notes=notes,
+        hotspots=kept,
+        teams={t.id: t for t in teams},
+    )
+
+
+def plan_selection(plan: Plan) -> tuple[list[TeamRow], list[Hotspot]]:
+    """The teams and hotspots a plan covers (ids stored in ``plan.params`` at creation)."""
+    from ..extensions import db
+
+    params = plan.params or {}
+    team_ids = [int(i) for i in params.get("team_ids") or []]
+    hotspot_ids = [int(i) for i in params.get("hotspot_ids") or []]
+    teams = (
+        list(
+            db.session.scalars(
+                db.select(TeamRow)
+                .where(TeamRow.id.in_(team_ids), TeamRow.office_id == plan.office_id)
+                .order_by(TeamRow.id)
+            )
+        )
+        if team_ids
+        else []
+    )
+    hotspots = (
+        list(
+            db.session.scalars(
+                db.select(Hotspot)
+                .where(Hotspot.id.in_(hotspot_ids), Hotspot.office_id == plan.office_id)
+                .order_by(Hotspot.id)
+            )
+        )
+        if hotspot_ids
+        else []
+    )
+    return teams, hotspots
+
+
+def planned_stops(plan: Plan) -> list[PlannedStop]:
+    """Every live (not cancelled) stop of the plan, by date, team and position."""
+    out = [s for r in plan.routes for s in r.stops if s.status != StopStatus.CANCELLED]
+    out.sort(key=lambda s: (s.route.day, s.route.team_id, s.position))
+    return out
+
+
+def problem_for_plan(
+    plan: Plan, *, with_locks: bool = True, travel: TravelProvider | None = None
+) -> BuiltProblem:
+    """The plan's problem: its selection, dropped hotspots, and (optionally) its locked stops."""
+    teams, hotspots = plan_selection(plan)
+    locked = [s for s in planned_stops(plan) if s.locked] if with_locks else []
+    dropped = [int(i) for i in (plan.params or {}).get("dropped_hotspot_ids") or []]
+    from ..extensions import db
+
+    office = db.session.get(Office, plan.office_id)
+    assert office is not None
+    return build_problem(
+        office,
+        plan.start_date,
+        plan.end_date,
+        teams,
+        hotspots,
+        locked_stops=locked,
+        dropped_ids=dropped,
+        travel=travel,
+    )
+
+
+# ---------------------------------------------------------------------- model → rows
+
+
+def kpis_of(result: Result, built: BuiltProblem, office: Office | None = None) -> dict[str, Any]:
+    """KPIs a coordinator reads: residents served vs requested, cards, km, hours, utilisation."""
+    base = result.to_dict()["kpis"]
+    excluded_persons = sum(e.persons for e in built.excluded)
+    cards_needed = sum(r.cards for r in result.routes)
+    stock = built.problem.card_stock
+    return {
+        **base,
+        "persons_served": result.persons_served,
+        "persons_requested": result.persons_requested + excluded_persons,
+        "persons_excluded": excluded_persons,
+        "cards_needed": cards_needed,
+        "card_stock": stock,
+        "distance_km": round(result.distance_m / 1000, 3),
+        "hours": round(sum(r.duration_s for r in result.routes) / 3600, 2),
+        "routes": len(result.routes),
+        "stops": sum(len(r.stops) for r in result.routes),
+        "unserved": len(result.unserved) + len(built.excluded),
+        "runtime_s": round(result.runtime_s, 3),
+    }
+
+
+def write_result(plan: Plan, built: BuiltProblem, result: Result) -> None:
+    """Replace the plan's routes, stops and unserved rows with ``result`` (caller commits).
+
+    Stops of locked sites stay locked; stops keep the solver's order as ``position``.
+    """
+    clock = built.clock
+    plan.routes.clear()
+    plan.unserved.clear()
+    locked_sites = {s.id for s in built.problem.sites if s.lock is not None}
+    for r in result.routes:
+        route = PlannedRoute(
+            team_id=int(r.team_id),
+            day=r.date,
+            distance_m=int(r.distance_m),
+            duration_s=int(r.duration_s),
+            start_at=clock.to_datetime(r.depart),
+            end_at=clock.to_datetime(r.arrive),
+        )
+        for pos, s in enumerate(r.stops):
+            lock = built.problem.site(s.site_id).lock if s.site_id in locked_sites else None
+            route.stops.append(
+                PlannedStop(
+                    hotspot_id=int(s.site_id),
+                    position=pos,
+                    arrival_at=clock.to_datetime(s.arrival),
+                    start_at=clock.to_datetime(s.start),
+                    end_at=clock.to_datetime(s.end),
+                    persons={k.value: int(v) for k, v in s.persons.items() if v},
+                    cards=int(s.cards),
+                    locked=bool(lock and lock.team_id == r.team_id and lock.date == r.date),
+                )
+            )
+        plan.routes.append(route)
+    for u in result.unserved:
+        plan.unserved.append(
+            PlanUnserved(
+                hotspot_id=int(u.site_id),
+                reason_code=u.reason[:40],
+                reason_text=u.message[:500],
+                persons=int(u.total_persons),
+            )
+        )
+    for e in built.excluded:
+        plan.unserved.append(
+            PlanUnserved(
+                hotspot_id=e.hotspot_id,
+                reason_code=e.reason_code,
+                reason_text=e.reason_text,
+                persons=e.persons,
+            )
+        )
+    plan.solver_status = result.status[:40]
+    plan.kpis = kpis_of(result, built)
+
+
+# -------------------------------------------------------- rows → result (for checking)
+
+
+class TravelTable:
+    """Distances and durations between the problem's places, per vehicle profile."""
+
+    def __init__(self, problem: Problem) -> None:
+        self.problem = problem
+        self.places = problem.places()
+        self.index = {p.key: i for i, p in enumerate(self.places)}
+        self._cache: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+
+    def _m(self, profile: str) -> tuple[np.ndarray, np.ndarray]:
+        if profile not in self._cache:
+            self._cache[profile] = self.problem.travel.matrices(self.places, profile)
+        return self._cache[profile]
+
+    def leg(self, profile: str, a: tuple[str, str], b: tuple[str, str]) -> tuple[int, int]:
+        """``(metres, seconds)`` from place ``a`` to place ``b``."""
+        dist, dur = self._m(profile)
+        i, j = self.index[a], self.index[b]
+        return int(dist[i, j]), int(dur[i, j])
+
+
+@dataclass(frozen=True)
+class Visit:
+    """A stop to schedule: which site, and how many persons per service."""
+
+    site_id: str
+    persons: Mapping[Service, int]
+
+
+@dataclass(frozen=True)
+class Timed:
+    arrival: int
+    start: int
+    end: int
+    distance_m: int
+    travel_s: int
+
+
+def schedule_route(
+    problem: Problem, table: TravelTable, team_id: str, day: date, visits: Sequence[Visit]
+) -> tuple[int, int, list[Timed], list[BreakTaken], int, int]:
+    """Earliest-start times for ``visits`` in order (day-local seconds).
+
+    Returns ``(depart, arrive, timed stops, breaks, distance_m, travel_s)``. A visit waits for
+    its site's opening and never overlaps a break; when no window fits, the visit starts on
+    arrival and the checker reports the violation in words.
+    """
+    team = problem.team(team_id)
+    shift = team.shift_on(day)
+    start_s = shift.start if shift else 8 * 3600
+    breaks = list(shift.breaks) if shift else []
+    taken: list[BreakTaken] = []
+    pending = sorted(breaks, key=lambda b: b.start)
+    t = start_s
+    prev = ("start", team_id)
+    out: list[Timed] = []
+    dist_total = travel_total = 0
+    for v in visits:
+        site = problem.site(v.site_id)
+        d, tt = table.leg(team.profile, prev, ("site", v.site_id))
+        arrival = t + tt
+        dur = problem.visit_seconds(site, dict(v.persons), team.kits)
+        s = arrival
+        for _ in range(20):
+            moved = False
+            for b in list(pending):
+                b_start = max(b.start, s) if not b.is_fixed else b.start
+                if b.is_fixed:
+                    overlaps = s < b.end and b.start < s + dur
+                    if overlaps or b.end <= s:
+                        taken.append(BreakTaken(b.name, b.start, b.end))
+                        pending.remove(b)
+                        if overlaps:
+                            s = max(s, b.end)
+                            moved = True
+                elif s + dur > b.latest_start:
+                    b_start = max(b.start, min(s, b.latest_start))
+                    assert b.duration is not None
+                    taken.append(BreakTaken(b.name, b_start, b_start + b.duration))
+                    pending.remove(b)
+                    s = max(s, b_start + b.duration)
+                    moved = True
+            windows = site.windows_on(day)
+            fit = None
+            for w in windows:
+                cand = max(s, w.start)
+                if cand + dur <= w.end:
+                    fit = cand
+                    break
+            if fit is not None and fit != s:
+                s = fit
+                moved = True
+            if not moved:
+                break
+        out.append(Timed(arrival, s, s + dur, d, tt))
+        dist_total += d
+        travel_total += tt
+        t = s + dur
+        prev = ("site", v.site_id)
+    d, tt = table.leg(team.profile, prev, ("end", team_id))
+    arrive = t + tt if visits else start_s
+    if visits:
+        dist_total += d
+        travel_total += tt
+    for b in pending:
+        if b.is_fixed:
+            taken.append(BreakTaken(b.name, b.start, b.end))
+        else:
+            assert b.duration is not None
+            taken.append(BreakTaken(b.name, b.start, b.start + b.duration))
+    taken.sort(key=lambda b: b.start)
+    return start_s, arrive, out, taken, dist_total, travel_total
+
+
+def result_from_plan(plan: Plan, built: BuiltProblem, *, status: str | None = None) -> Result:
+    """Rebuild a :class:`Result` from the plan's rows so the checker can verify edits.
+
+    Stored times are used as they are; distances and travel come from the travel model.
+    """
+    problem = built.problem
+    clock = built.clock
+    table = TravelTable(problem)
+    site_ids = {s.id for s in problem.sites}
+    routes: list[Route] = []
+    visit_no: dict[str, int] = {}
+    for r in sorted(plan.routes, key=lambda r: (r.day, r.team_id)):
+        stops = [s for s in r.stops if s.status != StopStatus.CANCELLED]
+        stops.sort(key=lambda s: s.position)
+        if not stops:
+            continue
+        team_id = str(r.team_id)
+        off = clock.day_offset(r.day)
+        profile = problem.team(team_id).profile if _has_team(problem, team_id) else "car"
+        prev = ("start", team_id)
+        built_stops: list[Stop] = []
+        dist_total = travel_total = 0
+        for s in stops:
+            sid = str(s.hotspot_id)
+            d = tt = 0
+            if sid in site_ids and _has_team(problem, team_id):
+                d, tt = table.leg(profile, prev, ("site", sid))
+                prev = ("site", sid)
+            persons = {Service(k): int(v) for k, v in (s.persons or {}).items() if v}
+            built_stops.append(
+                Stop(
+                    site_id=sid,
+                    visit=visit_no.get(sid, 0),
+                    arrival=clock.to_seconds(s.arrival_at),
+                    start=clock.to_seconds(s.start_at),
+                    end=clock.to_seconds(s.end_at),
+                    persons=persons,
+                    cards=int(s.cards),
+                    distance_m=d,
+                    travel_s=tt,
+                )
+            )
+            visit_no[sid] = visit_no.get(sid, 0) + 1
+            dist_total += d
+            travel_total += tt
+        if _has_team(problem, team_id):
+            d, tt = table.leg(profile, prev, ("end", team_id))
+            dist_total += d
+            travel_total += tt
+        depart = clock.to_seconds(r.start_at) if r.start_at else built_stops[0].arrival
+        arrive = clock.to_seconds(r.end_at) if r.end_at else built_stops[-1].end
+        shift = problem.team(team_id).shift_on(r.day) if _has_team(problem, team_id) else None
+        breaks = _breaks_for(shift, off, built_stops) if shift else ()
+        routes.append(
+            Route(
+                team_id=team_id,
+                date=r.day,
+                depart=depart,
+                arrive=arrive,
+                stops=tuple(built_stops),
+                breaks=breaks,
+                distance_m=dist_total,
+                travel_s=travel_total,
+            )
+        )
+    unserved = tuple(
+        Unserved(
+            site_id=str(u.hotspot_id),
+            persons=_unserved_persons(problem, str(u.hotspot_id), routes),
+            reason=u.reason_code,
+            message=u.reason_text,
+        )
+        for u in plan.unserved
+        if str(u.hotspot_id) in site_ids
+    )
+    capacity = {
+        t.id: sum(s.working_seconds for s in t.shifts if s.date in set(problem.horizon))
+        for t in problem.teams
+    }
+    return Result(
+        status=status or plan.solver_status or "ROUTING_SUCCESS",
+        routes=tuple(routes),
+        unserved=unserved,
+        horizon_start=clock.horizon_start,
+        utc_offset_minutes=clock.offset_minutes,
+        objective=0,
+        runtime_s=0.0,
+        requested={s.id: dict(s.demand) for s in problem.sites},
+        priorities={s.id: s.priority for s in problem.sites},
+        team_capacity_s=capacity,
+    )
+
+
+def _has_team(problem: Problem, team_id: str) -> bool:
+    return any(t.id == team_id for t in problem.teams)
+
+
+def _unserved_persons(problem: Problem, site_id: str, routes: Sequence[Route]) -> dict:
+    """Demand of a site minus what the routes serve (what the unserved row stands for)."""
+    left = dict(problem.site(site_id).demand)
+    for r in routes:
+        for s in r.stops:
+            if s.site_id == site_id:
+                for k, v in s.persons.items():
+                    left[k] = left.get(k, 0) - v
+    return {k: v for k, v in left.items() if v > 0}
+
+
+def _breaks_for(shift: Shift, off: int, stops: Sequence[Stop]) -> tuple[BreakTaken, ...]:
+    """Place each break of the shift on the solver clock: fixed ones as they are, flexible
+    ones in the first gap between stops that fits."""
+    out: list[BreakTaken] = []
+    busy = [(s.start - off, s.end - off) for s in stops]
+    for b in shift.breaks:
+        if b.is_fixed:
+            out.append(BreakTaken(b.name, off + b.start, off + b.end))
+            continue
+        assert b.duration is not None
+        t = b.start
+        for _ in range(len(busy) + 1):
+            clash = [e for s, e in busy if s < t + b.duration and t < e]
+            if not clash:
+                break
+            t = max(clash)
+        t = min(t, b.latest_start)
+        out.append(BreakTaken(b.name, off + t, off + t + b.duration))
+    return tuple(out)
