@@ -255,14 +255,16 @@ def remaining_demand(hotspot: Hotspot) -> dict[Service, int]:
     return out
 
 
-def to_site(hotspot: Hotspot, lock: Lock | None = None) -> Site:
-    """A planning site for a located hotspot with remaining demand."""
+def to_site(
+    hotspot: Hotspot, lock: Lock | None = None, demand: Mapping[Service, int] | None = None
+) -> Site:
+    """A planning site for a located hotspot (default demand: what remains)."""
     assert hotspot.lat is not None and hotspot.lon is not None
     return Site(
         id=str(hotspot.id),
         name=hotspot.name,
         location=Location(hotspot.lat, hotspot.lon),
-        demand=remaining_demand(hotspot),
+        demand=dict(demand) if demand is not None else remaining_demand(hotspot),
         priority=int(hotspot.priority or 3),
         windows=_windows(hotspot),
         lock=lock,
@@ -280,6 +282,7 @@ def build_problem(
     dropped_ids: Iterable[int] = (),
     travel: TravelProvider | None = None,
     country: str | None = "ID",
+    demand_override: Mapping[str, Mapping[str, int]] | None = None,
 ) -> BuiltProblem:
     """Build a :class:`Problem` from rows.
 
@@ -287,7 +290,8 @@ def build_problem(
     coordinator dropped are left out with ``dropped_by_coordinator``; hotspots with nothing
     left to serve (or archived) are skipped silently. A locked stop pins its hotspot to its
     team, date and position; a lock the problem cannot honour (team off that day, date outside
-    the range) is ignored and noted.
+    the range) is ignored and noted. ``demand_override`` (hotspot id as string → service →
+    persons) replaces the remaining demand, e.g. the demand a plan was solved for.
     """
     dates = date_range(start, end)
     holidays = national_holidays(dates, country) if country else {}
@@ -319,6 +323,12 @@ def build_problem(
     kept: dict[int, Hotspot] = {}
     for h in hotspots:
         demand = remaining_demand(h)
+        if demand_override is not None and str(h.id) in demand_override:
+            demand = {
+                Service(k): int(v)
+                for k, v in demand_override[str(h.id)].items()
+                if k in Service._value2member_map_ and int(v) > 0
+            }
         persons = sum(demand.values())
         if h.status == HotspotStatus.ARCHIVED or persons == 0:
             continue
@@ -330,7 +340,7 @@ def build_problem(
                 Excluded(h.id, REASON_NEEDS_LOCATION, REASON_TEXTS[REASON_NEEDS_LOCATION], persons)
             )
             continue
-        sites.append(to_site(h, locks.get(h.id)))
+        sites.append(to_site(h, locks.get(h.id), demand))
         kept[h.id] = h
     kwargs: dict[str, Any] = {}
     if travel is not None:
@@ -394,9 +404,18 @@ def planned_stops(plan: Plan) -> list[PlannedStop]:
 
 
 def problem_for_plan(
-    plan: Plan, *, with_locks: bool = True, travel: TravelProvider | None = None
+    plan: Plan,
+    *,
+    with_locks: bool = True,
+    travel: TravelProvider | None = None,
+    live_demand: bool = False,
 ) -> BuiltProblem:
-    """The plan's problem: its selection, dropped hotspots, and (optionally) its locked stops."""
+    """The plan's problem: its selection, dropped hotspots, and (optionally) its locked stops.
+
+    With ``live_demand`` the hotspots' current remaining demand is used (a new solve);
+    otherwise the demand the plan was solved for (``plan.params["demand"]``), so field
+    outcomes recorded later do not turn a valid plan into violations.
+    """
     teams, hotspots = plan_selection(plan)
     locked = [s for s in planned_stops(plan) if s.locked] if with_locks else []
     dropped = [int(i) for i in (plan.params or {}).get("dropped_hotspot_ids") or []]
@@ -413,6 +432,7 @@ def problem_for_plan(
         locked_stops=locked,
         dropped_ids=dropped,
         travel=travel,
+        demand_override=None if live_demand else (plan.params or {}).get("demand"),
     )
 
 
@@ -494,6 +514,11 @@ def write_result(plan: Plan, built: BuiltProblem, result: Result) -> None:
         )
     plan.solver_status = result.status[:40]
     plan.kpis = kpis_of(result, built)
+    # The demand this plan was solved for: later checks use it, not the live remaining.
+    plan.params = {
+        **(plan.params or {}),
+        "demand": {s.id: {k.value: v for k, v in s.demand.items()} for s in built.problem.sites},
+    }
 
 
 # -------------------------------------------------------- rows → result (for checking)
@@ -537,57 +562,65 @@ class Timed:
     travel_s: int
 
 
+def break_intervals(shift: Shift | None) -> list[tuple[int, int, str]]:
+    """Day-local ``(start, end, name)`` of each break; a flexible break at its earliest start.
+
+    The edit scheduler places breaks where they may first start, so the checker's rule
+    "no visit overlaps a break; travel pauses during a break" has one fixed reading.
+    """
+    if shift is None:
+        return []
+    out = []
+    for b in shift.breaks:
+        assert b.duration is not None
+        out.append((b.start, b.start + b.duration, b.name))
+    return sorted(out)
+
+
+def arrive_after(leave: int, travel: int, breaks: Sequence[tuple[int, int, str]]) -> int:
+    """Earliest arrival leaving at ``leave``; no travel happens during a break."""
+    t, left = leave, travel
+    for b_start, b_end, _ in breaks:
+        if b_end <= t:
+            continue
+        if t + left <= b_start:
+            break
+        left -= max(0, b_start - t)
+        t = b_end
+    return t + left
+
+
 def schedule_route(
     problem: Problem, table: TravelTable, team_id: str, day: date, visits: Sequence[Visit]
 ) -> tuple[int, int, list[Timed], list[BreakTaken], int, int]:
     """Earliest-start times for ``visits`` in order (day-local seconds).
 
-    Returns ``(depart, arrive, timed stops, breaks, distance_m, travel_s)``. A visit waits for
-    its site's opening and never overlaps a break; when no window fits, the visit starts on
-    arrival and the checker reports the violation in words.
+    Returns ``(depart, arrive, timed stops, breaks, distance_m, travel_s)``. The team leaves
+    at the start of its shift; a visit waits for its site's opening and never overlaps a
+    break. When no window fits, the visit starts on arrival and the checker reports it.
     """
     team = problem.team(team_id)
     shift = team.shift_on(day)
-    start_s = shift.start if shift else 8 * 3600
-    breaks = list(shift.breaks) if shift else []
-    taken: list[BreakTaken] = []
-    pending = sorted(breaks, key=lambda b: b.start)
-    t = start_s
+    depart = shift.start if shift else 8 * 3600
+    breaks = break_intervals(shift)
+    t = depart
     prev = ("start", team_id)
     out: list[Timed] = []
     dist_total = travel_total = 0
     for v in visits:
         site = problem.site(v.site_id)
         d, tt = table.leg(team.profile, prev, ("site", v.site_id))
-        arrival = t + tt
+        arrival = arrive_after(t, tt, breaks)
         dur = problem.visit_seconds(site, dict(v.persons), team.kits)
+        windows = site.windows_on(day)
         s = arrival
-        for _ in range(20):
+        for _ in range(len(breaks) + len(windows) + 2):
             moved = False
-            for b in list(pending):
-                b_start = max(b.start, s) if not b.is_fixed else b.start
-                if b.is_fixed:
-                    overlaps = s < b.end and b.start < s + dur
-                    if overlaps or b.end <= s:
-                        taken.append(BreakTaken(b.name, b.start, b.end))
-                        pending.remove(b)
-                        if overlaps:
-                            s = max(s, b.end)
-                            moved = True
-                elif s + dur > b.latest_start:
-                    b_start = max(b.start, min(s, b.latest_start))
-                    assert b.duration is not None
-                    taken.append(BreakTaken(b.name, b_start, b_start + b.duration))
-                    pending.remove(b)
-                    s = max(s, b_start + b.duration)
+            for b_start, b_end, _name in breaks:
+                if s < b_end and b_start < s + dur:
+                    s = b_end
                     moved = True
-            windows = site.windows_on(day)
-            fit = None
-            for w in windows:
-                cand = max(s, w.start)
-                if cand + dur <= w.end:
-                    fit = cand
-                    break
+            fit = next((max(s, w.start) for w in windows if max(s, w.start) + dur <= w.end), None)
             if fit is not None and fit != s:
                 s = fit
                 moved = True
@@ -598,19 +631,14 @@ def schedule_route(
         travel_total += tt
         t = s + dur
         prev = ("site", v.site_id)
-    d, tt = table.leg(team.profile, prev, ("end", team_id))
-    arrive = t + tt if visits else start_s
+    arrive = depart
     if visits:
+        d, tt = table.leg(team.profile, prev, ("end", team_id))
+        arrive = arrive_after(t, tt, breaks)
         dist_total += d
         travel_total += tt
-    for b in pending:
-        if b.is_fixed:
-            taken.append(BreakTaken(b.name, b.start, b.end))
-        else:
-            assert b.duration is not None
-            taken.append(BreakTaken(b.name, b.start, b.start + b.duration))
-    taken.sort(key=lambda b: b.start)
-    return start_s, arrive, out, taken, dist_total, travel_total
+    taken = [BreakTaken(name, a, b) for a, b, name in breaks]
+    return depart, arrive, out, taken, dist_total, travel_total
 
 
 def result_from_plan(plan: Plan, built: BuiltProblem, *, status: str | None = None) -> Result:
@@ -665,7 +693,7 @@ def result_from_plan(plan: Plan, built: BuiltProblem, *, status: str | None = No
         depart = clock.to_seconds(r.start_at) if r.start_at else built_stops[0].arrival
         arrive = clock.to_seconds(r.end_at) if r.end_at else built_stops[-1].end
         shift = problem.team(team_id).shift_on(r.day) if _has_team(problem, team_id) else None
-        breaks = _breaks_for(shift, off, built_stops) if shift else ()
+        breaks = tuple(BreakTaken(n, off + a, off + b) for a, b, n in break_intervals(shift))
         routes.append(
             Route(
                 team_id=team_id,
@@ -678,16 +706,25 @@ def result_from_plan(plan: Plan, built: BuiltProblem, *, status: str | None = No
                 travel_s=travel_total,
             )
         )
-    unserved = tuple(
-        Unserved(
-            site_id=str(u.hotspot_id),
-            persons=_unserved_persons(problem, str(u.hotspot_id), routes),
-            reason=u.reason_code,
-            message=u.reason_text,
+    # Served + unserved must equal the demand: whatever the routes leave is unserved, with
+    # the stored reason when there is one.
+    reasons = {str(u.hotspot_id): u for u in plan.unserved}
+    unserved_list = []
+    for site in problem.sites:
+        left = _unserved_persons(problem, site.id, routes)
+        if not left:
+            continue
+        row = reasons.get(site.id)
+        unserved_list.append(
+            Unserved(
+                site_id=site.id,
+                persons=left,
+                reason=row.reason_code if row else "not_planned",
+                message=row.reason_text if row else "Belum direncanakan.",
+                partial=any(s.site_id == site.id for r in routes for s in r.stops),
+            )
         )
-        for u in plan.unserved
-        if str(u.hotspot_id) in site_ids
-    )
+    unserved = tuple(unserved_list)
     capacity = {
         t.id: sum(s.working_seconds for s in t.shifts if s.date in set(problem.horizon))
         for t in problem.teams
@@ -719,24 +756,3 @@ def _unserved_persons(problem: Problem, site_id: str, routes: Sequence[Route]) -
                 for k, v in s.persons.items():
                     left[k] = left.get(k, 0) - v
     return {k: v for k, v in left.items() if v > 0}
-
-
-def _breaks_for(shift: Shift, off: int, stops: Sequence[Stop]) -> tuple[BreakTaken, ...]:
-    """Place each break of the shift on the solver clock: fixed ones as they are, flexible
-    ones in the first gap between stops that fits."""
-    out: list[BreakTaken] = []
-    busy = [(s.start - off, s.end - off) for s in stops]
-    for b in shift.breaks:
-        if b.is_fixed:
-            out.append(BreakTaken(b.name, off + b.start, off + b.end))
-            continue
-        assert b.duration is not None
-        t = b.start
-        for _ in range(len(busy) + 1):
-            clash = [e for s, e in busy if s < t + b.duration and t < e]
-            if not clash:
-                break
-            t = max(clash)
-        t = min(t, b.latest_start)
-        out.append(BreakTaken(b.name, off + t, off + t + b.duration))
-    return tuple(out)

@@ -490,12 +490,13 @@ def add_hotspot(
             "Titik ini belum punya lokasi.",
             [field_error("hotspot_id", adapter.REASON_TEXTS[adapter.REASON_NEEDS_LOCATION])],
         )
-    left = {s.value: n for s, n in adapter.remaining_demand(hotspot).items()}
+    live = {s.value: n for s, n in adapter.remaining_demand(hotspot).items()}
+    planned: dict[str, int] = {}
     for s in adapter.planned_stops(plan):
         if s.hotspot_id == hotspot.id:
             for k, v in (s.persons or {}).items():
-                left[k] = left.get(k, 0) - int(v)
-    left = {k: v for k, v in left.items() if v > 0}
+                planned[k] = planned.get(k, 0) + int(v)
+    left = {k: v - planned.get(k, 0) for k, v in live.items() if v - planned.get(k, 0) > 0}
     if not left:
         raise PlanError(
             "Seluruh kebutuhan titik ini sudah direncanakan.",
@@ -518,6 +519,12 @@ def add_hotspot(
     _insert(route, stop, position)
     for u in [u for u in plan.unserved if u.hotspot_id == hotspot.id]:
         plan.unserved.remove(u)
+    # The plan's demand snapshot now covers this visit too (checks compare against it).
+    demand = dict((plan.params or {}).get("demand") or {})
+    demand[str(hotspot.id)] = {
+        k: planned.get(k, 0) + left.get(k, 0) for k in set(planned) | set(left)
+    }
+    _set_param(plan, "demand", demand)
     ids = list((plan.params or {}).get("hotspot_ids") or [])
     if hotspot.id not in ids:
         _set_param(plan, "hotspot_ids", [*ids, hotspot.id])
