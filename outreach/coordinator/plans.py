@@ -1,3 +1,1006 @@
-"""Coordinator views: plans (see the owning module)."""
+"""Coordinator views: plan form, solve progress, review, adjust, publish.
 
-from . import bp  # noqa: F401
+Views parse the request, call the plans service and render. The review page reads the stored
+plan rows (routes, stops, unserved hotspots) so that it always shows the plan as edited, not
+the solver's first answer.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from flask import abort, current_app, flash, jsonify, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy.orm import selectinload
+
+from .. import maps
+from ..extensions import db
+from ..models import (
+    PRIORITY_MAX,
+    PRIORITY_MIN,
+    Hotspot,
+    HotspotDemand,
+    HotspotKind,
+    HotspotStatus,
+    JobStatus,
+    Office,
+    Plan,
+    PlannedRoute,
+    PlannedStop,
+    PlanStatus,
+    PlanUnserved,
+    Service,
+    SolveJob,
+    StopStatus,
+    Team,
+)
+from . import bp
+
+CONFLICT_MESSAGE = "Rencana ini telah diubah oleh koordinator lain; muat ulang."
+# A distinct, colour-blind-friendly palette (Okabe–Ito plus a few); team-days cycle through it.
+PALETTE = (
+    "#0072B2",
+    "#D55E00",
+    "#009E73",
+    "#CC79A7",
+    "#E69F00",
+    "#56B4E9",
+    "#7F3C8D",
+    "#3B7D23",
+    "#A0522D",
+    "#1F3A93",
+)
+SERVICE_LABELS = {
+    Service.KTP_RECORD.value: "Perekaman KTP-el",
+    Service.KTP_PRINT.value: "Cetak KTP-el",
+    Service.BIRTH_CERT.value: "Akta kelahiran",
+    Service.KIA.value: "KIA",
+}
+KIND_LABELS = {
+    HotspotKind.SCHOOL.value: "Sekolah",
+    HotspotKind.OFFICE.value: "Kantor kelurahan/desa",
+    HotspotKind.HOSPITAL.value: "Rumah sakit",
+    HotspotKind.SOCIAL_HOME.value: "Panti sosial/werdha",
+    HotspotKind.PRISON.value: "Lapas/rutan",
+    HotspotKind.MARKET.value: "Pasar/mal",
+    HotspotKind.HOME.value: "Kunjungan rumah",
+    HotspotKind.VILLAGE_HALL.value: "Balai desa terpencil",
+    HotspotKind.OTHER.value: "Lainnya",
+}
+DAY_NAMES = ("Sen", "Sel", "Rab", "Kam", "Jum", "Sab", "Min")
+MONTHS = ("Jan", "Feb", "Mar", "Apr", "Mei", "Jun", "Jul", "Agu", "Sep", "Okt", "Nov", "Des")
+MAX_HORIZON_DAYS = 31
+MAX_UNPLANNED_ON_MAP = 3000
+UNPLANNED_COLOUR = "#6b7280"
+
+
+# -- small helpers ---------------------------------------------------------------------------
+
+
+def day_label(d: date) -> str:
+    """Render a date as 'Sen 07 Des 2026' without a locale lookup per row."""
+    return f"{DAY_NAMES[d.weekday()]} {d.day:02d} {MONTHS[d.month - 1]} {d.year}"
+
+
+def as_utc(dt: datetime | None) -> datetime | None:
+    # SQLite hands back naive datetimes for timezone=True columns; they are stored as UTC.
+    if dt is None:
+        return None
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+
+
+def local(dt: datetime | None, tz: ZoneInfo) -> datetime | None:
+    aware = as_utc(dt)
+    return aware.astimezone(tz) if aware else None
+
+
+def hhmm(minutes: int) -> str:
+    return f"{minutes // 60:02d}:{minutes % 60:02d}"
+
+
+def office_tz(office: Office | None) -> ZoneInfo:
+    try:
+        return ZoneInfo(office.timezone if office else "Asia/Jakarta")
+    except (KeyError, ValueError):
+        return ZoneInfo("Asia/Jakarta")
+
+
+def user_office_id() -> int | None:
+    """The coordinator's office; admins without one see every office."""
+    return getattr(current_user, "office_id", None)
+
+
+def current_office() -> Office:
+    """The office a new plan belongs to: the user's, or the only one for an admin."""
+    office_id = user_office_id()
+    if office_id is not None:
+        office = db.session.get(Office, office_id)
+    else:
+        office = db.session.scalar(sa.select(Office).order_by(Office.id).limit(1))
+    if office is None:
+        abort(404)
+    return office
+
+
+def get_plan(plan_id: int) -> Plan:
+    """Load a plan of the user's office, or 404 (never reveal another office's plan)."""
+    plan = db.session.get(Plan, plan_id)
+    office_id = user_office_id()
+    if plan is None or (office_id is not None and plan.office_id != office_id):
+        abort(404)
+    return plan
+
+
+def get_job(job_id: str) -> SolveJob:
+    job = db.session.get(SolveJob, job_id)
+    if job is None:
+        abort(404)
+    get_plan(job.plan_id)  # office check
+    return job
+
+
+def expected_version() -> int:
+    """The plan version the form was rendered from (the optimistic-lock token)."""
+    raw = request.form.get("expected_version", "")
+    if not raw.isdigit():
+        abort(400, description=_("Versi rencana tidak ada pada formulir."))
+    return int(raw)
+
+
+def service_module():
+    # Imported lazily: the service pulls in the solver, which the review page does not need.
+    from ..plans import service
+
+    return service
+
+
+def violation_text(v: Any) -> str:
+    """A checker violation as one sentence, whatever shape the service stores."""
+    if isinstance(v, str):
+        return v
+    if isinstance(v, dict):
+        return str(v.get("message") or v.get("text") or v.get("code") or v)
+    return str(v)
+
+
+# -- the review page's data ------------------------------------------------------------------
+
+
+@dataclass
+class StopRow:
+    stop: PlannedStop
+    number: int
+    arrival: datetime
+    start: datetime
+    end: datetime
+    persons: int
+
+
+@dataclass
+class RouteView:
+    route: PlannedRoute
+    key: str
+    label: str
+    colour: str
+    stops: list[StopRow]
+    breaks: list[tuple[int, int, str]]
+    shift: tuple[int, int] | None
+    persons: int
+    cards: int
+    km: float
+    hours: float
+    timeline: list[dict[str, Any]] = field(default_factory=list)
+    axis: list[dict[str, Any]] = field(default_factory=list)
+
+
+def availability(
+    team: Team, day: date
+) -> tuple[tuple[int, int] | None, list[tuple[int, int, str]]]:
+    """The team's shift (start, end minutes) and breaks on ``day``; exceptions win."""
+    for exc in team.exceptions:
+        if exc.day == day:
+            if exc.kind == "leave" or exc.start_min is None or exc.end_min is None:
+                return None, []
+            return (exc.start_min, exc.end_min), [
+                (int(b[0]), int(b[1]), str(b[2]) if len(b) > 2 else "") for b in exc.breaks
+            ]
+    for shift in team.weekly_shifts:
+        if shift.weekday == day.weekday():
+            return (shift.start_min, shift.end_min), [
+                (int(b[0]), int(b[1]), str(b[2]) if len(b) > 2 else "") for b in shift.breaks
+            ]
+    return None, []
+
+
+def build_timeline(rv: RouteView) -> None:
+    """Position stops and breaks as percentages of the team-day's window (CSS bars)."""
+    mins = [s.arrival.hour * 60 + s.arrival.minute for s in rv.stops]
+    # A visit ending after midnight (rare, but possible in a hand edit) stays on the bar.
+    ends = [
+        s.end.hour * 60 + s.end.minute + (1440 if s.end.date() > s.start.date() else 0)
+        for s in rv.stops
+    ]
+    lo, hi = rv.shift if rv.shift else (480, 960)
+    if mins:
+        lo, hi = min(lo, *mins), max(hi, *ends)
+    lo, hi = (lo // 60) * 60, -(-hi // 60) * 60
+    span = max(hi - lo, 60)
+
+    def pct(m: int) -> float:
+        return round((m - lo) * 100 / span, 2)
+
+    for b_start, b_end, label in rv.breaks:
+        rv.timeline.append(
+            {
+                "kind": "break",
+                "left": pct(b_start),
+                "width": pct(b_end) - pct(b_start),
+                "label": label or _("Istirahat"),
+                "text": f"{hhmm(b_start)}–{hhmm(b_end)}",
+            }
+        )
+    for row, arrive, end in zip(rv.stops, mins, ends, strict=True):
+        start = row.start.hour * 60 + row.start.minute
+        if start > arrive:
+            rv.timeline.append(
+                {
+                    "kind": "wait",
+                    "left": pct(arrive),
+                    "width": pct(start) - pct(arrive),
+                    "label": _("Menunggu"),
+                    "text": f"{row.arrival:%H:%M}–{row.start:%H:%M}",
+                }
+            )
+        rv.timeline.append(
+            {
+                "kind": "stop",
+                "left": pct(start),
+                "width": max(pct(end) - pct(start), 0.8),
+                "label": f"{row.number}. {row.stop.hotspot.name}",
+                "number": row.number,
+                "text": f"{row.start:%H:%M}–{row.end:%H:%M}",
+            }
+        )
+    rv.axis = [{"left": pct(m), "text": hhmm(m)} for m in range(lo, hi + 1, 60)]
+
+
+def load_plan_for_review(plan_id: int) -> Plan:
+    """Load a plan with everything the review page touches in a few queries."""
+    plan = get_plan(plan_id)
+    db.session.execute(
+        sa.select(PlannedRoute)
+        .where(PlannedRoute.plan_id == plan.id)
+        .options(
+            selectinload(PlannedRoute.team).selectinload(Team.weekly_shifts),
+            selectinload(PlannedRoute.team).selectinload(Team.exceptions),
+            selectinload(PlannedRoute.stops)
+            .selectinload(PlannedStop.hotspot)
+            .selectinload(Hotspot.demands),
+        )
+    ).scalars().all()
+    db.session.execute(
+        sa.select(PlanUnserved)
+        .where(PlanUnserved.plan_id == plan.id)
+        .options(selectinload(PlanUnserved.hotspot).selectinload(Hotspot.demands))
+    ).scalars().all()
+    return plan
+
+
+def route_views(plan: Plan, tz: ZoneInfo) -> list[RouteView]:
+    """One view per team-day, with numbered stops in local time and a timeline."""
+    views: list[RouteView] = []
+    for i, route in enumerate(plan.routes):
+        rows: list[StopRow] = []
+        live = [s for s in route.stops if s.status != StopStatus.CANCELLED]
+        for n, stop in enumerate(live, start=1):
+            rows.append(
+                StopRow(
+                    stop=stop,
+                    number=n,
+                    arrival=local(stop.arrival_at, tz),  # type: ignore[arg-type]
+                    start=local(stop.start_at, tz),  # type: ignore[arg-type]
+                    end=local(stop.end_at, tz),  # type: ignore[arg-type]
+                    persons=sum(int(v) for v in (stop.persons or {}).values()),
+                )
+            )
+        shift, breaks = availability(route.team, route.day)
+        if route.duration_s:
+            hours = route.duration_s / 3600
+        elif rows:
+            hours = (rows[-1].end - rows[0].arrival).total_seconds() / 3600
+        else:
+            hours = 0.0
+        rv = RouteView(
+            route=route,
+            key=f"r{route.id}",
+            label=f"{route.team.name} · {day_label(route.day)}",
+            colour=PALETTE[i % len(PALETTE)],
+            stops=rows,
+            breaks=breaks,
+            shift=shift,
+            persons=sum(r.persons for r in rows),
+            cards=sum(r.stop.cards for r in rows),
+            km=route.distance_m / 1000,
+            hours=hours,
+        )
+        build_timeline(rv)
+        views.append(rv)
+    return views
+
+
+def plan_hotspot_ids(plan: Plan) -> set[int]:
+    """The hotspots the plan was asked to serve: the form's selection, or what it holds."""
+    ids = {int(h) for h in (plan.params or {}).get("hotspot_ids", []) if str(h).isdigit()}
+    for route in plan.routes:
+        ids.update(s.hotspot_id for s in route.stops)
+    ids.update(u.hotspot_id for u in plan.unserved)
+    return ids
+
+
+def compute_kpis(plan: Plan, views: list[RouteView], office: Office) -> dict[str, Any]:
+    """Served vs requested per service and priority, cards vs stock, km, hours, utilisation."""
+    hotspots = {}
+    ids = plan_hotspot_ids(plan)
+    if ids:
+        for hs in db.session.scalars(
+            sa.select(Hotspot).where(Hotspot.id.in_(ids)).options(selectinload(Hotspot.demands))
+        ):
+            hotspots[hs.id] = hs
+    requested: dict[str, int] = defaultdict(int)
+    by_priority: dict[int, list[int]] = {p: [0, 0] for p in range(PRIORITY_MIN, PRIORITY_MAX + 1)}
+    for hs in hotspots.values():
+        for d in hs.demands:
+            requested[d.service] += d.remaining
+            by_priority[hs.priority][1] += d.remaining
+    served: dict[str, int] = defaultdict(int)
+    for rv in views:
+        for row in rv.stops:
+            for service, n in (row.stop.persons or {}).items():
+                served[service] += int(n)
+            prio = row.stop.hotspot.priority
+            by_priority[prio][0] += row.persons
+    services = [
+        {
+            "code": s.value,
+            "label": SERVICE_LABELS[s.value],
+            "served": served.get(s.value, 0),
+            "requested": requested.get(s.value, 0),
+            "pct": round(100 * served.get(s.value, 0) / requested[s.value])
+            if requested.get(s.value)
+            else None,
+        }
+        for s in Service
+        if served.get(s.value) or requested.get(s.value)
+    ]
+    priorities = [
+        {
+            "priority": p,
+            "served": v[0],
+            "requested": v[1],
+            "pct": round(100 * v[0] / v[1]) if v[1] else None,
+        }
+        for p, v in by_priority.items()
+        if v[0] or v[1]
+    ]
+    # Utilisation: service time over shift time minus breaks, on the horizon's working days.
+    busy: dict[int, float] = defaultdict(float)
+    teams: dict[int, Team] = {}
+    for rv in views:
+        teams[rv.route.team_id] = rv.route.team
+        for row in rv.stops:
+            busy[rv.route.team_id] += (row.end - row.start).total_seconds()
+    for team_id in (plan.params or {}).get("team_ids", []):
+        if isinstance(team_id, int) and team_id not in teams:
+            team = db.session.get(Team, team_id)
+            if team is not None and team.office_id == plan.office_id:
+                teams[team_id] = team
+    utilisation = []
+    for team_id, team in sorted(teams.items(), key=lambda kv: kv[1].name):
+        capacity = 0
+        d = plan.start_date
+        while d <= plan.end_date:
+            shift, breaks = availability(team, d)
+            if shift:
+                capacity += (shift[1] - shift[0] - sum(e - s for s, e, _l in breaks)) * 60
+            d += timedelta(days=1)
+        pct = round(100 * busy[team_id] / capacity) if capacity else None
+        utilisation.append({"team": team.name, "hours": round(busy[team_id] / 3600, 1), "pct": pct})
+    cards = sum(rv.cards for rv in views)
+    return {
+        "services": services,
+        "priorities": priorities,
+        "served_total": sum(served.values()),
+        "requested_total": sum(requested.values()),
+        "cards": cards,
+        "card_stock": office.card_stock,
+        "cards_short": cards > office.card_stock,
+        "km": round(sum(rv.km for rv in views), 1),
+        "hours": round(sum(rv.hours for rv in views), 1),
+        "stops": sum(len(rv.stops) for rv in views),
+        "routes": sum(1 for rv in views if rv.stops),
+        "utilisation": utilisation,
+    }
+
+
+def unplanned_hotspots(plan: Plan, planned: set[int]) -> list[Hotspot]:
+    """Active hotspots of the office with a location that no stop of this plan visits."""
+    return list(
+        db.session.scalars(
+            sa.select(Hotspot)
+            .where(
+                Hotspot.office_id == plan.office_id,
+                Hotspot.status == HotspotStatus.ACTIVE,
+                Hotspot.lat.is_not(None),
+                Hotspot.id.not_in(planned) if planned else sa.true(),
+            )
+            .options(selectinload(Hotspot.demands))
+            .order_by(Hotspot.priority, Hotspot.name)
+            .limit(MAX_UNPLANNED_ON_MAP)
+        )
+    )
+
+
+def build_map(plan: Plan, views: list[RouteView], unplanned: list[Hotspot], office: Office):
+    """The review map: a layer per team-day, numbered stops, lines, clustered unplanned sites.
+
+    Every text goes through ``maps.map_text``/``maps.popup_html`` (folium does not escape).
+    """
+    import folium
+
+    fmap = maps.base_map((office.lat, office.lon), zoom_start=12)
+    bounds: list[tuple[float, float]] = []
+    legend: list[tuple[str, object]] = []
+    for rv in views:
+        if not rv.stops:
+            continue
+        layer = folium.FeatureGroup(name=maps.map_text(rv.label), show=True)
+        line: list[tuple[float, float]] = []
+        for row in rv.stops:
+            hs = row.stop.hotspot
+            if hs.lat is None or hs.lon is None:
+                continue
+            line.append((hs.lat, hs.lon))
+            details: list[tuple[object, object]] = [
+                (_("Tim-hari"), rv.label),
+                (_("Tiba"), f"{row.arrival:%H:%M}"),
+                (_("Layanan"), f"{row.start:%H:%M}–{row.end:%H:%M}"),
+                (_("Perkiraan warga"), row.persons),
+            ]
+            details += [(SERVICE_LABELS.get(k, k), v) for k, v in (row.stop.persons or {}).items()]
+            if row.stop.cards:
+                details.append((_("Blangko"), row.stop.cards))
+            if row.stop.locked:
+                details.append((_("Status"), _("Dikunci")))
+            maps.add_marker(
+                layer,
+                hs.lat,
+                hs.lon,
+                tooltip=f"{row.number}. {hs.name} ({row.start:%H:%M})",
+                popup=maps.popup_html(f"{row.number}. {hs.name}", details),
+                color=rv.colour,
+                label=row.number,
+            )
+        if len(line) > 1:
+            folium.PolyLine(
+                line, color=rv.colour, weight=3, opacity=0.8, tooltip=maps.map_text(rv.label)
+            ).add_to(layer)
+        bounds += line
+        layer.add_to(fmap)
+        legend.append((rv.colour, rv.label))
+    if unplanned:
+        cluster = maps.cluster(fmap, _("Belum direncanakan"))
+        for hs in unplanned:
+            maps.add_marker(
+                cluster,
+                hs.lat,
+                hs.lon,
+                tooltip=f"{hs.name} – {_('sisa')} {hs.remaining_total}",
+                popup=maps.popup_html(
+                    hs.name,
+                    [
+                        (_("Kelurahan"), hs.kelurahan_name),
+                        (_("Kecamatan"), hs.kecamatan_name),
+                        (_("Sisa warga"), hs.remaining_total),
+                        (_("Prioritas"), hs.priority),
+                    ],
+                ),
+                color=UNPLANNED_COLOUR,
+            )
+            bounds.append((hs.lat, hs.lon))  # type: ignore[arg-type]
+        legend.append((UNPLANNED_COLOUR, _("Belum direncanakan")))
+    if legend:
+        maps.add_legend(fmap, _("Keterangan"), legend[:12])
+    if bounds:
+        lats = [p[0] for p in bounds]
+        lons = [p[1] for p in bounds]
+        fmap.fit_bounds([[min(lats), min(lons)], [max(lats), max(lons)]], padding=(20, 20))
+    folium.LayerControl(collapsed=True).add_to(fmap)
+    return maps.render_map(fmap, height="560px", label=_("Peta rencana %(n)s", n=plan.name))
+
+
+def review_context(plan: Plan) -> dict[str, Any]:
+    """Everything the review template shows, computed from the stored rows."""
+    office = db.session.get(Office, plan.office_id)
+    tz = office_tz(office)
+    views = route_views(plan, tz)
+    planned = {row.stop.hotspot_id for rv in views for row in rv.stops}
+    unplanned = unplanned_hotspots(plan, planned)
+    unserved_ids = {u.hotspot_id for u in plan.unserved}
+    addable = [h for h in unplanned if h.id not in planned]
+    latest = plan.publications[-1] if plan.publications else None
+    job = db.session.scalar(
+        sa.select(SolveJob)
+        .where(SolveJob.plan_id == plan.id)
+        .order_by(SolveJob.created_at.desc())
+        .limit(1)
+    )
+    return {
+        "plan": plan,
+        "office": office,
+        "views": views,
+        "kpis": compute_kpis(plan, views, office),
+        "unserved": sorted(plan.unserved, key=lambda u: (u.hotspot.priority, -u.persons)),
+        "unserved_ids": unserved_ids,
+        "addable": addable,
+        "map_html": build_map(plan, views, unplanned, office),
+        "violations": [violation_text(v) for v in (plan.violations or [])],
+        "latest_publication": latest,
+        "changes": publication_changes(latest),
+        "job": job,
+        "service_labels": SERVICE_LABELS,
+        "plan_teams": sorted(
+            {rv.route.team_id: rv.route.team for rv in views}.values(), key=lambda t: t.name
+        ),
+        "editable": plan.status in (PlanStatus.SOLVED, PlanStatus.PUBLISHED, PlanStatus.FAILED),
+    }
+
+
+def publication_changes(pub) -> dict[str, list[str]]:
+    """A publication's change list as sentences per kind (cancelled, moved, added)."""
+    if pub is None:
+        return {}
+    out: dict[str, list[str]] = {}
+    names: dict[int, str] = {}
+    ids = set()
+    for items in (pub.changes or {}).values():
+        for item in items if isinstance(items, list) else []:
+            if isinstance(item, dict) and str(item.get("hotspot_id", "")).isdigit():
+                ids.add(int(item["hotspot_id"]))
+    if ids:
+        names = dict(
+            db.session.execute(sa.select(Hotspot.id, Hotspot.name).where(Hotspot.id.in_(ids))).all()
+        )
+    for kind in ("cancelled", "moved", "added"):
+        items = (pub.changes or {}).get(kind) or []
+        lines = []
+        for item in items if isinstance(items, list) else []:
+            lines.append(change_sentence(kind, item, names))
+        out[kind] = lines
+    return out
+
+
+def change_sentence(kind: str, item: Any, names: dict[int, str]) -> str:
+    if not isinstance(item, dict):
+        return str(item)
+    if item.get("message"):
+        return str(item["message"])
+    hid = item.get("hotspot_id")
+    name = (
+        item.get("hotspot_name")
+        or item.get("name")
+        or names.get(int(hid) if str(hid).isdigit() else -1, f"#{hid}")
+    )
+
+    def when(prefix: str) -> str:
+        parts = [
+            str(item.get(f"{prefix}team") or item.get(f"{prefix}team_name") or ""),
+            str(item.get(f"{prefix}date") or item.get(f"{prefix}day") or ""),
+            str(item.get(f"{prefix}start") or "")[11:16],
+        ]
+        return " ".join(p for p in parts if p)
+
+    if kind == "moved":
+        return (
+            f"{name}: {when('old_') or when('from_')} → {when('new_') or when('to_') or when('')}"
+        )
+    return f"{name}: {when('')}".rstrip(": ")
+
+
+STATUS_LABELS = {
+    "draft": "Draf",
+    "solving": "Sedang dihitung",
+    "solved": "Siap ditinjau",
+    "failed": "Gagal",
+    "published": "Diterbitkan",
+    "archived": "Diarsipkan",
+    "queued": "Menunggu giliran",
+    "running": "Sedang menghitung",
+    "done": "Selesai",
+    "cancelled": "Dibatalkan",
+}
+
+
+@bp.context_processor
+def plan_labels() -> dict[str, Any]:
+    return {"status_labels": STATUS_LABELS}
+
+
+# -- views: list, form, progress ---------------------------------------------------------------
+
+
+@bp.get("/plans")
+def plans_index():
+    """List the office's plans, newest first."""
+    query = sa.select(Plan).order_by(Plan.created_at.desc(), Plan.id.desc())
+    if user_office_id() is not None:
+        query = query.where(Plan.office_id == user_office_id())
+    return render_template("coordinator/plans/index.html", plans=db.session.scalars(query).all())
+
+
+def form_choices(office: Office) -> dict[str, Any]:
+    teams = db.session.scalars(
+        sa.select(Team).where(Team.office_id == office.id, Team.active).order_by(Team.name)
+    ).all()
+    kecamatan = db.session.execute(
+        sa.select(Hotspot.kecamatan_code, Hotspot.kecamatan_name)
+        .where(Hotspot.office_id == office.id, Hotspot.status == HotspotStatus.ACTIVE)
+        .distinct()
+        .order_by(Hotspot.kecamatan_name)
+    ).all()
+    return {
+        "teams": teams,
+        "kecamatan": [(code, name or code) for code, name in kecamatan if code or name],
+        "kinds": KIND_LABELS,
+        "services": SERVICE_LABELS,
+        "priorities": range(PRIORITY_MIN, PRIORITY_MAX + 1),
+        "max_seconds": int(current_app.config.get("SOLVER_MAX_SECONDS", 600)),
+    }
+
+
+def select_hotspots(office: Office, form) -> list[int]:
+    """Ids of active hotspots with remaining demand that match the form's filters."""
+    query = (
+        sa.select(Hotspot.id)
+        .where(
+            Hotspot.office_id == office.id,
+            # Sites still without a pin are included: the plan lists them as "needs location".
+            Hotspot.status.in_([HotspotStatus.ACTIVE, HotspotStatus.NEEDS_LOCATION]),
+        )
+        .order_by(Hotspot.id)
+    )
+    kec = [k for k in form.getlist("kecamatan") if k]
+    if kec:
+        query = query.where(Hotspot.kecamatan_code.in_(kec))
+    kinds = [k for k in form.getlist("kind") if k in KIND_LABELS]
+    if kinds:
+        query = query.where(Hotspot.kind.in_(kinds))
+    prios = [int(p) for p in form.getlist("priority") if p.isdigit()]
+    if prios:
+        query = query.where(Hotspot.priority.in_(prios))
+    services = [s for s in form.getlist("service") if s in SERVICE_LABELS] or list(SERVICE_LABELS)
+    query = query.where(
+        sa.exists().where(
+            HotspotDemand.hotspot_id == Hotspot.id,
+            HotspotDemand.service.in_(services),
+            HotspotDemand.remaining > 0,
+        )
+    )
+    return list(db.session.scalars(query))
+
+
+def parse_plan_form(office: Office, form) -> tuple[dict[str, Any], list[str]]:
+    """Validate the plan form; return the cleaned values and Indonesian error sentences."""
+    errors: list[str] = []
+    values: dict[str, Any] = {}
+    try:
+        start = date.fromisoformat(form.get("start_date", ""))
+        end = date.fromisoformat(form.get("end_date", "") or form.get("start_date", ""))
+    except ValueError:
+        errors.append(_("Isi tanggal mulai dan tanggal selesai (format TTTT-BB-HH)."))
+        start = end = None
+    if start and end:
+        if end < start:
+            errors.append(_("Tanggal selesai harus sama dengan atau sesudah tanggal mulai."))
+        elif (end - start).days + 1 > MAX_HORIZON_DAYS:
+            errors.append(_("Rentang rencana paling lama %(n)s hari.", n=MAX_HORIZON_DAYS))
+    values["start_date"], values["end_date"] = start, end
+    own_teams = set(
+        db.session.scalars(sa.select(Team.id).where(Team.office_id == office.id, Team.active))
+    )
+    team_ids = sorted({int(t) for t in form.getlist("team_ids") if t.isdigit()} & own_teams)
+    if not team_ids:
+        errors.append(_("Pilih minimal satu tim."))
+    values["team_ids"] = team_ids
+    raw_limit = form.get("time_limit_s", "").strip()
+    max_seconds = int(current_app.config.get("SOLVER_MAX_SECONDS", 600))
+    if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= max_seconds:
+        errors.append(_("Batas waktu harus antara 1 dan %(n)s detik.", n=max_seconds))
+        values["time_limit_s"] = None
+    else:
+        values["time_limit_s"] = int(raw_limit)
+    hotspot_ids = select_hotspots(office, form)
+    if not hotspot_ids:
+        errors.append(_("Tidak ada titik layanan yang cocok dengan filter ini."))
+    values["hotspot_ids"] = hotspot_ids
+    values["filters"] = {
+        "kecamatan": form.getlist("kecamatan"),
+        "kind": form.getlist("kind"),
+        "priority": form.getlist("priority"),
+        "service": form.getlist("service"),
+    }
+    name = form.get("name", "").strip()[:200]
+    values["name"] = name or (
+        f"Rencana {day_label(start)}" + (f" – {day_label(end)}" if end and end != start else "")
+        if start
+        else "Rencana"
+    )
+    return values, errors
+
+
+@bp.route("/plans/new", methods=["GET", "POST"])
+def plan_new():
+    """Show the plan form; on submit create the plan and start solving in the background."""
+    office = current_office()
+    choices = form_choices(office)
+    if request.method == "GET":
+        today = date.today()
+        monday = today + timedelta(days=(7 - today.weekday()) % 7 or 7)
+        defaults = {
+            "start_date": monday.isoformat(),
+            "end_date": (monday + timedelta(days=4)).isoformat(),
+            "time_limit_s": "30",
+        }
+        return render_template(
+            "coordinator/plans/new.html", form=defaults, errors=[], checked=None, **choices
+        )
+    values, errors = parse_plan_form(office, request.form)
+    if errors:
+        return (
+            render_template(
+                "coordinator/plans/new.html",
+                form=request.form,
+                errors=errors,
+                checked=request.form,
+                **choices,
+            ),
+            422,
+        )
+    service = service_module()
+    plan = service.create_plan(
+        office=office,
+        name=values["name"],
+        start_date=values["start_date"],
+        end_date=values["end_date"],
+        team_ids=values["team_ids"],
+        hotspot_ids=values["hotspot_ids"],
+        time_limit_s=values["time_limit_s"],
+        filters=values["filters"],
+        user=current_user,
+    )
+    job = service.start_solve(plan, user=current_user)
+    return redirect(url_for("coord.job_progress", job_id=job.id))
+
+
+def job_payload(job: SolveJob) -> dict[str, Any]:
+    """The polling JSON: status, the best plan so far and where to go next."""
+    plan = db.session.get(Plan, job.plan_id)
+    progress = dict(job.progress or {})
+    limit = (
+        progress.get("time_limit_s") or (plan.params or {}).get("time_limit_s") if plan else None
+    )
+    elapsed = progress.get("elapsed_s")
+    if elapsed is None and job.started_at is not None:
+        end = as_utc(job.finished_at) or datetime.now(UTC)
+        elapsed = (end - as_utc(job.started_at)).total_seconds()  # type: ignore[operator]
+    done = job.status in (JobStatus.DONE, JobStatus.FAILED, JobStatus.CANCELLED)
+    if done:
+        fraction = 1.0
+    elif progress.get("fraction") is not None:
+        fraction = float(progress["fraction"])
+    elif limit and elapsed is not None:
+        fraction = min(float(elapsed) / float(limit), 0.99)
+    else:
+        fraction = 0.0
+    served = progress.get("persons", progress.get("residents_served"))
+    return {
+        "id": job.id,
+        "plan_id": job.plan_id,
+        "status": str(job.status),
+        "done": done,
+        "cancel_requested": job.cancel_requested,
+        "fraction": round(fraction, 3),
+        "elapsed_s": round(float(elapsed), 1) if elapsed is not None else None,
+        "time_limit_s": limit,
+        "persons": served,
+        "km": progress.get("km"),
+        "error": job.error or None,
+        "review_url": url_for("coord.plan_review", plan_id=job.plan_id),
+    }
+
+
+@bp.get("/jobs/<job_id>")
+def job_progress(job_id: str):
+    """Show a solve's progress bar, the best plan so far, and a cancel button."""
+    job = get_job(job_id)
+    plan = get_plan(job.plan_id)
+    return render_template(
+        "coordinator/plans/progress.html", job=job, plan=plan, data=job_payload(job)
+    )
+
+
+@bp.get("/jobs/<job_id>.json")
+def job_json(job_id: str):
+    """Return a solve's status and progress for the polling script."""
+    response = jsonify(job_payload(get_job(job_id)))
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.post("/jobs/<job_id>/cancel")
+def job_cancel(job_id: str):
+    """Ask the solver to stop; the best plan found so far is kept."""
+    job = get_job(job_id)
+    service_module().cancel_job(job)
+    flash(_("Pembatalan diminta; rencana terbaik sejauh ini disimpan."), "info")
+    return redirect(url_for("coord.job_progress", job_id=job.id))
+
+
+# -- views: review and adjust -------------------------------------------------------------------
+
+
+@bp.get("/plans/<int:plan_id>")
+def plan_review(plan_id: int):
+    """Show the plan on a map, its schedule, timelines, unserved sites and KPIs."""
+    plan = load_plan_for_review(plan_id)
+    return render_template("coordinator/plans/review.html", **review_context(plan))
+
+
+def conflict_response(plan_id: int):
+    """Render the review page with the conflict message and status 409."""
+    db.session.rollback()
+    plan = load_plan_for_review(plan_id)
+    return (
+        render_template(
+            "coordinator/plans/review.html", conflict=_(CONFLICT_MESSAGE), **review_context(plan)
+        ),
+        409,
+    )
+
+
+def run_edit(plan_id: int, action, success: str):
+    """Apply one edit through the service; a stale version answers 409 with the message."""
+    service = service_module()
+    plan = get_plan(plan_id)
+    version = expected_version()
+    try:
+        action(service, plan, version)
+    except service.PlanConflict:
+        return conflict_response(plan_id)
+    except service.PlanEditError as e:  # a refused edit: say why, change nothing
+        db.session.rollback()
+        flash(str(e), "error")
+        return redirect(url_for("coord.plan_review", plan_id=plan_id, _anchor="adjust"))
+    flash(success, "success")
+    return redirect(url_for("coord.plan_review", plan_id=plan_id, _anchor="adjust"))
+
+
+def stop_of(plan: Plan, stop_id: int) -> PlannedStop:
+    stop = db.session.get(PlannedStop, stop_id)
+    if stop is None or stop.route.plan_id != plan.id:
+        abort(404)
+    return stop
+
+
+@bp.post("/plans/<int:plan_id>/stops/move")
+def stop_move(plan_id: int):
+    """Move a stop to another team-day and position."""
+    form = request.form
+    if not (form.get("stop_id", "").isdigit() and form.get("route_id", "").isdigit()):
+        abort(400, description=_("Pilih kunjungan dan tim-hari tujuan."))
+    raw_pos = form.get("position", "").strip()
+    position = int(raw_pos) - 1 if raw_pos.isdigit() and int(raw_pos) > 0 else None
+
+    def action(service, plan, version):
+        stop = stop_of(plan, int(form["stop_id"]))
+        route = db.session.get(PlannedRoute, int(form["route_id"]))
+        if route is None or route.plan_id != plan.id:
+            abort(404)
+        service.move_stop(
+            plan, stop.id, route_id=route.id, position=position, expected_version=version
+        )
+
+    return run_edit(plan_id, action, _("Kunjungan dipindahkan."))
+
+
+@bp.post("/plans/<int:plan_id>/stops/<int:stop_id>/lock")
+def stop_lock(plan_id: int, stop_id: int):
+    """Lock a stop so re-optimising keeps it where it is."""
+
+    def action(service, plan, version):
+        service.lock_stop(plan, stop_of(plan, stop_id).id, expected_version=version)
+
+    return run_edit(plan_id, action, _("Kunjungan dikunci."))
+
+
+@bp.post("/plans/<int:plan_id>/stops/<int:stop_id>/unlock")
+def stop_unlock(plan_id: int, stop_id: int):
+    """Unlock a stop."""
+
+    def action(service, plan, version):
+        service.unlock_stop(plan, stop_of(plan, stop_id).id, expected_version=version)
+
+    return run_edit(plan_id, action, _("Kunci kunjungan dibuka."))
+
+
+@bp.post("/plans/<int:plan_id>/stops/<int:stop_id>/drop")
+def stop_drop(plan_id: int, stop_id: int):
+    """Drop a stop from the plan."""
+
+    def action(service, plan, version):
+        service.drop_stop(plan, stop_of(plan, stop_id).id, expected_version=version)
+
+    return run_edit(plan_id, action, _("Kunjungan dihapus dari rencana."))
+
+
+@bp.post("/plans/<int:plan_id>/hotspots")
+def hotspot_add(plan_id: int):
+    """Add a hotspot to a team-day of the plan."""
+    form = request.form
+    if not (form.get("hotspot_id", "").isdigit() and form.get("route_id", "").isdigit()):
+        abort(400, description=_("Pilih titik layanan dan tim-hari tujuan."))
+    raw_pos = form.get("position", "").strip()
+    position = int(raw_pos) - 1 if raw_pos.isdigit() and int(raw_pos) > 0 else None
+
+    def action(service, plan, version):
+        hotspot = db.session.get(Hotspot, int(form["hotspot_id"]))
+        route = db.session.get(PlannedRoute, int(form["route_id"]))
+        if hotspot is None or hotspot.office_id != plan.office_id:
+            abort(404)
+        if route is None or route.plan_id != plan.id:
+            abort(404)
+        service.add_hotspot(
+            plan, hotspot.id, route_id=route.id, position=position, expected_version=version
+        )
+
+    return run_edit(plan_id, action, _("Titik layanan ditambahkan."))
+
+
+@bp.post("/plans/<int:plan_id>/reoptimise")
+def plan_reoptimise(plan_id: int):
+    """Re-plan around locked stops and the coordinator's edits, in the background."""
+    service = service_module()
+    plan = get_plan(plan_id)
+    version = expected_version()
+    raw_limit = request.form.get("time_limit_s", "").strip()
+    limit = int(raw_limit) if raw_limit.isdigit() and int(raw_limit) > 0 else None
+    try:
+        job = service.reoptimise(
+            plan, expected_version=version, time_limit_s=limit, user=current_user
+        )
+    except service.PlanConflict:
+        return conflict_response(plan_id)
+    return redirect(url_for("coord.job_progress", job_id=job.id))
+
+
+@bp.post("/plans/<int:plan_id>/publish")
+def plan_publish(plan_id: int):
+    """Publish the plan as a new version; field teams and residents see it."""
+    service = service_module()
+    plan = get_plan(plan_id)
+    version = expected_version()
+    try:
+        pub = service.publish(plan, expected_version=version, user=current_user)
+    except service.PlanConflict:
+        return conflict_response(plan_id)
+    except service.PlanEditError as e:
+        db.session.rollback()
+        flash(str(e), "error")
+        return redirect(url_for("coord.plan_review", plan_id=plan_id))
+    flash(_("Rencana diterbitkan sebagai versi %(v)s.", v=pub.version), "success")
+    return redirect(url_for("coord.plan_review", plan_id=plan_id, _anchor="publish"))

@@ -1,0 +1,59 @@
+// Polls a solve job's JSON and updates the progress bar; goes to the review page when done.
+(function () {
+  "use strict";
+  var card = document.getElementById("job");
+  if (!card) { return; }
+  var url = card.getAttribute("data-status-url");
+  var labels = {
+    queued: "Menunggu giliran", running: "Sedang menghitung", done: "Selesai",
+    failed: "Gagal", cancelled: "Dibatalkan"
+  };
+  var delay = 1000;
+
+  function text(id, value) {
+    var el = document.getElementById(id);
+    if (el) { el.textContent = value; }
+  }
+
+  function render(data) {
+    var bar = document.getElementById("job-bar");
+    bar.value = data.fraction;
+    bar.textContent = Math.round(data.fraction * 100) + "%";
+    text("job-status", labels[data.status] || data.status);
+    text("job-persons", data.persons === null || data.persons === undefined ? "–" : data.persons);
+    text("job-km", data.km === null || data.km === undefined ? "–" : Number(data.km).toFixed(1));
+    text("job-elapsed", data.elapsed_s === null ? "0" : Math.round(data.elapsed_s));
+    if (data.error) {
+      var err = document.getElementById("job-error");
+      err.textContent = data.error;
+      err.hidden = false;
+    }
+    if (data.done) {
+      text("job-title", data.status === "failed" ? "Perhitungan gagal" : "Perhitungan selesai");
+      document.getElementById("cancel-form").hidden = true;
+      var link = document.getElementById("review-link");
+      link.classList.add("button-primary");
+      if (data.status !== "failed") { window.location.assign(data.review_url); }
+    }
+  }
+
+  function poll() {
+    fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin" })
+      .then(function (r) {
+        if (!r.ok) { throw new Error("HTTP " + r.status); }
+        return r.json();
+      })
+      .then(function (data) {
+        render(data);
+        delay = 1000;
+        if (!data.done) { window.setTimeout(poll, delay); }
+      })
+      .catch(function () {
+        // Weak networks: back off and keep trying rather than giving up.
+        delay = Math.min(delay * 2, 10000);
+        window.setTimeout(poll, delay);
+      });
+  }
+
+  window.setTimeout(poll, 500);
+}());

@@ -1,0 +1,27 @@
+// Review page helpers without inline handlers (CSP): "Pindah" fills the move form,
+// "Cetak" prints the day sheet, and destructive buttons ask for confirmation.
+(function () {
+  "use strict";
+  var moveForm = document.getElementById("move-form");
+  var moveStop = document.getElementById("move-stop");
+
+  document.querySelectorAll(".js-move").forEach(function (button) {
+    if (!moveForm) { return; }
+    button.hidden = false;
+    button.addEventListener("click", function () {
+      moveStop.value = button.getAttribute("data-stop-id");
+      moveForm.scrollIntoView({ behavior: "smooth", block: "center" });
+      document.getElementById("move-route").focus();
+    });
+  });
+
+  document.querySelectorAll("button.danger").forEach(function (button) {
+    button.addEventListener("click", function (event) {
+      if (!window.confirm("Hapus kunjungan ini dari rencana?")) { event.preventDefault(); }
+    });
+  });
+
+  document.querySelectorAll(".js-print").forEach(function (button) {
+    button.addEventListener("click", function () { window.print(); });
+  });
+}());
