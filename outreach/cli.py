@@ -16,3 +16,7 @@ def init_db_command() -> None:
 
 def register(app: Flask) -> None:
     app.cli.add_command(init_db_command)
+    # Background-solve commands (worker, reconcile-jobs) live with the job mechanism.
+    from .jobs.cli import register as register_job_commands
+
+    register_job_commands(app)

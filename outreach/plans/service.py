@@ -578,13 +578,36 @@ def recompute_times(plan: Plan) -> None:
     plan.kpis = adapter.kpis_of(result, built)
 
 
+VIOLATION_TEXTS = {
+    "UNKNOWN_TEAM": "Tim ini tidak termasuk dalam rencana.",
+    "NOT_WORKING": "Tim tidak bertugas pada tanggal itu (libur, cuti, atau hari besar).",
+    "DUPLICATE_ROUTE": "Satu tim punya dua rute pada hari yang sama.",
+    "DUPLICATE_VISIT": "Kunjungan yang sama tercatat dua kali.",
+    "SHIFT": "Kunjungan berada di luar jam kerja tim.",
+    "DISTANCE": "Jarak atau waktu tempuh tidak cocok dengan perhitungan ulang.",
+    "TRAVEL": "Waktu perjalanan tidak cukup untuk tiba pada jam yang direncanakan.",
+    "PERSONS": "Jumlah warga pada kunjungan tidak sah.",
+    "SKILL": "Tim tidak dapat memberikan layanan yang dibutuhkan "
+    "(misalnya cetak KTP-el perlu printer).",
+    "DURATION": "Lama kunjungan tidak sesuai jumlah warga dan alat perekam tim.",
+    "WINDOW": "Kunjungan berada di luar jam buka lokasi.",
+    "BREAK": "Kunjungan bertabrakan dengan waktu istirahat atau sholat Jumat.",
+    "CARDS": "Blangko KTP-el melebihi yang dapat dibawa tim dalam sehari.",
+    "CARD_STOCK": "Blangko KTP-el yang dibutuhkan melebihi stok kantor.",
+    "LOCK": "Kunjungan yang dikunci tidak berada pada tim, hari, atau urutannya.",
+    "OVER_DEMAND": "Jumlah warga yang direncanakan melebihi sisa kebutuhan titik.",
+    "ACCOUNTING": "Jumlah warga terlayani dan tidak terlayani tidak cocok dengan kebutuhan.",
+    "UNKNOWN_SITE": "Titik tidak lagi termasuk dalam rencana (sudah selesai atau diarsipkan).",
+}
+
+
 def violation_text(v: Any) -> str:
-    """A checker violation as a sentence for the coordinator."""
-    for attr in ("message", "text", "description"):
-        value = getattr(v, attr, None)
-        if isinstance(value, str) and value:
-            return value
-    return str(v)
+    """A checker violation as a sentence for the coordinator: an Indonesian explanation by
+    code, followed by the checker's precise detail (route, stop, numbers)."""
+    code = getattr(v, "code", "")
+    detail = getattr(v, "message", "") or str(v)
+    text = VIOLATION_TEXTS.get(code)
+    return f"{text} ({detail})" if text else detail
 
 
 def validate(plan: Plan) -> list[str]:
