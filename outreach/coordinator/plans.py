@@ -20,12 +20,12 @@ from flask_login import current_user
 from sqlalchemy.orm import selectinload
 
 from .. import maps
+from ..errors import DomainError
 from ..extensions import db
 from ..models import (
     PRIORITY_MAX,
     PRIORITY_MIN,
     Hotspot,
-    HotspotDemand,
     HotspotKind,
     HotspotStatus,
     JobStatus,
@@ -336,7 +336,8 @@ def route_views(plan: Plan, tz: ZoneInfo) -> list[RouteView]:
 
 def plan_hotspot_ids(plan: Plan) -> set[int]:
     """The hotspots the plan was asked to serve: the form's selection, or what it holds."""
-    ids = {int(h) for h in (plan.params or {}).get("hotspot_ids", []) if str(h).isdigit()}
+    params = plan.params or {}
+    ids = {int(h) for h in params.get("hotspot_ids", []) if str(h).isdigit()}
     for route in plan.routes:
         ids.update(s.hotspot_id for s in route.stops)
     ids.update(u.hotspot_id for u in plan.unserved)
@@ -354,10 +355,13 @@ def compute_kpis(plan: Plan, views: list[RouteView], office: Office) -> dict[str
             hotspots[hs.id] = hs
     requested: dict[str, int] = defaultdict(int)
     by_priority: dict[int, list[int]] = {p: [0, 0] for p in range(PRIORITY_MIN, PRIORITY_MAX + 1)}
+    # The demand the plan was solved for (a snapshot), else what the hotspots still need.
+    snapshot = (plan.params or {}).get("demand") or {}
     for hs in hotspots.values():
-        for d in hs.demands:
-            requested[d.service] += d.remaining
-            by_priority[hs.priority][1] += d.remaining
+        wanted = snapshot.get(str(hs.id)) or {d.service: d.remaining for d in hs.demands}
+        for service, n in wanted.items():
+            requested[service] += int(n)
+            by_priority[hs.priority][1] += int(n)
     served: dict[str, int] = defaultdict(int)
     for rv in views:
         for row in rv.stops:
@@ -551,7 +555,8 @@ def review_context(plan: Plan) -> dict[str, Any]:
         "map_html": build_map(plan, views, unplanned, office),
         "violations": [violation_text(v) for v in (plan.violations or [])],
         "latest_publication": latest,
-        "changes": publication_changes(latest),
+        "changes": publication_changes(latest, tz),
+        "targets": move_targets(plan, views),
         "job": job,
         "service_labels": SERVICE_LABELS,
         "plan_teams": sorted(
@@ -561,55 +566,55 @@ def review_context(plan: Plan) -> dict[str, Any]:
     }
 
 
-def publication_changes(pub) -> dict[str, list[str]]:
+def publication_changes(pub, tz: ZoneInfo) -> dict[str, list[str]]:
     """A publication's change list as sentences per kind (cancelled, moved, added)."""
     if pub is None:
         return {}
+    changes = pub.changes or {}
+    team_names = dict(db.session.execute(sa.select(Team.id, Team.name)).all())
+
+    def when(item: dict[str, Any]) -> str:
+        team = team_names.get(item.get("team_id"), f"#{item.get('team_id')}")
+        day = item.get("day", "")
+        try:
+            day = day_label(date.fromisoformat(day))
+        except (TypeError, ValueError):
+            pass
+        start = str(item.get("start") or "")[11:16]
+        return f"{team}, {day} {start}".strip()
+
     out: dict[str, list[str]] = {}
-    names: dict[int, str] = {}
-    ids = set()
-    for items in (pub.changes or {}).values():
-        for item in items if isinstance(items, list) else []:
-            if isinstance(item, dict) and str(item.get("hotspot_id", "")).isdigit():
-                ids.add(int(item["hotspot_id"]))
-    if ids:
-        names = dict(
-            db.session.execute(sa.select(Hotspot.id, Hotspot.name).where(Hotspot.id.in_(ids))).all()
-        )
     for kind in ("cancelled", "moved", "added"):
-        items = (pub.changes or {}).get(kind) or []
         lines = []
-        for item in items if isinstance(items, list) else []:
-            lines.append(change_sentence(kind, item, names))
+        for item in changes.get(kind) or []:
+            if not isinstance(item, dict):
+                lines.append(str(item))
+            elif kind == "moved":
+                lines.append(
+                    f"{item.get('hotspot_name', '')}: {when(item.get('from') or {})} → "
+                    f"{when(item.get('to') or {})}"
+                )
+            else:
+                lines.append(f"{item.get('hotspot_name', '')}: {when(item)}")
         out[kind] = lines
     return out
 
 
-def change_sentence(kind: str, item: Any, names: dict[int, str]) -> str:
-    if not isinstance(item, dict):
-        return str(item)
-    if item.get("message"):
-        return str(item["message"])
-    hid = item.get("hotspot_id")
-    name = (
-        item.get("hotspot_name")
-        or item.get("name")
-        or names.get(int(hid) if str(hid).isdigit() else -1, f"#{hid}")
-    )
-
-    def when(prefix: str) -> str:
-        parts = [
-            str(item.get(f"{prefix}team") or item.get(f"{prefix}team_name") or ""),
-            str(item.get(f"{prefix}date") or item.get(f"{prefix}day") or ""),
-            str(item.get(f"{prefix}start") or "")[11:16],
-        ]
-        return " ".join(p for p in parts if p)
-
-    if kind == "moved":
-        return (
-            f"{name}: {when('old_') or when('from_')} → {when('new_') or when('to_') or when('')}"
-        )
-    return f"{name}: {when('')}".rstrip(": ")
+def move_targets(plan: Plan, views: list[RouteView]) -> list[tuple[str, str]]:
+    """Every team × day of the horizon as "team_id:date" options (a day without a route too)."""
+    team_ids = {rv.route.team_id for rv in views}
+    team_ids.update(int(t) for t in (plan.params or {}).get("team_ids", []) if str(t).isdigit())
+    teams = db.session.scalars(
+        sa.select(Team).where(Team.id.in_(team_ids), Team.office_id == plan.office_id)
+    ).all()
+    out = []
+    d = plan.start_date
+    while d <= plan.end_date:
+        for team in sorted(teams, key=lambda t: t.name):
+            if availability(team, d)[0] is not None:
+                out.append((f"{team.id}:{d.isoformat()}", f"{team.name} · {day_label(d)}"))
+        d += timedelta(days=1)
+    return out
 
 
 STATUS_LABELS = {
@@ -663,39 +668,10 @@ def form_choices(office: Office) -> dict[str, Any]:
     }
 
 
-def select_hotspots(office: Office, form) -> list[int]:
-    """Ids of active hotspots with remaining demand that match the form's filters."""
-    query = (
-        sa.select(Hotspot.id)
-        .where(
-            Hotspot.office_id == office.id,
-            # Sites still without a pin are included: the plan lists them as "needs location".
-            Hotspot.status.in_([HotspotStatus.ACTIVE, HotspotStatus.NEEDS_LOCATION]),
-        )
-        .order_by(Hotspot.id)
-    )
-    kec = [k for k in form.getlist("kecamatan") if k]
-    if kec:
-        query = query.where(Hotspot.kecamatan_code.in_(kec))
-    kinds = [k for k in form.getlist("kind") if k in KIND_LABELS]
-    if kinds:
-        query = query.where(Hotspot.kind.in_(kinds))
-    prios = [int(p) for p in form.getlist("priority") if p.isdigit()]
-    if prios:
-        query = query.where(Hotspot.priority.in_(prios))
-    services = [s for s in form.getlist("service") if s in SERVICE_LABELS] or list(SERVICE_LABELS)
-    query = query.where(
-        sa.exists().where(
-            HotspotDemand.hotspot_id == Hotspot.id,
-            HotspotDemand.service.in_(services),
-            HotspotDemand.remaining > 0,
-        )
-    )
-    return list(db.session.scalars(query))
+def parse_plan_form(form) -> tuple[dict[str, Any], list[str]]:
+    """Parse the plan form's dates, teams, filters and time limit; the service checks the rest."""
+    from ..plans.service import HotspotFilter
 
-
-def parse_plan_form(office: Office, form) -> tuple[dict[str, Any], list[str]]:
-    """Validate the plan form; return the cleaned values and Indonesian error sentences."""
     errors: list[str] = []
     values: dict[str, Any] = {}
     try:
@@ -704,50 +680,46 @@ def parse_plan_form(office: Office, form) -> tuple[dict[str, Any], list[str]]:
     except ValueError:
         errors.append(_("Isi tanggal mulai dan tanggal selesai (format TTTT-BB-HH)."))
         start = end = None
-    if start and end:
-        if end < start:
-            errors.append(_("Tanggal selesai harus sama dengan atau sesudah tanggal mulai."))
-        elif (end - start).days + 1 > MAX_HORIZON_DAYS:
-            errors.append(_("Rentang rencana paling lama %(n)s hari.", n=MAX_HORIZON_DAYS))
     values["start_date"], values["end_date"] = start, end
-    own_teams = set(
-        db.session.scalars(sa.select(Team.id).where(Team.office_id == office.id, Team.active))
-    )
-    team_ids = sorted({int(t) for t in form.getlist("team_ids") if t.isdigit()} & own_teams)
-    if not team_ids:
-        errors.append(_("Pilih minimal satu tim."))
-    values["team_ids"] = team_ids
+    values["team_ids"] = sorted({int(t) for t in form.getlist("team_ids") if t.isdigit()})
+    if not values["team_ids"]:
+        errors.append(_("Pilih paling sedikit satu tim."))
     raw_limit = form.get("time_limit_s", "").strip()
     max_seconds = int(current_app.config.get("SOLVER_MAX_SECONDS", 600))
     if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= max_seconds:
         errors.append(_("Batas waktu harus antara 1 dan %(n)s detik.", n=max_seconds))
-        values["time_limit_s"] = None
     else:
         values["time_limit_s"] = int(raw_limit)
-    hotspot_ids = select_hotspots(office, form)
-    if not hotspot_ids:
-        errors.append(_("Tidak ada titik layanan yang cocok dengan filter ini."))
-    values["hotspot_ids"] = hotspot_ids
-    values["filters"] = {
-        "kecamatan": form.getlist("kecamatan"),
-        "kind": form.getlist("kind"),
-        "priority": form.getlist("priority"),
-        "service": form.getlist("service"),
-    }
-    name = form.get("name", "").strip()[:200]
-    values["name"] = name or (
-        f"Rencana {day_label(start)}" + (f" – {day_label(end)}" if end and end != start else "")
-        if start
-        else "Rencana"
+    values["filters"] = HotspotFilter(
+        kecamatan_codes=tuple(k for k in form.getlist("kecamatan") if k),
+        kinds=tuple(k for k in form.getlist("kind") if k in KIND_LABELS),
+        priorities=tuple(int(p) for p in form.getlist("priority") if p.isdigit()),
+        services=tuple(k for k in form.getlist("service") if k in SERVICE_LABELS),
     )
+    name = form.get("name", "").strip()[:200]
+    if not name and start and end:
+        name = f"Rencana {day_label(start)}" + (f" – {day_label(end)}" if end != start else "")
+    values["name"] = name or "Rencana"
     return values, errors
+
+
+def render_plan_form(office: Office, form, errors: list[str], status: int = 200):
+    return (
+        render_template(
+            "coordinator/plans/new.html",
+            form=form,
+            errors=errors,
+            checked=form if errors else None,
+            **form_choices(office),
+        ),
+        status,
+    )
 
 
 @bp.route("/plans/new", methods=["GET", "POST"])
 def plan_new():
     """Show the plan form; on submit create the plan and start solving in the background."""
     office = current_office()
-    choices = form_choices(office)
     if request.method == "GET":
         today = date.today()
         monday = today + timedelta(days=(7 - today.weekday()) % 7 or 7)
@@ -756,34 +728,23 @@ def plan_new():
             "end_date": (monday + timedelta(days=4)).isoformat(),
             "time_limit_s": "30",
         }
-        return render_template(
-            "coordinator/plans/new.html", form=defaults, errors=[], checked=None, **choices
-        )
-    values, errors = parse_plan_form(office, request.form)
+        return render_plan_form(office, defaults, [])
+    values, errors = parse_plan_form(request.form)
     if errors:
-        return (
-            render_template(
-                "coordinator/plans/new.html",
-                form=request.form,
-                errors=errors,
-                checked=request.form,
-                **choices,
-            ),
-            422,
-        )
+        return render_plan_form(office, request.form, errors, 422)
     service = service_module()
-    plan = service.create_plan(
-        office=office,
-        name=values["name"],
-        start_date=values["start_date"],
-        end_date=values["end_date"],
-        team_ids=values["team_ids"],
-        hotspot_ids=values["hotspot_ids"],
-        time_limit_s=values["time_limit_s"],
-        filters=values["filters"],
-        user=current_user,
-    )
-    job = service.start_solve(plan, user=current_user)
+    try:
+        plan = service.create_plan(office, current_user, **values)
+    except service.PlanError as e:
+        db.session.rollback()
+        messages = [d["message"] if isinstance(d, dict) else str(d) for d in e.details]
+        return render_plan_form(office, request.form, messages or [e.message], 422)
+    try:
+        job = service.start_solve(plan, current_user)
+    except DomainError as e:  # queue down (503) or already solving (409): the plan stays a draft
+        db.session.rollback()
+        flash(e.message, "error")
+        return redirect(url_for("coord.plan_review", plan_id=plan.id))
     return redirect(url_for("coord.job_progress", job_id=job.id))
 
 
@@ -846,7 +807,7 @@ def job_json(job_id: str):
 def job_cancel(job_id: str):
     """Ask the solver to stop; the best plan found so far is kept."""
     job = get_job(job_id)
-    service_module().cancel_job(job)
+    service_module().cancel_job(job, current_user)
     flash(_("Pembatalan diminta; rencana terbaik sejauh ini disimpan."), "info")
     return redirect(url_for("coord.job_progress", job_id=job.id))
 
@@ -861,61 +822,84 @@ def plan_review(plan_id: int):
     return render_template("coordinator/plans/review.html", **review_context(plan))
 
 
-def conflict_response(plan_id: int):
+def conflict_response(plan_id: int, message: str | None = None):
     """Render the review page with the conflict message and status 409."""
     db.session.rollback()
     plan = load_plan_for_review(plan_id)
+    text = _(CONFLICT_MESSAGE)
+    if message and message != text:
+        text = f"{text} ({message})"
     return (
-        render_template(
-            "coordinator/plans/review.html", conflict=_(CONFLICT_MESSAGE), **review_context(plan)
-        ),
+        render_template("coordinator/plans/review.html", conflict=text, **review_context(plan)),
         409,
     )
 
 
-def run_edit(plan_id: int, action, success: str):
+def back_to_review(plan_id: int, anchor: str = "adjust"):
+    return redirect(url_for("coord.plan_review", plan_id=plan_id, _anchor=anchor))
+
+
+def run_edit(plan_id: int, action, success: str, anchor: str = "adjust"):
     """Apply one edit through the service; a stale version answers 409 with the message."""
     service = service_module()
     plan = get_plan(plan_id)
     version = expected_version()
     try:
         action(service, plan, version)
-    except service.PlanConflict:
-        return conflict_response(plan_id)
-    except service.PlanEditError as e:  # a refused edit: say why, change nothing
+    except service.PlanConflict as e:
+        return conflict_response(plan_id, e.message)
+    except service.PlanNotFound:
         db.session.rollback()
-        flash(str(e), "error")
-        return redirect(url_for("coord.plan_review", plan_id=plan_id, _anchor="adjust"))
-    flash(success, "success")
-    return redirect(url_for("coord.plan_review", plan_id=plan_id, _anchor="adjust"))
-
-
-def stop_of(plan: Plan, stop_id: int) -> PlannedStop:
-    stop = db.session.get(PlannedStop, stop_id)
-    if stop is None or stop.route.plan_id != plan.id:
         abort(404)
-    return stop
+    except service.PlanError as e:  # a refused edit: say why, nothing changed
+        db.session.rollback()
+        flash(e.message, "error")
+        for d in e.details:
+            flash(d["message"] if isinstance(d, dict) else str(d), "error")
+        return back_to_review(plan_id, anchor)
+    violations = db.session.get(Plan, plan_id).violations or []
+    flash(success, "success")
+    if violations:
+        flash(_("Periksa %(n)s catatan pemeriksa di atas.", n=len(violations)), "warning")
+    return back_to_review(plan_id, anchor)
+
+
+def parse_target(raw: str) -> tuple[int, date]:
+    """A "team_id:YYYY-MM-DD" option value from the move and add forms."""
+    team, _sep, day = raw.partition(":")
+    try:
+        return int(team), date.fromisoformat(day)
+    except ValueError:
+        abort(400, description=_("Pilih tim dan hari tujuan."))
+
+
+def parse_position() -> int | None:
+    # The form counts from 1 like the schedule table; the service counts from 0.
+    raw = request.form.get("position", "").strip()
+    return int(raw) - 1 if raw.isdigit() and int(raw) > 0 else None
 
 
 @bp.post("/plans/<int:plan_id>/stops/move")
 def stop_move(plan_id: int):
-    """Move a stop to another team-day and position."""
-    form = request.form
-    if not (form.get("stop_id", "").isdigit() and form.get("route_id", "").isdigit()):
-        abort(400, description=_("Pilih kunjungan dan tim-hari tujuan."))
-    raw_pos = form.get("position", "").strip()
-    position = int(raw_pos) - 1 if raw_pos.isdigit() and int(raw_pos) > 0 else None
+    """Move a stop to another team, day and position."""
+    raw_stop = request.form.get("stop_id", "")
+    if not raw_stop.isdigit():
+        abort(400, description=_("Pilih kunjungan yang akan dipindah."))
+    team_id, day = parse_target(request.form.get("target", ""))
+    position = parse_position()
 
     def action(service, plan, version):
-        stop = stop_of(plan, int(form["stop_id"]))
-        route = db.session.get(PlannedRoute, int(form["route_id"]))
-        if route is None or route.plan_id != plan.id:
-            abort(404)
         service.move_stop(
-            plan, stop.id, route_id=route.id, position=position, expected_version=version
+            plan,
+            int(raw_stop),
+            team_id,
+            day,
+            position=position,
+            expected_version=version,
+            user=current_user,
         )
 
-    return run_edit(plan_id, action, _("Kunjungan dipindahkan."))
+    return run_edit(plan_id, action, _("Kunjungan dipindahkan dan dikunci di tempat barunya."))
 
 
 @bp.post("/plans/<int:plan_id>/stops/<int:stop_id>/lock")
@@ -923,84 +907,85 @@ def stop_lock(plan_id: int, stop_id: int):
     """Lock a stop so re-optimising keeps it where it is."""
 
     def action(service, plan, version):
-        service.lock_stop(plan, stop_of(plan, stop_id).id, expected_version=version)
+        service.lock_stop(plan, stop_id, expected_version=version, user=current_user)
 
-    return run_edit(plan_id, action, _("Kunjungan dikunci."))
+    return run_edit(plan_id, action, _("Kunjungan dikunci."), anchor=f"stop-{stop_id}")
 
 
 @bp.post("/plans/<int:plan_id>/stops/<int:stop_id>/unlock")
 def stop_unlock(plan_id: int, stop_id: int):
-    """Unlock a stop."""
+    """Unlock a stop so re-optimising may move it."""
 
     def action(service, plan, version):
-        service.unlock_stop(plan, stop_of(plan, stop_id).id, expected_version=version)
+        service.unlock_stop(plan, stop_id, expected_version=version, user=current_user)
 
-    return run_edit(plan_id, action, _("Kunci kunjungan dibuka."))
+    return run_edit(plan_id, action, _("Kunci kunjungan dibuka."), anchor=f"stop-{stop_id}")
 
 
 @bp.post("/plans/<int:plan_id>/stops/<int:stop_id>/drop")
 def stop_drop(plan_id: int, stop_id: int):
-    """Drop a stop from the plan."""
+    """Drop a stop; its hotspot is listed as unserved (dropped by the coordinator)."""
 
     def action(service, plan, version):
-        service.drop_stop(plan, stop_of(plan, stop_id).id, expected_version=version)
+        service.drop_stop(plan, stop_id, expected_version=version, user=current_user)
 
     return run_edit(plan_id, action, _("Kunjungan dihapus dari rencana."))
 
 
 @bp.post("/plans/<int:plan_id>/hotspots")
 def hotspot_add(plan_id: int):
-    """Add a hotspot to a team-day of the plan."""
-    form = request.form
-    if not (form.get("hotspot_id", "").isdigit() and form.get("route_id", "").isdigit()):
-        abort(400, description=_("Pilih titik layanan dan tim-hari tujuan."))
-    raw_pos = form.get("position", "").strip()
-    position = int(raw_pos) - 1 if raw_pos.isdigit() and int(raw_pos) > 0 else None
+    """Add a visit to a hotspot on a team's day."""
+    raw_hotspot = request.form.get("hotspot_id", "")
+    if not raw_hotspot.isdigit():
+        abort(400, description=_("Pilih titik layanan."))
+    team_id, day = parse_target(request.form.get("target", ""))
+    position = parse_position()
 
     def action(service, plan, version):
-        hotspot = db.session.get(Hotspot, int(form["hotspot_id"]))
-        route = db.session.get(PlannedRoute, int(form["route_id"]))
-        if hotspot is None or hotspot.office_id != plan.office_id:
-            abort(404)
-        if route is None or route.plan_id != plan.id:
-            abort(404)
         service.add_hotspot(
-            plan, hotspot.id, route_id=route.id, position=position, expected_version=version
+            plan,
+            int(raw_hotspot),
+            team_id,
+            day,
+            position=position,
+            expected_version=version,
+            user=current_user,
         )
 
-    return run_edit(plan_id, action, _("Titik layanan ditambahkan."))
+    return run_edit(plan_id, action, _("Titik layanan ditambahkan ke rencana."))
 
 
 @bp.post("/plans/<int:plan_id>/reoptimise")
 def plan_reoptimise(plan_id: int):
-    """Re-plan around locked stops and the coordinator's edits, in the background."""
+    """Re-plan in the background, keeping locked stops and the coordinator's edits."""
     service = service_module()
     plan = get_plan(plan_id)
     version = expected_version()
-    raw_limit = request.form.get("time_limit_s", "").strip()
-    limit = int(raw_limit) if raw_limit.isdigit() and int(raw_limit) > 0 else None
     try:
-        job = service.reoptimise(
-            plan, expected_version=version, time_limit_s=limit, user=current_user
-        )
-    except service.PlanConflict:
-        return conflict_response(plan_id)
+        job = service.reoptimise(plan, current_user, expected_version=version)
+    except service.PlanConflict as e:
+        return conflict_response(plan_id, e.message)
+    except DomainError as e:
+        db.session.rollback()
+        flash(e.message, "error")
+        return back_to_review(plan_id)
     return redirect(url_for("coord.job_progress", job_id=job.id))
 
 
 @bp.post("/plans/<int:plan_id>/publish")
 def plan_publish(plan_id: int):
-    """Publish the plan as a new version; field teams and residents see it."""
+    """Publish the plan as a new version for field teams and residents."""
     service = service_module()
     plan = get_plan(plan_id)
     version = expected_version()
     try:
-        pub = service.publish(plan, expected_version=version, user=current_user)
-    except service.PlanConflict:
-        return conflict_response(plan_id)
-    except service.PlanEditError as e:
-        db.session.rollback()
-        flash(str(e), "error")
-        return redirect(url_for("coord.plan_review", plan_id=plan_id))
+        pub = service.publish(plan, current_user, expected_version=version)
+    except service.PlanConflict as e:
+        return conflict_response(plan_id, e.message)
+    except service.PlanError as e:
+        flash(e.message, "error")
+        for d in e.details:
+            flash(d["message"] if isinstance(d, dict) else str(d), "error")
+        return back_to_review(plan_id, "publish")
     flash(_("Rencana diterbitkan sebagai versi %(v)s.", v=pub.version), "success")
-    return redirect(url_for("coord.plan_review", plan_id=plan_id, _anchor="publish"))
+    return back_to_review(plan_id, "publish")
