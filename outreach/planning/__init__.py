@@ -5,6 +5,7 @@ get a :class:`Result`; :func:`check` verifies any result against the problem alo
 Only :mod:`outreach.planning.solver` imports OR-Tools.
 """
 
+from outreach.planning.checker import Violation, check
 from outreach.planning.domain import (
     CARD_SERVICES,
     DEFAULT_SECONDS_PER_PERSON,
@@ -27,9 +28,23 @@ from outreach.planning.domain import (
     hm,
     national_holidays,
 )
+from outreach.planning.explain import REASONS
+from outreach.planning.result import BreakTaken, Result, Route, Stop, Unserved
+from outreach.planning.solver import Progress, SolveParams, solve
 from outreach.planning.travel import ExplicitMatrix, GreatCircleTravel, OsrmTableProvider
 
 __all__ = [
+    "REASONS",
+    "BreakTaken",
+    "Progress",
+    "Result",
+    "Route",
+    "SolveParams",
+    "Stop",
+    "Unserved",
+    "Violation",
+    "check",
+    "solve",
     "CARD_SERVICES",
     "DEFAULT_SECONDS_PER_PERSON",
     "FRIDAY_PRAYER",

@@ -115,8 +115,8 @@ class SolveParams:
         Names of ``local_search_operators`` fields to switch on (see
         :data:`DEFAULT_OPERATORS`); ``disabled_operators`` to switch off.
     iterated_local_search
-        Use 9.15's iterated local search with ruin-and-recreate instead of the
-        metaheuristic.
+        Use 9.15's iterated local search with ruin-and-recreate (SISR ruin, sized by
+        ``sisr_max_sequence`` and ``sisr_avg_removed``) instead of the metaheuristic.
     restarts
         Extra searches started from the best plan with a seeded share of visits removed
         (``ReadAssignmentFromRoutes``); the time limit is shared among all runs.
@@ -134,6 +134,11 @@ class SolveParams:
         Cost per second a route runs past its balanced share of the work (0 = off).
     arc_cost
         ``"distance"`` (metres) or ``"duration"`` (seconds) as travel cost.
+    time_tick_s
+        Resolution of the solver's clock in seconds (must divide a day). Travel and
+        visit durations are rounded *up* to whole ticks, windows and shifts inwards, so
+        a plan is valid at one-second precision. Minutes (60) keep window domains
+        small; benchmarks with decimal travel times use 1.
     log_search
         Let OR-Tools log the search to stderr.
     """
@@ -146,6 +151,8 @@ class SolveParams:
     operators: tuple[str, ...] = DEFAULT_OPERATORS
     disabled_operators: tuple[str, ...] = ()
     iterated_local_search: bool = False
+    sisr_max_sequence: int = 10
+    sisr_avg_removed: int = 10
     restarts: int = 0
     restart_ruin_share: float = 0.2
     workers: int = 1
@@ -156,6 +163,7 @@ class SolveParams:
     split_fraction: float = 0.9
     balance_coefficient: int = 1
     arc_cost: str = "distance"
+    time_tick_s: int = 60
     log_search: bool = False
 
     def __post_init__(self) -> None:
@@ -181,6 +189,8 @@ class SolveParams:
             raise ValueError("params.workers: 1 or 2")
         if self.arc_cost not in ("distance", "duration"):
             raise ValueError("params.arc_cost: 'distance' or 'duration'")
+        if self.time_tick_s < 1 or DAY_SECONDS % self.time_tick_s:
+            raise ValueError("params.time_tick_s: must divide 86400 (e.g. 1, 60)")
         if not 0 < self.restart_ruin_share < 1:
             raise ValueError("params.restart_ruin_share: must be in (0, 1)")
 
@@ -200,7 +210,8 @@ class Visit:
     service_s: int
     vehicles: tuple[int, ...]
     starts: tuple[tuple[int, int], ...]
-    """Allowed start-of-visit intervals on the solver clock, sorted, inclusive."""
+    """Allowed start-of-visit intervals in solver ticks from the horizon start
+    (sorted, inclusive), such that the whole visit fits in a window and the shift."""
 
 
 def split_persons(demand: Mapping[Service, int], parts: int) -> list[dict[Service, int]]:
@@ -282,6 +293,7 @@ def plan_visits(
     """
     if matrices is None:
         matrices = place_matrices(problem)
+    tick = params.time_tick_s
     row = {p.key: i for i, p in enumerate(problem.places())}
     visits: list[Visit] = []
     for si, site in enumerate(problem.sites):
@@ -300,6 +312,7 @@ def plan_visits(
             cards = sum(n for s, n in persons.items() if s in CARD_SERVICES)
             for kits in kit_levels:
                 svc = problem.visit_seconds(site, persons, kits)
+                svc_t = -(-svc // tick)
                 allowed: list[int] = []
                 starts: list[tuple[int, int]] = []
                 for v in vehicles:
@@ -308,10 +321,10 @@ def plan_visits(
                     off = problem.day_offset(v.date)
                     ok = False
                     for w in site.windows_on(v.date):
-                        lo = max(w.start, v.shift.start)
-                        hi = min(w.end, v.shift.end) - svc
+                        lo = -(-(off + max(w.start, v.shift.start)) // tick)
+                        hi = (off + min(w.end, v.shift.end)) // tick - svc_t
                         if lo <= hi:
-                            starts.append((off + lo, off + hi))
+                            starts.append((lo, hi))
                             ok = True
                     if ok:
                         allowed.append(v.index)
@@ -374,7 +387,7 @@ class _Model:
     dur: dict[str, np.ndarray]
     service: np.ndarray
     depot_nodes: int
-    breaks: dict[int, list[tuple[str, Any]]]
+    breaks: dict[int, list[tuple[str, int, Any]]]
     persons_requested: int
     full: dict[str, tuple[np.ndarray, np.ndarray]]
 
@@ -396,9 +409,10 @@ def _build(problem: Problem, params: SolveParams) -> _Model:
         rows[2 * ti + 1] = place_row[("end", t.id)]
     for k, v in enumerate(visits):
         rows[depot_nodes + k] = place_row[("site", problem.sites[v.site_index].id)]
-    service = np.zeros(n_nodes, dtype=np.int64)
+    tick = params.time_tick_s
+    service = np.zeros(n_nodes, dtype=np.int64)  # in ticks, rounded up
     for k, v in enumerate(visits):
-        service[depot_nodes + k] = v.service_s
+        service[depot_nodes + k] = -(-v.service_s // tick)
 
     profiles = sorted({v.team.profile for v in vehicles})
     dist: dict[str, np.ndarray] = {}
@@ -420,7 +434,7 @@ def _build(problem: Problem, params: SolveParams) -> _Model:
     time_cb: dict[str, int] = {}
     cost_cb: dict[str, int] = {}
     for prof in profiles:
-        transit = dur[prof] + service[:, None]
+        transit = -(-dur[prof] // tick) + service[:, None]
         if transit.max(initial=0) >= INT32_LIMIT:
             raise ValueError("travel plus service time exceeds 2**31 seconds")
         time_cb[prof] = routing.RegisterTransitMatrix(transit.tolist())
@@ -430,14 +444,14 @@ def _build(problem: Problem, params: SolveParams) -> _Model:
         routing.SetArcCostEvaluatorOfVehicle(cost_cb[v.team.profile], v.index)
 
     span_days = (problem.horizon[-1] - problem.horizon[0]).days + 1
-    horizon_s = span_days * DAY_SECONDS
+    horizon_t = span_days * DAY_SECONDS // tick
     routing.AddDimensionWithVehicleTransits(
-        [time_cb[v.team.profile] for v in vehicles], horizon_s, horizon_s, False, TIME
+        [time_cb[v.team.profile] for v in vehicles], horizon_t, horizon_t, False, TIME
     )
     time_dim = routing.GetDimensionOrDie(TIME)
     for v in vehicles:
         off = problem.day_offset(v.date)
-        lo, hi = off + v.shift.start, off + v.shift.end
+        lo, hi = -(-(off + v.shift.start) // tick), (off + v.shift.end) // tick
         time_dim.CumulVar(routing.Start(v.index)).SetRange(lo, hi)
         time_dim.CumulVar(routing.End(v.index)).SetRange(lo, hi)
 
@@ -447,7 +461,7 @@ def _build(problem: Problem, params: SolveParams) -> _Model:
         (int(m.max(initial=0)) for m in (dist if params.arc_cost == "distance" else dur).values()),
         default=0,
     )
-    shift_total = sum(v.shift.end - v.shift.start for v in vehicles)
+    shift_total = sum(v.shift.end - v.shift.start for v in vehicles) // tick
     unit = max_arc * (n_nodes + len(vehicles)) + params.balance_coefficient * shift_total + 1
     groups: dict[tuple[int, int], list[int]] = {}
     for k, v in enumerate(visits):
@@ -476,7 +490,7 @@ def _build(problem: Problem, params: SolveParams) -> _Model:
         routing.AddDisjunction(idxs, penalties.get(key, forced), 1)
 
     # breaks: no visit overlaps them; travel and waiting may
-    breaks: dict[int, list[tuple[str, Any]]] = {}
+    breaks: dict[int, list[tuple[str, int, Any]]] = {}
     node_visit = [0] * (routing.Size() + len(vehicles))
     for i in range(routing.Size()):
         if not routing.IsStart(i):
@@ -488,12 +502,13 @@ def _build(problem: Problem, params: SolveParams) -> _Model:
         intervals = []
         for b in v.shift.breaks:
             assert b.duration is not None
-            iv = solver.FixedDurationIntervalVar(
-                off + b.start, off + b.latest_start, b.duration, False, f"{b.name}@{v.index}"
-            )
+            dur_t = -(-b.duration // tick)
+            lo = -(-(off + b.start) // tick)
+            hi = max(lo, (off + b.end) // tick - dur_t)
+            iv = solver.FixedDurationIntervalVar(lo, hi, dur_t, False, f"{b.name}@{v.index}")
             intervals.append(iv)
             routing.AddIntervalToAssignment(iv)
-            breaks.setdefault(v.index, []).append((b.name, iv))
+            breaks.setdefault(v.index, []).append((b.name, b.duration, iv))
         time_dim.SetBreakIntervalsOfVehicle(intervals, v.index, node_visit)
 
     # blank cards: per team-day capacity and the office's total stock
@@ -540,11 +555,13 @@ def _build(problem: Problem, params: SolveParams) -> _Model:
         by_group = {}
         for v in visits:
             by_group.setdefault((v.site_index, v.chunk), v.service_s)
-        work = sum(by_group.values())
+        work = sum(by_group.values()) // tick
         share = -(-work // len(vehicles))
         for v in vehicles:
             off = problem.day_offset(v.date)
-            bound = off + v.shift.start + min(share, v.shift.end - v.shift.start)
+            bound = (off + v.shift.start) // tick + min(
+                share, (v.shift.end - v.shift.start) // tick
+            )
             time_dim.SetCumulVarSoftUpperBound(
                 routing.End(v.index), bound, params.balance_coefficient
             )
@@ -589,6 +606,12 @@ def _search_parameters(
         setattr(p.local_search_operators, op, 1)  # BOOL_FALSE
     if o.get("iterated_local_search", params.iterated_local_search):
         p.use_iterated_local_search = True
+        # 9.15 rejects ILS without a ruin strategy (ROUTING_INVALID): use SISR
+        rr = p.iterated_local_search_parameters.ruin_recreate_parameters
+        sisr = rr.ruin_strategies.add().sisr
+        sisr.max_removed_sequence_size = int(o.get("sisr_max_sequence", params.sisr_max_sequence))
+        sisr.avg_num_removed_visits = int(o.get("sisr_avg_removed", params.sisr_avg_removed))
+        sisr.bypass_factor = 0.01
     p.time_limit.FromMilliseconds(max(1, int(time_limit_s * 1000)))
     if params.solution_limit is not None:
         p.solution_limit = params.solution_limit
@@ -822,6 +845,7 @@ def _to_result(
     if model is not None and solution is not None:
         objective = solution.ObjectiveValue()
         routing, manager, td = model.routing, model.manager, model.time_dim
+        tick = model.params.time_tick_s
         for v in model.vehicles:
             i = routing.Start(v.index)
             nxt = solution.Value(routing.NextVar(i))
@@ -830,13 +854,13 @@ def _to_result(
             prof = v.team.profile
             d, t = model.dist[prof], model.dur[prof]
             taken = []
-            for name, iv in model.breaks.get(v.index, []):
+            for name, seconds, iv in model.breaks.get(v.index, []):
                 if solution.PerformedValue(iv):
-                    s0 = solution.StartValue(iv)
-                    taken.append(BreakTaken(name, s0, s0 + solution.DurationValue(iv)))
+                    s0 = solution.StartValue(iv) * tick
+                    taken.append(BreakTaken(name, s0, s0 + seconds))
             taken.sort(key=lambda b: b.start)
             prev_node = manager.IndexToNode(i)
-            prev_end = solution.Value(td.CumulVar(i))
+            prev_end = solution.Value(td.CumulVar(i)) * tick
             depart = prev_end
             stops: list[Stop] = []
             metres = travel = 0
@@ -850,7 +874,7 @@ def _to_result(
                     arrive = _arrival(prev_end, leg_s, taken)
                     break
                 visit = model.visits[node - model.depot_nodes]
-                start = solution.Value(td.CumulVar(i))
+                start = solution.Value(td.CumulVar(i)) * tick
                 arrival = min(start, _arrival(prev_end, leg_s, taken))
                 if not stops:
                     # leave as late as possible: the team need not wait at the site

@@ -1,0 +1,249 @@
+"""Independent verification of a plan against its problem.
+
+:func:`check` recomputes everything from the :class:`~outreach.planning.domain.Problem`
+alone — its own travel matrices from the problem's travel model, service times from
+the per-person rates and kits — and never trusts what the solver reports. It imports
+nothing from the solver.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+
+from outreach.planning.domain import CARD_SERVICES, Break, Problem, Service, Team
+from outreach.planning.result import Result, Route
+
+
+@dataclass(frozen=True)
+class Violation:
+    """One broken rule: a machine code and a sentence naming the route, stop or site."""
+
+    code: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.code}: {self.message}"
+
+
+def check(problem: Problem, result: Result) -> list[Violation]:
+    """Verify ``result`` against ``problem``; an empty list means the plan is valid.
+
+    Checked: routes belong to a team's working date in the horizon (one route each);
+    each visit of a site appears once and the persons served per site and service never
+    exceed its demand; served + unserved equals the demand; skills (services offered,
+    printer); each visit lies inside one opening window of its site on that date, inside
+    the shift, clear of breaks; arrivals respect recomputed travel (breaks pause
+    travel); visit durations equal setup + persons × rate ÷ kits; each shift break is
+    taken once inside its allowed range; blank cards per stop, per team-day and against
+    the office stock; locks (team, date, relative order); reported distances and travel
+    times equal recomputed ones.
+    """
+    v: list[Violation] = []
+    places = problem.places()
+    row = {p.key: i for i, p in enumerate(places)}
+    profiles = sorted({t.profile for t in problem.teams})
+    matrices = {p: problem.travel.matrices(places, p) for p in profiles}
+    sites = {s.id: s for s in problem.sites}
+    teams = {t.id: t for t in problem.teams}
+    horizon = set(problem.horizon)
+    seen_routes: set[tuple[str, date]] = set()
+    seen_visits: set[tuple[str, int]] = set()
+    served: dict[str, dict[Service, int]] = {s.id: {} for s in problem.sites}
+    cards_total = 0
+
+    for route in result.routes:
+        where = f"route {route.team_id} {route.date}"
+        team = teams.get(route.team_id)
+        if team is None:
+            v.append(Violation("UNKNOWN_TEAM", f"{where}: no such team"))
+            continue
+        shift = team.shift_on(route.date)
+        if shift is None or route.date not in horizon:
+            v.append(Violation("NOT_WORKING", f"{where}: the team does not work that date"))
+            continue
+        if (team.id, route.date) in seen_routes:
+            v.append(Violation("DUPLICATE_ROUTE", f"{where}: two routes for one team-day"))
+        seen_routes.add((team.id, route.date))
+        off = problem.day_offset(route.date)
+        dist, dur = matrices[team.profile]
+        breaks = _check_breaks(v, where, route, shift.breaks, off)
+        fixed_abs = sorted((b.start, b.end) for b in route.breaks)
+
+        if route.depart < off + shift.start:
+            v.append(Violation("SHIFT", f"{where}: departs before the shift starts"))
+        prev_row = row[("start", team.id)]
+        prev_end = route.depart
+        metres = 0
+        travel = 0
+        locked_positions: list[tuple[int, str]] = []
+        route_cards = 0
+        for k, stop in enumerate(route.stops):
+            at = f"{where} stop {k} ({stop.site_id} visit {stop.visit})"
+            site = sites.get(stop.site_id)
+            if site is None:
+                v.append(Violation("UNKNOWN_SITE", f"{at}: no such site"))
+                continue
+            if (site.id, stop.visit) in seen_visits:
+                v.append(Violation("DUPLICATE_VISIT", f"{at}: visit planned twice"))
+            seen_visits.add((site.id, stop.visit))
+            here = row[("site", site.id)]
+            leg_m, leg_s = int(dist[prev_row, here]), int(dur[prev_row, here])
+            metres += leg_m
+            travel += leg_s
+            if stop.distance_m != leg_m or stop.travel_s != leg_s:
+                v.append(
+                    Violation(
+                        "DISTANCE",
+                        f"{at}: leg reported {stop.distance_m} m/{stop.travel_s} s, "
+                        f"recomputed {leg_m} m/{leg_s} s",
+                    )
+                )
+            earliest = _arrive(prev_end, leg_s, fixed_abs)
+            if stop.arrival < earliest or stop.start < earliest:
+                v.append(
+                    Violation(
+                        "TRAVEL",
+                        f"{at}: arrives at {stop.arrival}/starts {stop.start}, "
+                        f"but cannot arrive before {earliest}",
+                    )
+                )
+            if stop.start < stop.arrival:
+                v.append(Violation("TRAVEL", f"{at}: starts before arriving"))
+            persons = {s: n for s, n in stop.persons.items() if n}
+            if any(n < 0 for n in stop.persons.values()) or not persons:
+                v.append(Violation("PERSONS", f"{at}: persons must be positive"))
+            for s, n in persons.items():
+                if not team.offers(s):
+                    v.append(Violation("SKILL", f"{at}: team {team.id} cannot do {s.value}"))
+                served[site.id][s] = served[site.id].get(s, 0) + n
+            expected = site.setup_s + _service_seconds(problem, persons, team)
+            if stop.end - stop.start != expected:
+                v.append(
+                    Violation(
+                        "DURATION",
+                        f"{at}: lasts {stop.end - stop.start} s, expected {expected} s",
+                    )
+                )
+            if not any(
+                off + w.start <= stop.start and stop.end <= off + w.end
+                for w in site.windows_on(route.date)
+            ):
+                v.append(Violation("WINDOW", f"{at}: not inside an opening window"))
+            if stop.start < off + shift.start or stop.end > off + shift.end:
+                v.append(Violation("SHIFT", f"{at}: outside the shift"))
+            for b in breaks:
+                if b[0] < stop.end and stop.start < b[1]:
+                    v.append(Violation("BREAK", f"{at}: overlaps a break"))
+            cards = sum(n for s, n in persons.items() if s in CARD_SERVICES)
+            if stop.cards != cards:
+                v.append(Violation("CARDS", f"{at}: reports {stop.cards} cards, needs {cards}"))
+            route_cards += cards
+            if site.lock is not None:
+                lk = site.lock
+                if lk.team_id != team.id or lk.date != route.date:
+                    v.append(Violation("LOCK", f"{at}: locked to {lk.team_id} on {lk.date}"))
+                else:
+                    locked_positions.append((lk.position, site.id))
+            prev_row, prev_end = here, stop.end
+        back = row[("end", team.id)]
+        leg_m, leg_s = int(dist[prev_row, back]), int(dur[prev_row, back])
+        metres += leg_m
+        travel += leg_s
+        if route.arrive < _arrive(prev_end, leg_s, fixed_abs):
+            v.append(Violation("TRAVEL", f"{where}: returns earlier than travel allows"))
+        if route.arrive > off + shift.end:
+            v.append(Violation("SHIFT", f"{where}: returns after the shift ends"))
+        if route.distance_m != metres or route.travel_s != travel:
+            v.append(
+                Violation(
+                    "DISTANCE",
+                    f"{where}: reported {route.distance_m} m/{route.travel_s} s, "
+                    f"recomputed {metres} m/{travel} s",
+                )
+            )
+        if locked_positions != sorted(locked_positions):
+            v.append(Violation("LOCK", f"{where}: locked sites out of their order"))
+        if route_cards > team.cards_per_day:
+            v.append(
+                Violation(
+                    "CARDS",
+                    f"{where}: {route_cards} blank cards, team carries {team.cards_per_day}",
+                )
+            )
+        cards_total += route_cards
+
+    if problem.card_stock is not None and cards_total > problem.card_stock:
+        v.append(
+            Violation("CARD_STOCK", f"plan uses {cards_total} cards, stock is {problem.card_stock}")
+        )
+    unserved: dict[str, dict[Service, int]] = {s.id: {} for s in problem.sites}
+    for u in result.unserved:
+        if u.site_id not in unserved:
+            v.append(Violation("UNKNOWN_SITE", f"unserved {u.site_id}: no such site"))
+            continue
+        for s, n in u.persons.items():
+            unserved[u.site_id][s] = unserved[u.site_id].get(s, 0) + n
+    for site in problem.sites:
+        for s in set(site.demand) | set(served[site.id]):
+            want = site.demand.get(s, 0)
+            got = served[site.id].get(s, 0)
+            if got > want:
+                v.append(
+                    Violation(
+                        "OVER_DEMAND",
+                        f"site {site.id}: {got} {s.value} planned, only {want} waiting",
+                    )
+                )
+            elif got + unserved[site.id].get(s, 0) != want:
+                v.append(
+                    Violation(
+                        "ACCOUNTING",
+                        f"site {site.id}: served {got} + unserved "
+                        f"{unserved[site.id].get(s, 0)} {s.value} != demand {want}",
+                    )
+                )
+    total_m = sum(r.distance_m for r in result.routes)
+    if result.distance_m != total_m:
+        v.append(Violation("DISTANCE", "total distance differs from the sum of routes"))
+    return v
+
+
+def _service_seconds(problem: Problem, persons: dict[Service, int], team: Team) -> int:
+    work = sum(problem.seconds_per_person[s] * n for s, n in persons.items())
+    return -(-work // team.kits)
+
+
+def _check_breaks(
+    v: list[Violation], where: str, route: Route, shift_breaks: Sequence[Break], off: int
+) -> list[tuple[int, int]]:
+    """Each shift break taken once, with its duration, inside its range; no overlaps."""
+    taken = sorted((b.start, b.end, b.name) for b in route.breaks)
+    wanted = sorted(shift_breaks, key=lambda b: b.start)
+    if len(taken) != len(wanted):
+        v.append(Violation("BREAK", f"{where}: {len(taken)} breaks taken, shift has {len(wanted)}"))
+        return [(a, b) for a, b, _ in taken]
+    for (start, end, name), b in zip(taken, wanted, strict=True):
+        if end - start != b.duration or start < off + b.start or end > off + b.end:
+            v.append(Violation("BREAK", f"{where}: break {name!r} at a wrong time or length"))
+    for a, b in zip(taken, taken[1:], strict=False):
+        if b[0] < a[1]:
+            v.append(Violation("BREAK", f"{where}: breaks overlap"))
+    return [(a, b) for a, b, _ in taken]
+
+
+def _arrive(leave: int, travel: int, breaks: Sequence[tuple[int, int]]) -> int:
+    """Earliest arrival when leaving at ``leave``; no travel happens during a break."""
+    t, left = leave, travel
+    for b_start, b_end in breaks:
+        if b_end <= t:
+            continue
+        if t + left <= b_start:
+            break
+        left -= max(0, b_start - t)
+        t = b_end
+    return t + left
+
+
+__all__ = ["Violation", "check"]
