@@ -1,7 +1,32 @@
-"""Login, logout and session handling."""
+"""Login, logout, server-side sessions, password policy and API bearer tokens."""
 
-from flask import Blueprint
+from __future__ import annotations
+
+from flask import Blueprint, redirect, request, url_for
+from flask.blueprints import BlueprintSetupState
+from werkzeug.wrappers import Response
+
+from ..extensions import login_manager
 
 bp = Blueprint("auth", __name__)
 
-from . import sessions, views  # noqa: E402,F401
+
+def _unauthorized() -> Response | tuple[Response, int]:
+    """Send browsers to the login page and API clients a 401 in the API's error shape."""
+    from ..errors import error_response, wants_json
+
+    if wants_json():
+        resp, status = error_response(401, "unauthorized", "Perlu masuk atau token yang sah.")
+        resp.headers["WWW-Authenticate"] = 'Bearer realm="jemput-bola"'
+        return resp, status
+    target = request.full_path if request.query_string else request.path
+    return redirect(url_for("auth.login", next=target))
+
+
+@bp.record_once
+def _configure_login(_state: BlueprintSetupState) -> None:
+    login_manager.login_view = "auth.login"
+    login_manager.unauthorized_handler(_unauthorized)
+
+
+from . import accounts, sessions, tokens, views  # noqa: E402,F401

@@ -1,0 +1,55 @@
+"""Login and password forms (Flask-WTF: every POST carries a CSRF token)."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import HiddenField, PasswordField, StringField, SubmitField
+from wtforms.validators import DataRequired, EqualTo, InputRequired, Length
+
+from .passwords import MAX_LENGTH
+
+
+class LoginForm(FlaskForm):
+    """Username and password; passwords are taken exactly as typed (no trimming)."""
+
+    username = StringField(
+        _l("Nama pengguna"),
+        validators=[DataRequired(), Length(max=80)],
+        filters=[lambda v: v.strip() if isinstance(v, str) else v],
+        render_kw={"autocomplete": "username", "autocapitalize": "none", "spellcheck": "false"},
+    )
+    password = PasswordField(
+        _l("Kata sandi"),
+        validators=[InputRequired(), Length(max=MAX_LENGTH)],
+        render_kw={"autocomplete": "current-password"},
+    )
+    next = HiddenField()
+    submit = SubmitField(_l("Masuk"))
+
+
+class LogoutForm(FlaskForm):
+    """An empty form: logging out is a POST with a CSRF token, never a GET."""
+
+    submit = SubmitField(_l("Keluar"))
+
+
+class PasswordChangeForm(FlaskForm):
+    """Current password plus the new one twice."""
+
+    current = PasswordField(
+        _l("Kata sandi sekarang"),
+        validators=[InputRequired(), Length(max=MAX_LENGTH)],
+        render_kw={"autocomplete": "current-password"},
+    )
+    new = PasswordField(
+        _l("Kata sandi baru"),
+        validators=[InputRequired(), Length(max=MAX_LENGTH)],
+        render_kw={"autocomplete": "new-password"},
+    )
+    confirm = PasswordField(
+        _l("Ulangi kata sandi baru"),
+        validators=[InputRequired(), EqualTo("new", message=_l("Kata sandi baru tidak sama."))],
+        render_kw={"autocomplete": "new-password"},
+    )
+    submit = SubmitField(_l("Ganti kata sandi"))
