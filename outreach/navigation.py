@@ -1,0 +1,107 @@
+"""Layout helpers for ``templates/base.html``: the role's navigation and the language switch.
+
+Registered on the app by the public blueprint (the one blueprint every deployment has), so any
+template can call ``endpoint_url(...)`` and use ``nav_items``, ``lang_links``, ``current_lang``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+from flask import Flask, current_app, request, url_for
+from flask_babel import format_decimal, get_locale
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+
+from .models import Role
+
+
+@dataclass(frozen=True)
+class NavItem:
+    """One link of the top bar."""
+
+    label: Any  # a lazy translated string
+    href: str
+    active: bool
+
+
+def endpoint_url(endpoint: str, fallback: str, **values: Any) -> str:
+    """Return ``url_for(endpoint)`` if that view exists, else the plain ``fallback`` path.
+
+    Pages built later (hotspots, import) are linked before their views land.
+    """
+    if endpoint in current_app.view_functions:
+        return url_for(endpoint, **values)
+    return fallback
+
+
+# (label, endpoint, fallback path) per audience, in top-bar order.
+_COORDINATOR_NAV = (
+    (_l("Dashboard"), "coord.dashboard", "/coord/"),
+    (_l("Sites"), "coord.hotspots", "/coord/hotspots"),
+    (_l("Import"), "coord.imports", "/coord/imports"),
+    (_l("Teams"), "coord.teams", "/coord/teams"),
+    (_l("Plans"), "coord.plans_index", "/coord/plans"),
+)
+_FIELD_NAV = ((_l("Today's route"), "field.home", "/field/"),)
+_PUBLIC_NAV = ((_l("Service schedule"), "public.home", "/"),)
+
+
+def nav_items() -> list[NavItem]:
+    """Return the top-bar links for the current user's role (deny-by-default still applies)."""
+    role = getattr(current_user, "role", None) if current_user.is_authenticated else None
+    if role in (Role.COORDINATOR, Role.ADMIN):
+        entries = _COORDINATOR_NAV
+    elif role == Role.FIELD:
+        entries = _FIELD_NAV
+    else:
+        entries = _PUBLIC_NAV
+    items = []
+    for label, endpoint, fallback in entries:
+        href = endpoint_url(endpoint, fallback)
+        # Section roots ("/coord/", "/") would match every page below them: exact match only.
+        active = request.path == href or (
+            not href.endswith("/") and request.path.startswith(href + "/")
+        )
+        items.append(NavItem(label, href, active))
+    return items
+
+
+def current_lang() -> str:
+    """Return the language code of this response (``id`` or ``en``)."""
+    locale = get_locale()
+    return locale.language if locale is not None else current_app.config["BABEL_DEFAULT_LOCALE"]
+
+
+def lang_links() -> list[dict[str, Any]]:
+    """Links to this page in each language, keeping the other query parameters."""
+    names = {"id": "Bahasa Indonesia", "en": "English"}
+    short = {"id": "ID", "en": "EN"}
+    args = [(k, v) for k, v in request.args.items(multi=True) if k != "lang"]
+    current = current_lang()
+    return [
+        {
+            "code": code,
+            "label": short.get(code, code.upper()),
+            "title": names.get(code, code),
+            "href": request.path + "?" + urlencode([*args, ("lang", code)]),
+            "active": code == current,
+        }
+        for code in current_app.config["LANGUAGES"]
+    ]
+
+
+def format_count(value: int | float | None) -> str:
+    """Format a count with the language's grouping (4.000 in Indonesian, 4,000 in English)."""
+    return format_decimal(value or 0)
+
+
+def install(app: Flask) -> None:
+    """Make the layout helpers available to every template."""
+    app.add_template_global(endpoint_url)
+    app.add_template_global(nav_items)
+    app.add_template_global(lang_links)
+    app.add_template_global(current_lang)
+    app.add_template_filter(format_count, "num")
