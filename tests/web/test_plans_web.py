@@ -5,15 +5,27 @@ from __future__ import annotations
 import re
 
 import pytest
+import sqlalchemy as sa
 
 from outreach.auth.sessions import start_session
 from outreach.extensions import db
-from outreach.models import Role
+from outreach.models import (
+    JobStatus,
+    Plan,
+    PlannedStop,
+    PlanPublication,
+    PlanStatus,
+    Role,
+    SolveJob,
+)
 from tests.factories import (
     make_hotspot,
+    make_office,
     make_solved_plan,
+    make_team,
     make_unserved,
     make_user,
+    monday,
 )
 
 
@@ -25,6 +37,19 @@ def login(client, user) -> None:
     with client.session_transaction() as sess:
         sess["_user_id"] = token
         sess["_fresh"] = True
+
+
+def solve_now(plan: Plan, seconds: int = 2) -> Plan:
+    """Solve ``plan`` in the test's thread (what the background job does) and store it."""
+    from outreach.planning import SolveParams, solve
+    from outreach.plans import adapter
+
+    built = adapter.problem_for_plan(plan, live_demand=True)
+    result = solve(built.problem, SolveParams(time_limit_s=seconds))
+    adapter.write_result(plan, built, result)
+    plan.status = PlanStatus.SOLVED
+    db.session.commit()
+    return plan
 
 
 @pytest.fixture
@@ -48,6 +73,103 @@ def coord_client(client, coord):
     return client
 
 
+@pytest.fixture
+def tiny(app):
+    """A tiny real instance: 2 teams, 5 schools near the office, Monday–Tuesday, solved."""
+    from outreach.plans import service
+
+    office = make_office()
+    teams = [make_team(office, name=f"Tim {c}") for c in "AB"]
+    for i in range(5):
+        make_hotspot(
+            office,
+            name=f"SMA Uji {i + 1}",
+            lat=3.58 + 0.004 * i,
+            lon=98.67 + 0.003 * i,
+            demand={"ktp_record": 30 + 5 * i},
+        )
+    user = make_user(Role.COORDINATOR, office_id=office.id)
+    db.session.commit()
+    plan = service.create_plan(
+        office,
+        user,
+        name="Rencana uji",
+        start_date=monday(),
+        end_date=monday().replace(day=8),
+        team_ids=[t.id for t in teams],
+        time_limit_s=2,
+    )
+    solve_now(plan)
+    return plan, user
+
+
+def live_stops(plan: Plan) -> list[PlannedStop]:
+    return [s for r in plan.routes for s in r.stops]
+
+
+# -- access ------------------------------------------------------------------------------------
+
+
+PLAN_GETS = [
+    "/coord/plans",
+    "/coord/plans/new",
+    "/coord/plans/{plan}",
+    "/coord/plans/{plan}/export.csv",
+    "/coord/plans/{plan}/export.xlsx",
+    "/coord/plans/{plan}/routes/{route}.gpx",
+    "/coord/plans/{plan}/routes/{route}/sheet",
+    "/coord/plans/{plan}/teams/{team}.ics",
+]
+PLAN_POSTS = [
+    "/coord/plans/new",
+    "/coord/plans/{plan}/stops/move",
+    "/coord/plans/{plan}/stops/{stop}/lock",
+    "/coord/plans/{plan}/stops/{stop}/unlock",
+    "/coord/plans/{plan}/stops/{stop}/drop",
+    "/coord/plans/{plan}/hotspots",
+    "/coord/plans/{plan}/reoptimise",
+    "/coord/plans/{plan}/publish",
+]
+
+
+def _fill(url: str, plan: Plan) -> str:
+    route = plan.routes[0]
+    return url.format(plan=plan.id, route=route.id, team=route.team_id, stop=route.stops[0].id)
+
+
+ALL = [("get", u) for u in PLAN_GETS] + [("post", u) for u in PLAN_POSTS]
+
+
+@pytest.mark.parametrize(("method", "url"), ALL)
+def test_anonymous_is_sent_to_login(client, plan, method, url):
+    """Every plan screen turns anonymous users away (deny by default) and changes nothing."""
+    resp = getattr(client, method)(_fill(url, plan), data={"expected_version": "1"})
+    assert resp.status_code in (302, 401)
+    assert "/login" in resp.headers.get("Location", "/login")
+    assert db.session.get(Plan, plan.id).version_id == plan.version_id
+
+
+@pytest.mark.parametrize(("method", "url"), ALL)
+def test_field_user_is_forbidden(client, plan, method, url):
+    """A field team member gets 403 on every coordinator plan screen."""
+    field_user = make_user(Role.FIELD, team=plan.routes[0].team)
+    db.session.commit()
+    login(client, field_user)
+    resp = getattr(client, method)(_fill(url, plan), data={"expected_version": "1"})
+    assert resp.status_code == 403
+
+
+def test_other_office_plan_is_not_found(client, plan):
+    """A coordinator of another office cannot see this office's plan (404, not 403)."""
+    other = make_user(Role.COORDINATOR, office_id=make_office().id)
+    db.session.commit()
+    login(client, other)
+    assert client.get(f"/coord/plans/{plan.id}").status_code == 404
+
+
+# -- review ------------------------------------------------------------------------------------
+
+
 def test_review_shows_routes_kpis_and_unserved_reason(coord_client, plan):
     """The review page lists every team-day, the KPIs and each unserved reason sentence."""
     resp = coord_client.get(f"/coord/plans/{plan.id}")
@@ -56,5 +178,185 @@ def test_review_shows_routes_kpis_and_unserved_reason(coord_client, plan):
     for route in plan.routes:
         assert f'id="r{route.id}"' in html
     assert "Tidak ada tim dengan layanan KIA pada hari itu." in html
-    assert 'id="kpi-served">240<' in html
+    assert 'id="kpi-served">240<' in html  # 6 stops × 40 residents
     assert html.count('class="tl-bar tl-stop"') == 6
+    assert "L.control.layers" in html and "L.polyline" in html
+    assert "markerClusterGroup" in html
+
+
+def test_review_map_escapes_hostile_names(coord_client, plan):
+    """A hotspot name with markup or ${...} never reaches the map's script unescaped."""
+    stop = plan.routes[0].stops[0]
+    stop.hotspot.name = "<img src=x onerror=alert(1)>`${globalThis.pwn=1}`</script>"
+    db.session.commit()
+    html = coord_client.get(f"/coord/plans/{plan.id}").get_data(as_text=True)
+    scripts = re.findall(r"<script nonce=[^>]*>(.*?)</script>", html, flags=re.S)
+    body = "".join(scripts)
+    assert "globalThis.pwn" in body  # the text is there, shown literally
+    assert "${globalThis" not in body
+    assert "<img src=x" not in body
+    assert "`${" not in body
+
+
+def test_review_scripts_carry_the_csp_nonce(coord_client, plan):
+    """Every script on the review page is external from our origin or carries the nonce."""
+    resp = coord_client.get(f"/coord/plans/{plan.id}")
+    nonce = re.search(r"'nonce-([^']+)'", resp.headers["Content-Security-Policy"]).group(1)
+    html = resp.get_data(as_text=True)
+    for tag in re.findall(r"<script\b[^>]*>", html):
+        src = re.search(r'src="([^"]+)"', tag)
+        assert (src and src.group(1).startswith("/static/")) or f'nonce="{nonce}"' in tag, tag
+    assert " onclick=" not in html and " onload=" not in html
+
+
+# -- progress ---------------------------------------------------------------------------------
+
+
+def test_job_json_reports_best_plan_so_far(coord_client, plan):
+    """The polling JSON shows status, residents served, km and elapsed time of the job."""
+    job = SolveJob(
+        id="job-123",
+        plan_id=plan.id,
+        status=JobStatus.RUNNING,
+        progress={"persons": 120, "km": 14.5, "elapsed_s": 3.2, "time_limit_s": 10},
+    )
+    db.session.add(job)
+    db.session.commit()
+    data = coord_client.get("/coord/jobs/job-123.json").get_json()
+    assert data["status"] == "running" and data["done"] is False
+    assert data["persons"] == 120 and data["km"] == 14.5
+    assert 0.3 <= data["fraction"] <= 0.33
+    page = coord_client.get("/coord/jobs/job-123").get_data(as_text=True)
+    assert 'data-status-url="/coord/jobs/job-123.json"' in page
+    assert 'id="cancel-solve"' in page
+
+
+def test_plan_form_without_team_is_refused(coord_client, plan):
+    """Submitting the plan form without a team re-shows it with the reason and creates nothing."""
+    before = db.session.scalar(sa.select(sa.func.count(Plan.id)))
+    resp = coord_client.post(
+        "/coord/plans/new",
+        data={"start_date": "2026-12-07", "end_date": "2026-12-08", "time_limit_s": "2"},
+    )
+    assert resp.status_code == 422
+    assert "Pilih paling sedikit satu tim." in resp.get_data(as_text=True)
+    assert db.session.scalar(sa.select(sa.func.count(Plan.id))) == before
+
+
+# -- adjust ------------------------------------------------------------------------------------
+
+
+def test_move_stop_to_other_team_day(client, tiny):
+    """Moving a stop puts it on the chosen team-day, locks it and bumps the plan version."""
+    plan, user = tiny
+    login(client, user)
+    stop = live_stops(plan)[0]
+    target = next(t for t in plan.routes[0].plan.params["team_ids"] if t != stop.route.team_id)
+    version = plan.version_id
+    resp = client.post(
+        f"/coord/plans/{plan.id}/stops/move",
+        data={
+            "stop_id": stop.id,
+            "target": f"{target}:2026-12-08",
+            "position": "1",
+            "expected_version": version,
+        },
+    )
+    assert resp.status_code == 302
+    db.session.expire_all()
+    moved = db.session.get(PlannedStop, stop.id)
+    assert moved.route.team_id == target and moved.route.day.isoformat() == "2026-12-08"
+    assert moved.position == 0 and moved.locked
+    assert db.session.get(Plan, plan.id).version_id > version
+    page = client.get(resp.headers["Location"]).get_data(as_text=True)
+    assert "Kunjungan dipindahkan" in page
+
+
+def test_stale_version_gets_conflict_message(client, tiny):
+    """An edit from a stale page answers 409 with the reload message and changes nothing."""
+    plan, user = tiny
+    login(client, user)
+    stop = live_stops(plan)[0]
+    stale = plan.version_id
+    client.post(f"/coord/plans/{plan.id}/stops/{stop.id}/lock", data={"expected_version": stale})
+    resp = client.post(
+        f"/coord/plans/{plan.id}/stops/{stop.id}/drop", data={"expected_version": stale}
+    )
+    assert resp.status_code == 409
+    assert "Rencana ini telah diubah oleh koordinator lain; muat ulang." in resp.get_data(
+        as_text=True
+    )
+    assert db.session.get(PlannedStop, stop.id) is not None
+
+
+def test_lock_unlock_and_drop(client, tiny):
+    """Lock and unlock toggle the stop; drop removes it and lists the hotspot as unserved."""
+    plan, user = tiny
+    login(client, user)
+    stop = live_stops(plan)[0]
+    hotspot_id = stop.hotspot_id
+
+    def post(action):
+        version = db.session.get(Plan, plan.id).version_id
+        url = f"/coord/plans/{plan.id}/stops/{stop.id}/{action}"
+        return client.post(url, data={"expected_version": version})
+
+    assert post("lock").status_code == 302
+    assert db.session.get(PlannedStop, stop.id).locked
+    assert post("unlock").status_code == 302
+    assert not db.session.get(PlannedStop, stop.id).locked
+    assert post("drop").status_code == 302
+    db.session.expire_all()
+    assert db.session.get(PlannedStop, stop.id) is None
+    page = client.get(f"/coord/plans/{plan.id}").get_data(as_text=True)
+    assert "Dikeluarkan dari rencana oleh koordinator." in page
+    assert any(u.hotspot_id == hotspot_id for u in db.session.get(Plan, plan.id).unserved)
+
+
+def test_publish_then_republish_lists_changes(client, tiny):
+    """Publishing makes version 1; after a drop, re-publishing lists the cancelled visit."""
+    plan, user = tiny
+    login(client, user)
+    resp = client.post(
+        f"/coord/plans/{plan.id}/publish", data={"expected_version": plan.version_id}
+    )
+    assert resp.status_code == 302
+    assert db.session.get(Plan, plan.id).published_version == 1
+    stop = live_stops(db.session.get(Plan, plan.id))[0]
+    name = stop.hotspot.name
+    client.post(
+        f"/coord/plans/{plan.id}/stops/{stop.id}/drop",
+        data={"expected_version": db.session.get(Plan, plan.id).version_id},
+    )
+    client.post(
+        f"/coord/plans/{plan.id}/publish",
+        data={"expected_version": db.session.get(Plan, plan.id).version_id},
+    )
+    pubs = db.session.scalars(
+        sa.select(PlanPublication).where(PlanPublication.plan_id == plan.id)
+    ).all()
+    assert [p.version for p in pubs] == [1, 2]
+    page = client.get(f"/coord/plans/{plan.id}").get_data(as_text=True)
+    cancelled = page.split('class="change-cancelled"', 1)[1].split("</ul>", 1)[0]
+    assert name in cancelled
+
+
+def test_publish_without_csrf_token_is_refused(app_config, tmp_path):
+    """With CSRF on, a publish POST without a token gets 400 and publishes nothing."""
+    from outreach import create_app
+    from tests.conftest import _reset_database
+
+    app_config["WTF_CSRF_ENABLED"] = True
+    application = create_app(app_config)
+    with application.app_context():
+        _reset_database()
+        plan = make_solved_plan(2, teams=1, days=1)
+        user = make_user(Role.COORDINATOR, office_id=plan.office_id)
+        db.session.commit()
+        client = application.test_client()
+        login(client, user)
+        resp = client.post(f"/coord/plans/{plan.id}/publish", data={"expected_version": "1"})
+        assert resp.status_code == 400
+        assert db.session.get(Plan, plan.id).published_version == 0
+        db.session.remove()
+        db.engine.dispose()
