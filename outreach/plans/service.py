@@ -356,13 +356,19 @@ def _insert(route: PlannedRoute, stop: PlannedStop, position: int | None) -> Non
     _renumber(route, order)
 
 
-def _finish_edit(plan: Plan, user: User | None, action: str, **details: Any) -> None:
-    """Recompute times, re-validate, bump the version and commit (one transaction)."""
+def _finish_edit(
+    plan: Plan,
+    user: User | None,
+    action: str,
+    touched: Sequence[PlannedRoute] = (),
+    **details: Any,
+) -> None:
+    """Recompute the touched routes' times, re-validate, bump the version, commit."""
     for r in list(plan.routes):
         if not r.stops:
             plan.routes.remove(r)
     db.session.flush()
-    recompute_times(plan)
+    recompute_times(plan, [r for r in touched if r in plan.routes])
     validate(plan)
     if plan.status == PlanStatus.PUBLISHED:
         plan.status = PlanStatus.SOLVED
@@ -389,16 +395,24 @@ def move_stop(
     team = _team_of(plan, team_id)
     if position is not None and (not isinstance(position, int) or position < 0):
         raise PlanError("Posisi tidak sah.", [field_error("position", "Posisi minimal 0.")])
-    old_route = stop.route
-    new_route = _route_for(plan, team, day)
-    if old_route is not new_route:
-        rest = [s for s in sorted(old_route.stops, key=lambda s: s.position) if s is not stop]
-        old_route.stops.remove(stop)
-        _renumber(old_route, rest)
-        new_route.stops.append(stop)
-    _insert(new_route, stop, position)
-    stop.locked = True
-    _finish_edit(plan, user, "plan.move_stop", stop=stop.id, team=team.id, day=str(day))
+    # No autoflush mid-move: a stop between two routes would look like an orphan and be deleted.
+    with db.session.no_autoflush:
+        old_route = stop.route
+        new_route = _route_for(plan, team, day)
+        if old_route is not new_route:
+            stop.route = new_route  # back_populates moves it between the two collections
+            _renumber(old_route, sorted(old_route.stops, key=lambda s: s.position))
+        _insert(new_route, stop, position)
+        stop.locked = True
+    _finish_edit(
+        plan,
+        user,
+        "plan.move_stop",
+        [old_route, new_route],
+        stop=stop.id,
+        team=team.id,
+        day=str(day),
+    )
     return stop
 
 
@@ -422,7 +436,8 @@ def _set_lock(
     _check_editable(plan, expected_version)
     stop = _find_stop(plan, stop_id)
     stop.locked = locked
-    _finish_edit(plan, user, "plan.lock_stop" if locked else "plan.unlock_stop", stop=stop.id)
+    action = "plan.lock_stop" if locked else "plan.unlock_stop"
+    _finish_edit(plan, user, action, [], stop=stop.id)
     return stop
 
 
@@ -461,7 +476,7 @@ def drop_stop(
         dropped = list((plan.params or {}).get("dropped_hotspot_ids") or [])
         if hotspot_id not in dropped:
             _set_param(plan, "dropped_hotspot_ids", [*dropped, hotspot_id])
-    _finish_edit(plan, user, "plan.drop_stop", stop=stop_id, hotspot=hotspot_id)
+    _finish_edit(plan, user, "plan.drop_stop", [route], stop=stop_id, hotspot=hotspot_id)
 
 
 def add_hotspot(
@@ -530,23 +545,27 @@ def add_hotspot(
         _set_param(plan, "hotspot_ids", [*ids, hotspot.id])
     dropped = [i for i in (plan.params or {}).get("dropped_hotspot_ids") or [] if i != hotspot.id]
     _set_param(plan, "dropped_hotspot_ids", dropped)
-    _finish_edit(plan, user, "plan.add_hotspot", hotspot=hotspot.id, team=team.id, day=str(day))
+    _finish_edit(
+        plan, user, "plan.add_hotspot", [route], hotspot=hotspot.id, team=team.id, day=str(day)
+    )
     return stop
 
 
 # ------------------------------------------------------------------ times and checks
 
 
-def recompute_times(plan: Plan) -> None:
-    """Recompute arrival/start/end of every stop from the stop order (earliest start: wait for
-    openings, skip breaks), plus route distance, duration and the KPIs. Does not commit."""
+def recompute_times(plan: Plan, routes: Sequence[PlannedRoute] | None = None) -> None:
+    """Recompute arrival/start/end of the stops of ``routes`` (default: every route) from the
+    stop order — leave at the shift start, wait for openings, skip breaks — plus the route's
+    distance and duration, and the plan's KPIs. Untouched routes keep the solver's times.
+    Does not commit."""
     built = adapter.problem_for_plan(plan, with_locks=False)
     problem = built.problem
     table = adapter.TravelTable(problem)
     site_ids = {s.id for s in problem.sites}
     team_ids = {t.id for t in problem.teams}
     clock = built.clock
-    for r in plan.routes:
+    for r in plan.routes if routes is None else routes:
         stops = sorted(
             [s for s in r.stops if s.status != StopStatus.CANCELLED], key=lambda s: s.position
         )
@@ -660,8 +679,9 @@ def snapshot_of(plan: Plan) -> list[dict[str, Any]]:
 def diff_snapshots(old: list[dict[str, Any]], new: list[dict[str, Any]]) -> dict[str, list]:
     """What changed per hotspot between two published snapshots.
 
-    Visits identical in team, day and start time are unchanged; remaining visits of the same
-    hotspot are paired in time order as *moved*; the rest are *cancelled* (only in ``old``)
+    Visits identical in team, day and start time are unchanged; a visit kept on the same team
+    and day at another time is *retimed*; remaining visits of the same hotspot are paired in
+    time order as *moved* (another team or day); the rest are *cancelled* (only in ``old``)
     or *added* (only in ``new``).
     """
 
@@ -674,7 +694,7 @@ def diff_snapshots(old: list[dict[str, Any]], new: list[dict[str, Any]]) -> dict
         return out
 
     a, b = by_hotspot(old), by_hotspot(new)
-    cancelled, moved, added = [], [], []
+    cancelled, moved, added, retimed = [], [], [], []
     for hid in sorted(set(a) | set(b)):
         olds, news = list(a.get(hid, [])), list(b.get(hid, []))
         for o in list(olds):
@@ -682,6 +702,22 @@ def diff_snapshots(old: list[dict[str, Any]], new: list[dict[str, Any]]) -> dict
             if match is not None:
                 olds.remove(o)
                 news.remove(match)
+        # Same team and day, another time: the visit is re-timed, not moved.
+        for o in list(olds):
+            match = next(
+                (n for n in news if n["team_id"] == o["team_id"] and n["day"] == o["day"]), None
+            )
+            if match is not None:
+                olds.remove(o)
+                news.remove(match)
+                retimed.append(
+                    {
+                        "hotspot_id": hid,
+                        "hotspot_name": match["hotspot_name"],
+                        "from": {k: o[k] for k in ("team_id", "day", "start", "end")},
+                        "to": {k: match[k] for k in ("team_id", "day", "start", "end")},
+                    }
+                )
         for o, n in zip(olds, news, strict=False):
             moved.append(
                 {
@@ -696,7 +732,7 @@ def diff_snapshots(old: list[dict[str, Any]], new: list[dict[str, Any]]) -> dict
             cancelled.append(o)
         for n in news[k:]:
             added.append(n)
-    return {"cancelled": cancelled, "moved": moved, "added": added}
+    return {"cancelled": cancelled, "moved": moved, "added": added, "retimed": retimed}
 
 
 def publish(plan: Plan, user: User | None, expected_version: int | None) -> PlanPublication:
@@ -722,7 +758,13 @@ def publish(plan: Plan, user: User | None, expected_version: int | None) -> Plan
             raise PlanError("Rencana tidak punya kunjungan; tidak ada yang diterbitkan.")
         previous = plan.publications[-1] if plan.publications else None
         if previous is None:
-            changes: dict[str, Any] = {"cancelled": [], "moved": [], "added": [], "initial": True}
+            changes: dict[str, Any] = {
+                "cancelled": [],
+                "moved": [],
+                "added": [],
+                "retimed": [],
+                "initial": True,
+            }
         else:
             changes = {**diff_snapshots(previous.snapshot, snapshot), "initial": False}
         version = plan.published_version + 1

@@ -24,7 +24,7 @@ def office_data(app):
     """An office with two teams, five located hotspots and one without a location."""
     office = make_office()
     teams = [make_team(office), make_team(office)]
-    hotspots = [make_hotspot(office, demand={"ktp_record": 20 + 10 * i}) for i in range(5)]
+    hotspots = [make_hotspot(office, demand={"ktp_record": 8 + 4 * i}) for i in range(5)]
     hotspots.append(make_hotspot(office, lat=None, lon=None, status="needs_location"))
     user = make_user(Role.COORDINATOR, office_id=office.id)
     db.session.commit()
