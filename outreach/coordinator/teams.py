@@ -15,7 +15,7 @@ from typing import Any
 
 import holidays
 from flask import abort, flash, redirect, render_template, request, url_for
-from flask_babel import get_locale
+from flask_babel import format_date, get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -571,6 +571,7 @@ def _calendar_page(team: Team, form: ExceptionForm, year: int, month: int, statu
         form=form,
         weeks=month_cells(team, year, month),
         month=first,
+        month_title=format_date(first, "MMMM yyyy"),
         prev_month=prev_month,
         next_month=next_month,
         weekdays_short=WEEKDAYS_SHORT,

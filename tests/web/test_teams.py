@@ -14,8 +14,12 @@ from outreach.models import AuditEvent, ExceptionKind, Role, Team, TeamException
 from tests.factories import make_office, make_team, make_user
 
 
-def login(client, user) -> None:
-    """Attach a fresh server-side session of ``user`` to the test client."""
+def login(client, user, lang: str = "en") -> None:
+    """Attach a fresh server-side session of ``user`` to the test client.
+
+    Assertions read the English msgids, so the session picks English unless ``lang`` says
+    otherwise; the Indonesian default is checked where the text itself matters.
+    """
     # The app fixture keeps one app context (and so one ``g``) across requests: drop the user
     # Flask-Login cached there so the next request loads the new session.
     g.pop("_login_user", None)
@@ -24,6 +28,7 @@ def login(client, user) -> None:
     with client.session_transaction() as sess:
         sess["_user_id"] = token
         sess["_fresh"] = True
+        sess["lang"] = lang
 
 
 @pytest.fixture
@@ -211,9 +216,11 @@ def test_calendar_shows_christmas_holiday_and_working_days(client, coord, office
     """December 2026 shows 25 Dec as "Hari Raya Natal" (off) and Mondays as working days."""
     team = make_team(office)
     db.session.commit()
-    body = client.get(f"/coord/teams/{team.id}/calendar?month=2026-12").get_data(as_text=True)
-    assert "Hari Raya Natal" in body
+    url = f"/coord/teams/{team.id}/calendar?month=2026-12"
+    body = client.get(url + "&lang=id").get_data(as_text=True)
+    assert "Hari Raya Natal" in body and "Desember 2026" in body
     assert 'data-day="2026-12-25" data-status="holiday"' in body
+    assert "Christmas Day" in client.get(url + "&lang=en").get_data(as_text=True)
     assert 'data-day="2026-12-07" data-status="work"' in body
     assert 'data-day="2026-12-06" data-status="off"' in body
 
@@ -240,7 +247,7 @@ def test_exception_leave_and_extra_day_show_on_calendar(client, coord, office):
     body = client.get(f"/coord/teams/{team.id}/calendar?month=2026-12").get_data(as_text=True)
     assert 'data-day="2026-12-08" data-status="leave"' in body
     assert 'data-day="2026-12-25" data-status="extra"' in body
-    assert "Hari Raya Natal" in body  # the holiday name stays visible
+    assert "Christmas Day" in body  # the holiday name stays visible
     actions = db.session.scalars(sa.select(AuditEvent.action)).all()
     assert actions.count("team.exception.create") == 2
 
