@@ -84,7 +84,7 @@ def test_create_user_duplicate_name(app, runner):
     db.session.commit()
     result = runner.invoke(args=["create-user", "gita", "--role", "admin"], input=GOOD + "\n")
     assert result.exit_code != 0
-    assert "sudah dipakai" in result.output
+    assert "already taken" in result.output
 
 
 def test_create_token_prints_a_working_token(app, runner):

@@ -37,11 +37,11 @@ def create_user(
     role = Role(role)
     username = username.strip()
     if not username or len(username) > 80:
-        raise AccountError("Nama pengguna harus 1–80 karakter.")
+        raise AccountError("The username must have 1–80 characters.")
     if db.session.scalar(sa.select(User.id).filter_by(username=username)) is not None:
-        raise AccountError(f"Nama pengguna {username!r} sudah dipakai.")
+        raise AccountError(f"The username {username!r} is already taken.")
     if role == Role.FIELD and team is None:
-        raise AccountError("Petugas lapangan harus anggota sebuah tim (--team).")
+        raise AccountError("A field user must belong to a team (--team).")
     validate_password(password, username)
     user = User(
         username=username,

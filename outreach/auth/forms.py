@@ -14,42 +14,42 @@ class LoginForm(FlaskForm):
     """Username and password; passwords are taken exactly as typed (no trimming)."""
 
     username = StringField(
-        _l("Nama pengguna"),
+        _l("Username"),
         validators=[DataRequired(), Length(max=80)],
         filters=[lambda v: v.strip() if isinstance(v, str) else v],
         render_kw={"autocomplete": "username", "autocapitalize": "none", "spellcheck": "false"},
     )
     password = PasswordField(
-        _l("Kata sandi"),
+        _l("Password"),
         validators=[InputRequired(), Length(max=MAX_LENGTH)],
         render_kw={"autocomplete": "current-password"},
     )
     next = HiddenField()
-    submit = SubmitField(_l("Masuk"))
+    submit = SubmitField(_l("Log in"))
 
 
 class LogoutForm(FlaskForm):
     """An empty form: logging out is a POST with a CSRF token, never a GET."""
 
-    submit = SubmitField(_l("Keluar"))
+    submit = SubmitField(_l("Log out"))
 
 
 class PasswordChangeForm(FlaskForm):
     """Current password plus the new one twice."""
 
     current = PasswordField(
-        _l("Kata sandi sekarang"),
+        _l("Current password"),
         validators=[InputRequired(), Length(max=MAX_LENGTH)],
         render_kw={"autocomplete": "current-password"},
     )
     new = PasswordField(
-        _l("Kata sandi baru"),
+        _l("New password"),
         validators=[InputRequired(), Length(max=MAX_LENGTH)],
         render_kw={"autocomplete": "new-password"},
     )
     confirm = PasswordField(
-        _l("Ulangi kata sandi baru"),
-        validators=[InputRequired(), EqualTo("new", message=_l("Kata sandi baru tidak sama."))],
+        _l("Repeat the new password"),
+        validators=[InputRequired(), EqualTo("new", message=_l("The new passwords do not match."))],
         render_kw={"autocomplete": "new-password"},
     )
-    submit = SubmitField(_l("Ganti kata sandi"))
+    submit = SubmitField(_l("Change password"))

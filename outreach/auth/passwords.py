@@ -19,7 +19,7 @@ COMMON_FILE = Path(__file__).with_name("common_passwords.txt")
 
 
 def _t(message: str, **values: object) -> str:
-    # Translate inside a request; the CLI has no locale to pick, so it gets the Indonesian text.
+    # Translate inside a request; the CLI has no locale to pick and prints the English msgid.
     return gettext(message, **values) if has_request_context() else message % values
 
 
@@ -44,14 +44,14 @@ def password_problems(password: str, username: str | None = None) -> list[str]:
     """Return the reasons ``password`` is refused (empty when it is acceptable)."""
     problems: list[str] = []
     if len(password) < MIN_LENGTH:
-        problems.append(_t("Kata sandi minimal %(n)d karakter.", n=MIN_LENGTH))
+        problems.append(_t("The password needs at least %(n)d characters.", n=MIN_LENGTH))
     if len(password) > MAX_LENGTH:
-        problems.append(_t("Kata sandi maksimal %(n)d karakter.", n=MAX_LENGTH))
+        problems.append(_t("The password may have at most %(n)d characters.", n=MAX_LENGTH))
     folded = password.casefold()
     if folded in common_passwords():
-        problems.append(_t("Kata sandi ini terlalu umum; pilih yang lain."))
+        problems.append(_t("This password is too common; choose another."))
     elif username and folded == username.casefold():
-        problems.append(_t("Kata sandi tidak boleh sama dengan nama pengguna."))
+        problems.append(_t("The password must not be the username."))
     return problems
 
 

@@ -84,7 +84,7 @@ def login() -> Response | str | tuple[str, int]:
         # Same body whether or not the account exists (the name is not echoed either): no
         # user enumeration.
         form.username.data = ""
-        message = _("Terlalu banyak percobaan gagal. Coba lagi nanti.")
+        message = _("Too many failed attempts. Try again later.")
         return render_template("auth/login.html", form=form, error=message), 429
 
     if user is not None:
@@ -97,7 +97,7 @@ def login() -> Response | str | tuple[str, int]:
         reason = "unknown_user" if user is None else ("bad_password" if not ok else "inactive")
         lockout.record_failure(username, ip, user, reason)
         db.session.commit()
-        message = _("Nama pengguna atau kata sandi salah.")
+        message = _("Wrong username or password.")
         return render_template("auth/login.html", form=form, error=message), 401
 
     next_url = safe_next(form.next.data)
@@ -130,7 +130,7 @@ def password() -> Response | str | tuple[str, int]:
     if form.validate_on_submit():
         user = current_user._get_current_object()
         if not user.check_password(form.current.data):
-            error = _("Kata sandi sekarang salah.")
+            error = _("Your current password is wrong.")
         else:
             try:
                 change_password(user, form.new.data)

@@ -30,6 +30,15 @@ def is_logged_in(client) -> bool:
     return client.get("/account/password").status_code == 200
 
 
+def translated(client, msgid: str) -> str:
+    """Return ``msgid`` as the default locale shows it (HTML-escaped like the template)."""
+    from flask_babel import gettext
+    from markupsafe import escape
+
+    with client.application.test_request_context():
+        return str(escape(gettext(msgid)))
+
+
 def _strip_nonces(html: str) -> str:
     return re.sub(r'nonce="[^"]*"', 'nonce=""', html)
 
@@ -82,7 +91,7 @@ def test_wrong_password_is_refused(client, coordinator):
     """A wrong password gives 401 with a generic message and no session."""
     resp = login(client, "koordinator", "not the password")
     assert resp.status_code == 401
-    assert "Nama pengguna atau kata sandi salah" in resp.get_data(as_text=True)
+    assert translated(client, "Wrong username or password.") in resp.get_data(as_text=True)
     assert not is_logged_in(client)
 
 
@@ -157,7 +166,9 @@ def test_lockout_after_max_failures(app, client, coordinator, caplog):
         assert login(client, "koordinator", "bad-guess-123").status_code == 401
     resp = login(client, "koordinator", PASSWORD)
     assert resp.status_code == 429
-    assert "Terlalu banyak percobaan" in resp.get_data(as_text=True)
+    assert translated(client, "Too many failed attempts. Try again later.") in resp.get_data(
+        as_text=True
+    )
     assert not is_logged_in(client)
 
     fails = [r for r in caplog.records if "event=auth_fail" in r.getMessage()]
