@@ -80,12 +80,19 @@ class BenchmarkRun:
 
 
 def benchmark_params(time_limit: float, seed: int, **overrides: Any) -> Any:
-    """Search settings for benchmarks: pure travel objective (no workload balancing)."""
+    """Search settings for benchmarks: pure travel objective at one-second resolution."""
     from outreach.planning.solver import SolveParams
 
     # Balancing adds cost per second a route runs past its share; benchmarks score
-    # distance (Solomon) or profit (TOPTW) only, so it is switched off.
-    base = {"time_limit_s": time_limit, "seed": seed, "balance_coefficient": 0}
+    # distance (Solomon) or profit (TOPTW) only, so it is switched off. Benchmark times
+    # are tenths or hundredths read as seconds: a coarser clock tick would round every
+    # travel time up and cut feasible plans.
+    base = {
+        "time_limit_s": time_limit,
+        "seed": seed,
+        "balance_coefficient": 0,
+        "time_tick_s": 1,
+    }
     base.update(overrides)
     return SolveParams(**base)
 

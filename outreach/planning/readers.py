@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
@@ -606,19 +606,74 @@ def _explicit(matrix: np.ndarray, site_ids: list[str], team_ids: list[str]) -> E
     return ExplicitMatrix(index=index, distance_m=matrix, duration_s=matrix)
 
 
+LAYOUTS = ("days", "teams")
+
+
+def _fleet(
+    layout: str,
+    count: int,
+    prefix: str,
+    label: str,
+    depot: Location,
+    start: int,
+    end: int,
+    **team_fields: object,
+) -> tuple[tuple[Team, ...], tuple[date, ...]]:
+    """Teams and horizon for ``count`` identical vehicles from one depot.
+
+    ``"days"``: one team with one shift on each of ``count`` consecutive dates (every
+    vehicle is a team-day of the same team). ``"teams"``: ``count`` teams with one shift
+    on :data:`BENCHMARK_DATE`. Both give ``count`` vehicles with the same depot and hours;
+    ``"days"`` lets the solver share one start and one end node among all vehicles.
+    """
+    if layout not in LAYOUTS:
+        raise ValueError(f"layout must be one of {', '.join(LAYOUTS)}, got {layout!r}")
+    if layout == "days":
+        dates = tuple(BENCHMARK_DATE + timedelta(days=k) for k in range(count))
+        shifts = tuple(Shift(d, start, end) for d in dates)
+        team = Team(id=prefix, name=label, start=depot, shifts=shifts, **team_fields)
+        return (team,), dates
+    shift = Shift(BENCHMARK_DATE, start, end)
+    teams = tuple(
+        Team(
+            id=f"{prefix}{k + 1}",
+            name=f"{label} {k + 1}",
+            start=depot,
+            shifts=(shift,),
+            **team_fields,
+        )
+        for k in range(count)
+    )
+    return teams, (BENCHMARK_DATE,)
+
+
+def _every_day(window: TimeWindow) -> dict[int, tuple[TimeWindow, ...]]:
+    return {weekday: (window,) for weekday in range(7)}
+
+
 def _no_time_per_person() -> dict[Service, int]:
     return {service: 0 for service in Service}
 
 
-def solomon_to_problem(instance: SolomonInstance) -> BenchmarkProblem:
+def solomon_to_problem(instance: SolomonInstance, layout: str = "teams") -> BenchmarkProblem:
     """Map a Solomon VRPTW instance onto the planning model.
 
     Every customer becomes a required site with one printing "person" per unit of demand
     (one blank card each) and a window from ``ready`` to ``due + service`` (service must
-    *start* by ``due``); every vehicle becomes a team with a printer, ``cards_per_day`` =
-    capacity and one shift from the depot's ready time to its due date. Times and
+    *start* by ``due``); every vehicle becomes a team-day with a printer, ``cards_per_day``
+    = capacity and a shift from the depot's ready time to its due date. Times and
     distances are in tenths (×10), read as seconds and metres, with travel time =
     truncated distance, so the solver's travel objective is the distance-only objective.
+
+    Parameters
+    ----------
+    instance
+        The parsed file.
+    layout
+        ``"teams"`` (default): ``num_vehicles`` teams working one day; ``"days"``: one
+        team working ``num_vehicles`` consecutive days. Same vehicles either way; with
+        the 9.15 model the search does better on ``"teams"`` (measured, see
+        ``benchmarks/RESULTS.md``).
 
     Raises
     ------
@@ -626,7 +681,6 @@ def solomon_to_problem(instance: SolomonInstance) -> BenchmarkProblem:
         If a scaled time does not fit in one day (86,400 tenths).
     """
     scale = 10
-    weekday = BENCHMARK_DATE.weekday()
     day_end = instance.depot.due * scale
     if day_end > DAY_SECONDS:
         raise ValueError(
@@ -644,44 +698,45 @@ def solomon_to_problem(instance: SolomonInstance) -> BenchmarkProblem:
                 name=f"{instance.name} customer {c.id}",
                 location=_placeholder(c.x, c.y),
                 demand={Service.KTP_PRINT: c.demand},
-                windows={weekday: (TimeWindow(c.ready * scale, end),)},
+                windows=_every_day(TimeWindow(c.ready * scale, end)),
                 setup_s=c.service * scale,
                 required=True,
             )
         )
-    depot = _placeholder(instance.depot.x, instance.depot.y)
-    shift = Shift(BENCHMARK_DATE, instance.depot.ready * scale, day_end)
-    teams = [
-        Team(
-            id=f"v{k + 1}",
-            name=f"vehicle {k + 1}",
-            start=depot,
-            services=frozenset({Service.KTP_PRINT}),
-            printer=True,
-            cards_per_day=instance.capacity,
-            shifts=(shift,),
-        )
-        for k in range(instance.num_vehicles)
-    ]
+    teams, horizon = _fleet(
+        layout,
+        instance.num_vehicles,
+        "v",
+        "vehicle",
+        _placeholder(instance.depot.x, instance.depot.y),
+        instance.depot.ready * scale,
+        day_end,
+        services=frozenset({Service.KTP_PRINT}),
+        printer=True,
+        cards_per_day=instance.capacity,
+    )
     travel = _explicit(instance.distance_matrix(), [s.id for s in sites], [t.id for t in teams])
     problem = Problem(
         sites=tuple(sites),
-        teams=tuple(teams),
-        horizon=(BENCHMARK_DATE,),
+        teams=teams,
+        horizon=horizon,
         travel=travel,
         seconds_per_person=_no_time_per_person(),
     )
     return BenchmarkProblem(problem, file_ids, scale)
 
 
-def toptw_to_problem(instance: ToptwInstance, paths: int) -> BenchmarkProblem:
+def toptw_to_problem(
+    instance: ToptwInstance, paths: int, layout: str = "teams"
+) -> BenchmarkProblem:
     """Map a TOPTW instance with ``paths`` paths onto the planning model.
 
     Every vertex with a positive profit becomes an optional site with ``profit`` persons to
     record (vertices with zero profit can only cost time and are left out) and a window
-    from ``open`` to ``close + duration``; every path becomes a team with one shift from
-    the depot's opening time to Tmax. Times and distances are scaled by ``instance.scale``
-    (10 or 100) and read as seconds and metres.
+    from ``open`` to ``close + duration``; every path becomes a team-day with a shift from
+    the depot's opening time to Tmax (``layout`` as in :func:`solomon_to_problem`). Times
+    and distances are scaled by ``instance.scale`` (10 or 100) and read as seconds and
+    metres.
 
     The Cordeau-based files have Tmax = 1000, i.e. 100,000 hundredths, more than one day.
     No path can use that budget: the latest possible return, ``max(close + duration +
@@ -696,7 +751,6 @@ def toptw_to_problem(instance: ToptwInstance, paths: int) -> BenchmarkProblem:
     if isinstance(paths, bool) or not isinstance(paths, int) or paths < 1:
         raise ValueError(f"paths must be a positive integer, got {paths!r}")
     scale = instance.scale
-    weekday = BENCHMARK_DATE.weekday()
     matrix = instance.distance_matrix()
     day_start = scaled(instance.depot.open, scale)
     day_end = scaled(instance.tmax, scale)
@@ -732,22 +786,20 @@ def toptw_to_problem(instance: ToptwInstance, paths: int) -> BenchmarkProblem:
                 name=f"{instance.name} vertex {v.id}",
                 location=_placeholder(v.x, v.y),
                 demand={Service.KTP_RECORD: profit},
-                windows={weekday: (TimeWindow(start, end),)},
+                windows=_every_day(TimeWindow(start, end)),
                 setup_s=scaled(v.duration, scale),
             )
         )
-    depot = _placeholder(instance.depot.x, instance.depot.y)
-    shift = Shift(BENCHMARK_DATE, day_start, day_end)
-    teams = [
-        Team(
-            id=f"p{k + 1}",
-            name=f"path {k + 1}",
-            start=depot,
-            services=frozenset({Service.KTP_RECORD}),
-            shifts=(shift,),
-        )
-        for k in range(paths)
-    ]
+    teams, horizon = _fleet(
+        layout,
+        paths,
+        "p",
+        "path",
+        _placeholder(instance.depot.x, instance.depot.y),
+        day_start,
+        day_end,
+        services=frozenset({Service.KTP_RECORD}),
+    )
     # Rows of the explicit matrix follow the file, so skipped vertices keep their rows.
     index: dict[tuple[str, str], int] = {
         ("site", str(v.id)): i + 1 for i, v in enumerate(instance.vertices)
@@ -758,8 +810,8 @@ def toptw_to_problem(instance: ToptwInstance, paths: int) -> BenchmarkProblem:
     travel = ExplicitMatrix(index=index, distance_m=matrix, duration_s=matrix)
     problem = Problem(
         sites=tuple(sites),
-        teams=tuple(teams),
-        horizon=(BENCHMARK_DATE,),
+        teams=teams,
+        horizon=horizon,
         travel=travel,
         seconds_per_person=_no_time_per_person(),
     )
