@@ -153,8 +153,9 @@ def request_cancel(job: SolveJob, user: User | None = None) -> SolveJob:
         )
     audit("job.cancel", job, user)
     db.session.commit()
-    db.session.refresh(job)
-    return job
+    row = db.session.get(SolveJob, job_id)
+    assert row is not None
+    return row
 
 
 def restored_status(plan: Plan, job: SolveJob) -> PlanStatus:
