@@ -6,17 +6,21 @@ This is the only module of the project that imports OR-Tools (the pinned 9.15 wh
 Model
 -----
 * **Vehicles** are team × working date (:attr:`Problem.vehicles`).
-* **One time dimension** (``TIME``) spans the whole horizon in seconds from the first
-  local midnight. Each vehicle's start and end cumuls are limited to its shift on its
-  date. A visit node's cumul is the start of its visit; its domain is the union of the
-  site's opening windows on the dates it may be served, shortened by the visit's
-  duration so the visit *ends* inside the window, with the gaps removed
-  (``SetRange`` + ``RemoveInterval``).
+* **One time dimension** (``TIME``) in ticks (a minute by default) of the time of day:
+  every route lies within its vehicle's date, so the day is implied by the vehicle
+  (an absolute horizon clock made every closed night and afternoon a hole in the cumul
+  domains, which slowed insertion tenfold). Each vehicle's start and end cumuls are
+  limited to its shift. A visit node's cumul is the start of its visit; its domain is
+  one opening window, shortened so the visit *ends* inside it (``SetRange``). A site
+  with several windows a day, or different hours on different dates, gets one node per
+  window, restricted to the vehicles of those dates, all in one disjunction: domains
+  stay plain ranges (holes made by ``RemoveInterval`` are invisible to the insertion
+  filters, and first solutions failed on Medan-size instances with them).
 * **Service time** = setup + persons × seconds per person ÷ kits. It is added to the
-  node's outgoing transits, so each vehicle profile has one transit matrix
-  (``RegisterTransitMatrix``: travel + service). When teams with different numbers of
-  kits can serve a site, the visit gets one *copy* per kit level (each allowed only on
-  teams with that many kits) joined in one disjunction, so the duration is exact.
+  node's outgoing transits, so each vehicle class (profile, kits) has one transit
+  matrix (``RegisterTransitMatrix``: travel + service) and the duration is exact for
+  the visiting team. Only the latest start in a window that closes before the shift
+  ends is conservative: it leaves room for the slowest team allowed on that date.
 * **Breaks** (Friday prayer, ...) are interval variables given to
   ``SetBreakIntervalsOfVehicle``: no visit overlaps them; travel and waiting may.
 * **Blank cards**: a ``CARDS`` capacity dimension per team-day (unary transit vector),
@@ -206,12 +210,12 @@ class Visit:
     chunk: int
     persons: Mapping[Service, int]
     cards: int
-    kits: int
-    service_s: int
+    service_s: Mapping[int, int]
+    """Visit duration (setup + service) in seconds per number of kits."""
     vehicles: tuple[int, ...]
-    starts: tuple[tuple[int, int], ...]
-    """Allowed start-of-visit intervals in solver ticks from the horizon start
-    (sorted, inclusive), such that the whole visit fits in a window and the shift."""
+    starts: tuple[int, int]
+    """Allowed start of the visit in ticks from local midnight of the visiting vehicle's
+    date (inclusive): the whole visit fits one opening window and the shift."""
 
 
 def split_persons(demand: Mapping[Service, int], parts: int) -> list[dict[Service, int]]:
@@ -310,29 +314,38 @@ def plan_visits(
                 parts = max(parts, -(-site.cards // max_cards))
         for ci, persons in enumerate(split_persons(site.demand, parts)):
             cards = sum(n for s, n in persons.items() if s in CARD_SERVICES)
-            for kits in kit_levels:
-                svc = problem.visit_seconds(site, persons, kits)
-                svc_t = -(-svc // tick)
-                allowed: list[int] = []
+            svc = {k: problem.visit_seconds(site, persons, k) for k in kit_levels}
+            usable = [
+                v
+                for v in vehicles
+                if (not cards or v.team.cards_per_day >= cards)
+                and svc[v.team.kits] <= _usable_seconds(problem, site, v)
+            ]
+            # A window closing before the shift ends must hold the whole visit; its
+            # latest start leaves room for the slowest team allowed that date. (Where
+            # the shift closes first, the route's end cumul already holds the visit.)
+            slowest: dict[object, int] = {}
+            for v in usable:
+                slowest[v.date] = max(slowest.get(v.date, 0), -(-svc[v.team.kits] // tick))
+            # One node per distinct start interval (a window on some dates), allowed on
+            # the vehicles of those dates, all in one disjunction: cumul domains are
+            # plain ranges. Holes (RemoveInterval) are invisible to the insertion
+            # filters and made first solutions fail on Medan-size instances.
+            patterns: dict[tuple[int, int], list[int]] = {}
+            for v in usable:
                 starts: list[tuple[int, int]] = []
-                for v in vehicles:
-                    if v.team.kits != kits or (cards and v.team.cards_per_day < cards):
-                        continue
-                    off = problem.day_offset(v.date)
-                    ok = False
-                    for w in site.windows_on(v.date):
-                        lo = -(-(off + max(w.start, v.shift.start)) // tick)
-                        hi = (off + min(w.end, v.shift.end)) // tick - svc_t
-                        if lo <= hi:
-                            starts.append((lo, hi))
-                            ok = True
-                    if ok:
-                        allowed.append(v.index)
-                if not allowed:
-                    continue
-                visits.append(
-                    Visit(si, ci, persons, cards, kits, svc, tuple(allowed), _merge(starts))
-                )
+                for w in site.windows_on(v.date):
+                    lo = -(-max(w.start, v.shift.start) // tick)
+                    if w.end >= v.shift.end:
+                        hi = v.shift.end // tick - -(-svc[v.team.kits] // tick)
+                    else:
+                        hi = w.end // tick - slowest[v.date]
+                    if lo <= hi:
+                        starts.append((lo, hi))
+                for interval in _merge(starts):
+                    patterns.setdefault(interval, []).append(v.index)
+            for interval, allowed in sorted(patterns.items()):
+                visits.append(Visit(si, ci, persons, cards, svc, tuple(allowed), interval))
     return visits
 
 
@@ -385,7 +398,7 @@ class _Model:
     time_dim: Any
     dist: dict[str, np.ndarray]
     dur: dict[str, np.ndarray]
-    service: np.ndarray
+    service: dict[int, np.ndarray]
     depot_nodes: int
     breaks: dict[int, list[tuple[str, int, Any]]]
     persons_requested: int
@@ -410,9 +423,13 @@ def _build(problem: Problem, params: SolveParams) -> _Model:
     for k, v in enumerate(visits):
         rows[depot_nodes + k] = place_row[("site", problem.sites[v.site_index].id)]
     tick = params.time_tick_s
-    service = np.zeros(n_nodes, dtype=np.int64)  # in ticks, rounded up
-    for k, v in enumerate(visits):
-        service[depot_nodes + k] = -(-v.service_s // tick)
+    kit_levels = sorted({v.team.kits for v in vehicles})
+    service: dict[int, np.ndarray] = {}  # kits -> visit duration per node, in ticks
+    for kits in kit_levels:
+        service[kits] = np.zeros(n_nodes, dtype=np.int64)
+        for k, v in enumerate(visits):
+            if kits in v.service_s:
+                service[kits][depot_nodes + k] = -(-v.service_s[kits] // tick)
 
     profiles = sorted({v.team.profile for v in vehicles})
     dist: dict[str, np.ndarray] = {}
@@ -430,28 +447,35 @@ def _build(problem: Problem, params: SolveParams) -> _Model:
     routing = pywrapcp.RoutingModel(manager)
     solver = routing.solver()
 
-    # travel cost and time transits per vehicle profile
-    time_cb: dict[str, int] = {}
+    # travel cost per profile; time transits (travel + visit) per vehicle class
+    time_cb: dict[tuple[str, int], int] = {}
     cost_cb: dict[str, int] = {}
     for prof in profiles:
-        transit = -(-dur[prof] // tick) + service[:, None]
-        if transit.max(initial=0) >= INT32_LIMIT:
-            raise ValueError("travel plus service time exceeds 2**31 seconds")
-        time_cb[prof] = routing.RegisterTransitMatrix(transit.tolist())
+        travel_t = -(-dur[prof] // tick)
+        for kits in sorted({v.team.kits for v in vehicles if v.team.profile == prof}):
+            transit = travel_t + service[kits][:, None]
+            if transit.max(initial=0) >= INT32_LIMIT:
+                raise ValueError("travel plus visit time exceeds 2**31 ticks")
+            time_cb[(prof, kits)] = routing.RegisterTransitMatrix(transit.tolist())
         cost_matrix = dist[prof] if params.arc_cost == "distance" else dur[prof]
         cost_cb[prof] = routing.RegisterTransitMatrix(cost_matrix.tolist())
     for v in vehicles:
         routing.SetArcCostEvaluatorOfVehicle(cost_cb[v.team.profile], v.index)
 
-    span_days = (problem.horizon[-1] - problem.horizon[0]).days + 1
-    horizon_t = span_days * DAY_SECONDS // tick
+    # Each route lies within one date, so the clock is time of day: cumul domains of
+    # sites open the same hours every day need no holes (with an absolute clock the
+    # closed hours of every day were holes, and insertion became ~10x slower).
+    horizon_t = DAY_SECONDS // tick
     routing.AddDimensionWithVehicleTransits(
-        [time_cb[v.team.profile] for v in vehicles], horizon_t, horizon_t, False, TIME
+        [time_cb[(v.team.profile, v.team.kits)] for v in vehicles],
+        horizon_t,
+        horizon_t,
+        False,
+        TIME,
     )
     time_dim = routing.GetDimensionOrDie(TIME)
     for v in vehicles:
-        off = problem.day_offset(v.date)
-        lo, hi = -(-(off + v.shift.start) // tick), (off + v.shift.end) // tick
+        lo, hi = -(-v.shift.start // tick), v.shift.end // tick
         time_dim.CumulVar(routing.Start(v.index)).SetRange(lo, hi)
         time_dim.CumulVar(routing.End(v.index)).SetRange(lo, hi)
 
@@ -469,11 +493,7 @@ def _build(problem: Problem, params: SolveParams) -> _Model:
         # SetAllowedVehiclesForIndex exists in 9.15 but its Python binding rejects every
         # argument (absl::Span<const int> has no typemap), so restrict the vehicle var.
         routing.VehicleVar(idx).SetValues([-1, *v.vehicles])
-        cumul = time_dim.CumulVar(idx)
-        cumul.SetRange(v.starts[0][0], v.starts[-1][1])
-        for (_, a_hi), (b_lo, _) in zip(v.starts, v.starts[1:], strict=False):
-            if b_lo - 1 >= a_hi + 1:
-                cumul.RemoveInterval(a_hi + 1, b_lo - 1)
+        time_dim.CumulVar(idx).SetRange(*v.starts)
         groups.setdefault((v.site_index, v.chunk), []).append(idx)
     optional_total = 0
     penalties: dict[tuple[int, int], int] = {}
@@ -491,25 +511,26 @@ def _build(problem: Problem, params: SolveParams) -> _Model:
 
     # breaks: no visit overlaps them; travel and waiting may
     breaks: dict[int, list[tuple[str, int, Any]]] = {}
-    node_visit = [0] * (routing.Size() + len(vehicles))
-    for i in range(routing.Size()):
-        if not routing.IsStart(i):
-            node_visit[i] = int(service[manager.IndexToNode(i)])
+    node_visit: dict[int, list[int]] = {}
+    for kits in kit_levels:
+        node_visit[kits] = [0] * (routing.Size() + len(vehicles))
+        for i in range(routing.Size()):
+            if not routing.IsStart(i):
+                node_visit[kits][i] = int(service[kits][manager.IndexToNode(i)])
     for v in vehicles:
         if not v.shift.breaks:
             continue
-        off = problem.day_offset(v.date)
         intervals = []
         for b in v.shift.breaks:
             assert b.duration is not None
             dur_t = -(-b.duration // tick)
-            lo = -(-(off + b.start) // tick)
-            hi = max(lo, (off + b.end) // tick - dur_t)
+            lo = -(-b.start // tick)
+            hi = max(lo, b.end // tick - dur_t)
             iv = solver.FixedDurationIntervalVar(lo, hi, dur_t, False, f"{b.name}@{v.index}")
             intervals.append(iv)
             routing.AddIntervalToAssignment(iv)
             breaks.setdefault(v.index, []).append((b.name, b.duration, iv))
-        time_dim.SetBreakIntervalsOfVehicle(intervals, v.index, node_visit)
+        time_dim.SetBreakIntervalsOfVehicle(intervals, v.index, node_visit[v.team.kits])
 
     # blank cards: per team-day capacity and the office's total stock
     if any(v.cards for v in visits):
@@ -554,14 +575,11 @@ def _build(problem: Problem, params: SolveParams) -> _Model:
     if params.balance_coefficient and vehicles and visits:
         by_group = {}
         for v in visits:
-            by_group.setdefault((v.site_index, v.chunk), v.service_s)
+            by_group.setdefault((v.site_index, v.chunk), min(v.service_s.values()))
         work = sum(by_group.values()) // tick
         share = -(-work // len(vehicles))
         for v in vehicles:
-            off = problem.day_offset(v.date)
-            bound = (off + v.shift.start) // tick + min(
-                share, (v.shift.end - v.shift.start) // tick
-            )
+            bound = v.shift.start // tick + min(share, (v.shift.end - v.shift.start) // tick)
             time_dim.SetCumulVarSoftUpperBound(
                 routing.End(v.index), bound, params.balance_coefficient
             )
@@ -853,14 +871,15 @@ def _to_result(
                 continue
             prof = v.team.profile
             d, t = model.dist[prof], model.dur[prof]
+            off = problem.day_offset(v.date)
             taken = []
             for name, seconds, iv in model.breaks.get(v.index, []):
                 if solution.PerformedValue(iv):
-                    s0 = solution.StartValue(iv) * tick
+                    s0 = off + solution.StartValue(iv) * tick
                     taken.append(BreakTaken(name, s0, s0 + seconds))
             taken.sort(key=lambda b: b.start)
             prev_node = manager.IndexToNode(i)
-            prev_end = solution.Value(td.CumulVar(i)) * tick
+            prev_end = off + solution.Value(td.CumulVar(i)) * tick
             depart = prev_end
             stops: list[Stop] = []
             metres = travel = 0
@@ -874,7 +893,7 @@ def _to_result(
                     arrive = _arrival(prev_end, leg_s, taken)
                     break
                 visit = model.visits[node - model.depot_nodes]
-                start = solution.Value(td.CumulVar(i)) * tick
+                start = off + solution.Value(td.CumulVar(i)) * tick
                 arrival = min(start, _arrival(prev_end, leg_s, taken))
                 if not stops:
                     # leave as late as possible: the team need not wait at the site
@@ -887,7 +906,7 @@ def _to_result(
                         visit=visit.chunk,
                         arrival=arrival,
                         start=start,
-                        end=start + visit.service_s,
+                        end=start + visit.service_s[v.team.kits],
                         persons=dict(visit.persons),
                         cards=visit.cards,
                         distance_m=leg_m,
@@ -897,7 +916,7 @@ def _to_result(
                 served_groups.add((visit.site_index, visit.chunk))
                 for s, n in visit.persons.items():
                     served[site.id][s] = served[site.id].get(s, 0) + n
-                prev_end = start + visit.service_s
+                prev_end = start + visit.service_s[v.team.kits]
                 prev_node = node
                 i = solution.Value(routing.NextVar(i))
             routes.append(
