@@ -8,6 +8,8 @@ small poller thread writes progress and the heartbeat in short transactions of i
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import threading
 import time
 from typing import Any
@@ -68,6 +70,7 @@ class _Poller:
         p = self.latest
         elapsed = time.monotonic() - self.t0
         out: dict[str, Any] = {
+            "pid": os.getpid(),
             "elapsed_s": round(elapsed, 2),
             "time_limit_s": self.limit_s,
             "percent": min(100, round(100 * elapsed / max(1, self.limit_s))),
@@ -113,7 +116,13 @@ def run_solve_job(job_id: str) -> str:
     claimed = db.session.execute(
         sa.update(SolveJob)
         .where(SolveJob.id == job_id, SolveJob.status == JobStatus.QUEUED)
-        .values(status=JobStatus.RUNNING, started_at=utcnow(), heartbeat_at=utcnow())
+        .values(
+            status=JobStatus.RUNNING,
+            started_at=utcnow(),
+            heartbeat_at=utcnow(),
+            # Which process runs it: operators (and the kill test) can find it.
+            progress={"pid": os.getpid(), "host": socket.gethostname()[:60]},
+        )
     ).rowcount
     db.session.commit()
     if not claimed:
