@@ -851,13 +851,12 @@ def job_payload(job: SolveJob) -> dict[str, Any]:
     done = job.status in (JobStatus.DONE, JobStatus.FAILED, JobStatus.CANCELLED)
     if done:
         fraction = 1.0
-    elif progress.get("fraction") is not None:
-        fraction = float(progress["fraction"])
+    elif progress.get("percent") is not None:
+        fraction = min(float(progress["percent"]) / 100, 0.99)
     elif limit and elapsed is not None:
         fraction = min(float(elapsed) / float(limit), 0.99)
     else:
         fraction = 0.0
-    served = progress.get("persons", progress.get("residents_served"))
     return {
         "id": job.id,
         "plan_id": job.plan_id,
@@ -867,8 +866,10 @@ def job_payload(job: SolveJob) -> dict[str, Any]:
         "fraction": round(fraction, 3),
         "elapsed_s": round(float(elapsed), 1) if elapsed is not None else None,
         "time_limit_s": limit,
-        "persons": served,
-        "km": progress.get("km"),
+        "persons": progress.get("persons_served"),
+        "persons_requested": progress.get("persons_requested"),
+        "km": progress.get("distance_km"),
+        "solver_status": progress.get("solver_status"),
         "error": job.error or None,
         "review_url": url_for("coord.plan_review", plan_id=job.plan_id),
     }

@@ -21,6 +21,17 @@
     bar.textContent = Math.round(data.fraction * 100) + "%";
     text("job-status", labels[data.status] || data.status);
     text("job-persons", data.persons === null || data.persons === undefined ? "–" : data.persons);
+    if (data.persons_requested) {
+      var req = document.getElementById("job-requested");
+      if (!req) {
+        req = document.createElement("span");
+        req.id = "job-requested";
+        var persons = document.getElementById("job-persons");
+        persons.parentNode.appendChild(document.createTextNode(" / "));
+        persons.parentNode.appendChild(req);
+      }
+      req.textContent = data.persons_requested;
+    }
     text("job-km", data.km === null || data.km === undefined ? "–" : Number(data.km).toFixed(1));
     text("job-elapsed", data.elapsed_s === null ? "0" : Math.round(data.elapsed_s));
     if (data.error) {

@@ -218,17 +218,61 @@ def test_job_json_reports_best_plan_so_far(coord_client, plan):
         id="job-123",
         plan_id=plan.id,
         status=JobStatus.RUNNING,
-        progress={"persons": 120, "km": 14.5, "elapsed_s": 3.2, "time_limit_s": 10},
+        progress={
+            "persons_served": 120,
+            "persons_requested": 300,
+            "distance_km": 14.5,
+            "elapsed_s": 3.2,
+            "time_limit_s": 10,
+            "percent": 32,
+        },
     )
     db.session.add(job)
     db.session.commit()
     data = coord_client.get("/coord/jobs/job-123.json").get_json()
     assert data["status"] == "running" and data["done"] is False
-    assert data["persons"] == 120 and data["km"] == 14.5
-    assert 0.3 <= data["fraction"] <= 0.33
+    assert data["persons"] == 120 and data["persons_requested"] == 300 and data["km"] == 14.5
+    assert data["fraction"] == 0.32
     page = coord_client.get("/coord/jobs/job-123").get_data(as_text=True)
     assert 'data-status-url="/coord/jobs/job-123.json"' in page
     assert 'id="cancel-solve"' in page
+
+
+def test_plan_form_creates_plan_and_solves(client, app):
+    """The plan form creates a plan, solves it (inline backend) and the review shows routes."""
+    app.config["JOB_BACKEND"] = "inline"
+    office = make_office()
+    teams = [make_team(office, name=f"Tim {c}") for c in "AB"]
+    for i in range(4):
+        make_hotspot(office, name=f"SMA Form {i}", lat=3.58 + 0.003 * i, lon=98.67)
+    make_hotspot(office, name="Pasar Lain", kind="market", lat=3.6, lon=98.68)
+    user = make_user(Role.COORDINATOR, office_id=office.id)
+    db.session.commit()
+    login(client, user)
+    form = client.get("/coord/plans/new").get_data(as_text=True)
+    assert 'name="team_ids"' in form and "Tim A" in form
+    resp = client.post(
+        "/coord/plans/new",
+        data={
+            "name": "Rencana formulir",
+            "start_date": "2026-12-07",
+            "end_date": "2026-12-08",
+            "team_ids": [str(t.id) for t in teams],
+            "kind": ["school"],
+            "time_limit_s": "2",
+        },
+    )
+    assert resp.status_code == 302 and "/coord/jobs/" in resp.headers["Location"]
+    job_id = resp.headers["Location"].rsplit("/", 1)[1]
+    data = client.get(f"/coord/jobs/{job_id}.json").get_json()
+    assert data["status"] == "done" and data["done"] and data["persons"] > 0
+    plan = db.session.get(Plan, data["plan_id"])
+    assert plan.status == PlanStatus.SOLVED and plan.params["time_limit_s"] == 2
+    # The kind filter left the market out of the plan entirely.
+    names = {s.hotspot.name for r in plan.routes for s in r.stops}
+    names |= {u.hotspot.name for u in plan.unserved}
+    assert "Pasar Lain" not in names and names
+    assert client.get(data["review_url"]).status_code == 200
 
 
 def test_plan_form_without_team_is_refused(coord_client, plan):
