@@ -145,3 +145,10 @@ def password() -> Response | str | tuple[str, int]:
                 return redirect(home_for(user))
     status = 400 if request.method == "POST" else 200
     return render_template("auth/password.html", form=form, error=error), status
+
+
+@bp.after_request
+def _no_store(response: Response) -> Response:
+    # Login and password pages must never be kept by a shared or back-button cache.
+    response.headers["Cache-Control"] = "no-store"
+    return response

@@ -1,0 +1,199 @@
+"""The running app: production cookies, error pages, size limits, headers (rows 7, 10, 18, 32)."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from http.cookies import SimpleCookie
+
+import pytest
+from werkzeug.test import encode_multipart
+
+from outreach import create_app
+from outreach.extensions import db
+from outreach.models import Role
+from tests.factories import PASSWORD, make_user
+
+STRONG = secrets.token_hex(32)
+
+
+@pytest.fixture
+def prod_app(app, app_config, monkeypatch):
+    """A production-mode app on the test database (``app`` prepared the schema)."""
+    monkeypatch.delenv("JEMPUT_ENV", raising=False)
+    config = {k: v for k, v in app_config.items() if k != "TESTING"}
+    config.update(ENV_NAME="production", SECRET_KEY=STRONG)
+    application = create_app(config)
+
+    @application.get("/__boom")
+    def boom():
+        raise RuntimeError("secret detail: SELECT * FROM user_session")
+
+    @application.get("/api/v1/__boom")
+    def api_boom():
+        raise RuntimeError("secret detail: SELECT * FROM user_session")
+
+    yield application
+    with application.app_context():
+        db.engine.dispose()
+
+
+def set_cookie_headers(resp) -> list[str]:
+    return resp.headers.getlist("Set-Cookie")
+
+
+def test_production_session_cookie_attributes(app, prod_app):
+    """After login in production the cookie is __Host-, Secure, HttpOnly, SameSite=Lax."""
+    make_user(Role.COORDINATOR, username="koordinator")
+    db.session.commit()
+    client = prod_app.test_client()
+    resp = client.post(
+        "/login",
+        data={"username": "koordinator", "password": PASSWORD},
+        base_url="https://localhost",
+    )
+    assert resp.status_code == 302
+    headers = set_cookie_headers(resp)
+    assert len(headers) == 1
+    header = headers[0]
+    cookie = SimpleCookie()
+    cookie.load(header)
+    (name,) = cookie.keys()
+    morsel = cookie[name]
+    assert name.startswith("__Host-")
+    assert morsel["secure"] and morsel["httponly"]
+    assert morsel["samesite"] == "Lax"
+    assert morsel["path"] == "/"
+    assert not morsel["domain"]
+    assert "remember_token" not in header
+
+
+def test_production_debug_is_off(prod_app):
+    """The production app runs with debug off."""
+    assert prod_app.debug is False
+    assert prod_app.config["PROPAGATE_EXCEPTIONS"] in (None, False)
+
+
+def test_production_500_is_generic(prod_app):
+    """A crashing view gives a generic 500 page without traceback or SQL."""
+    resp = prod_app.test_client().get("/__boom", base_url="https://localhost")
+    assert resp.status_code == 500
+    body = resp.get_data(as_text=True)
+    for leak in ("Traceback", "RuntimeError", "secret detail", "SELECT", "user_session"):
+        assert leak not in body
+
+
+def test_production_api_500_is_generic_json(prod_app):
+    """A crashing API view gives the JSON error shape and no details."""
+    resp = prod_app.test_client().get("/api/v1/__boom", base_url="https://localhost")
+    assert resp.status_code == 500
+    assert resp.get_json()["error"]["code"] == "internal_error"
+    assert "secret detail" not in resp.get_data(as_text=True)
+
+
+def test_hsts_in_production(prod_app):
+    """Production responses carry HSTS of at least a year with subdomains."""
+    resp = prod_app.test_client().get("/login", base_url="https://localhost")
+    hsts = resp.headers["Strict-Transport-Security"]
+    max_age = int(re.search(r"max-age=(\d+)", hsts).group(1))
+    assert max_age >= 31536000 and "includeSubDomains" in hsts
+
+
+def test_hsts_on_errors_in_production(prod_app):
+    """HSTS is also set on 404 and 500 responses."""
+    client = prod_app.test_client()
+    for path in ("/no-such-page", "/__boom"):
+        resp = client.get(path, base_url="https://localhost")
+        assert "Strict-Transport-Security" in resp.headers, path
+
+
+def test_upload_over_limit_is_413(app_config):
+    """A request body over MAX_CONTENT_LENGTH is refused with 413 before any parsing."""
+    app_config["MAX_CONTENT_LENGTH"] = 64 * 1024
+    application = create_app(app_config)
+    resp = application.test_client().post(
+        "/login", data={"username": "x", "password": "y" * (100 * 1024)}
+    )
+    assert resp.status_code == 413
+    with application.app_context():
+        db.engine.dispose()
+
+
+def test_default_upload_limit_is_enforced(client):
+    """The default 8 MiB limit refuses a 9 MiB upload with 413."""
+    payload = b"a" * (9 * 1024 * 1024)
+    resp = client.post("/login", data=payload, content_type="text/csv")
+    assert resp.status_code == 413
+
+
+def test_form_field_over_memory_limit_is_413(app, client):
+    """A single form field larger than MAX_FORM_MEMORY_SIZE is refused with 413."""
+    big = "x" * (app.config["MAX_FORM_MEMORY_SIZE"] + 1024)
+    # Encoded up front: the test client would spool a body this big to a temp file and,
+    # the request being refused unread, never close it.
+    boundary, body = encode_multipart({"username": big, "password": "y"})
+    resp = client.post(
+        "/login", data=body, content_type=f"multipart/form-data; boundary={boundary}"
+    )
+    assert resp.status_code == 413
+
+
+def test_too_many_form_parts_is_413(app, client):
+    """More multipart parts than MAX_FORM_PARTS are refused with 413."""
+    data = {f"f{i}": "v" for i in range(app.config["MAX_FORM_PARTS"] + 1)}
+    resp = client.post("/login", data=data, content_type="multipart/form-data")
+    assert resp.status_code == 413
+
+
+def _assert_security_headers(resp, where: str) -> None:
+    csp = resp.headers.get("Content-Security-Policy", "")
+    for directive in ("object-src 'none'", "base-uri 'none'", "frame-ancestors"):
+        assert directive in csp, (where, directive)
+    assert re.search(r"script-src [^;]*'nonce-[A-Za-z0-9_-]{16,}'", csp), where
+    assert "unsafe-eval" not in csp, where
+    assert resp.headers.get("X-Content-Type-Options") == "nosniff", where
+    assert resp.headers.get("Referrer-Policy") == "strict-origin-when-cross-origin", where
+    content_type = resp.headers.get("Content-Type", "").lower()
+    # JSON is UTF-8 by definition (RFC 8259 defines no charset parameter); text needs one.
+    assert content_type.startswith("application/json") or "charset=utf-8" in content_type, where
+
+
+def test_security_headers_on_html(client):
+    """An HTML page carries CSP with a nonce, nosniff, the referrer policy and a charset."""
+    _assert_security_headers(client.get("/login"), "html")
+
+
+def test_security_headers_on_json(client):
+    """A JSON API response carries the same headers."""
+    resp = client.get("/api/v1/no-such-thing")
+    assert resp.is_json
+    _assert_security_headers(resp, "json")
+
+
+def test_security_headers_on_404(client):
+    """A 404 page carries the security headers."""
+    resp = client.get("/no-such-page")
+    assert resp.status_code == 404
+    _assert_security_headers(resp, "404")
+
+
+def test_security_headers_on_500(prod_app):
+    """A 500 page carries the security headers."""
+    resp = prod_app.test_client().get("/__boom", base_url="https://localhost")
+    assert resp.status_code == 500
+    _assert_security_headers(resp, "500")
+
+
+def test_csp_nonce_differs_per_response(client):
+    """Two responses get two different CSP nonces."""
+    nonces = {
+        re.search(r"'nonce-([^']+)'", client.get("/login").headers["Content-Security-Policy"])[1]
+        for _ in range(2)
+    }
+    assert len(nonces) == 2
+
+
+def test_login_page_not_cached(client):
+    """The login page is not stored by shared caches."""
+    resp = client.get("/login")
+    assert "no-store" in resp.headers.get("Cache-Control", "")
