@@ -11,6 +11,7 @@ file-level warning.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 
@@ -168,6 +169,7 @@ _KIND_RULES: tuple[tuple[str, tuple[str, ...]], ...] = (
 )
 
 
+@functools.lru_cache(maxsize=4096)  # a file repeats a handful of kind words thousands of times
 def parse_kind(value: str) -> tuple[str, bool]:
     """Map a kind cell to a canonical kind.
 

@@ -20,6 +20,7 @@ Example: ``Sen-Kam 08:00-16:00; Jum 08:00-11:30,13:30-16:00``.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -126,6 +127,11 @@ def parse_opening_hours(text: str) -> OpeningHours | None:
     OpeningHoursError
         With a short Indonesian detail naming the part that could not be read.
     """
+    return _parse_cached(text)
+
+
+@functools.lru_cache(maxsize=4096)  # uploads repeat a few patterns thousands of times
+def _parse_cached(text: str) -> OpeningHours | None:
     text = " ".join(text.replace("’", "'").split()).casefold()
     # Spaces around "-" and "," carry no meaning ("Sen - Kam", "08:00-11:30, 13:30-16:00").
     text = _LOOSE_COMMA.sub(",", _LOOSE_DASH.sub("-", text))

@@ -197,6 +197,7 @@ class Geocoder:
             scheme=parts.scheme,
             user_agent=self.user_agent,
             timeout=self.timeout,
+            adapter_factory=_adapter_without_retries,
         )
         self._geocode = _geopy_rate_limiter(
             self._nominatim.geocode,
@@ -236,12 +237,8 @@ class Geocoder:
                 location = self._geocode(
                     text, exactly_one=True, country_codes=self.country_codes, language="id"
                 )
-            except geopy_exc.GeocoderTimedOut:
-                return self._pause("timeout")
-            except geopy_exc.GeocoderRateLimited:
-                return self._pause("rate_limited")
-            except (geopy_exc.GeocoderUnavailable, geopy_exc.GeocoderServiceError):
-                return self._pause("unavailable")
+            except geopy_exc.GeopyError as exc:
+                return self._pause(_failure_reason(exc))
             except Exception:  # noqa: BLE001 - a network client must not lose the row
                 logger.warning("geocoder failed unexpectedly", exc_info=True)
                 return self._pause("error")
@@ -258,11 +255,40 @@ class Geocoder:
         self.cache[key] = (lat, lon)
         return Located(STATUS_LOCATED, lat, lon, SOURCE_GEOCODER)
 
+    def close(self) -> None:
+        """Close the HTTP connection pool (also done when the object is collected)."""
+        session = getattr(self._nominatim.adapter, "session", None)
+        if session is not None:
+            session.close()
+
     def _pause(self, reason: str) -> Located:
         # Log the reason only: the query may contain an address (personal data for home visits).
         logger.warning("geocoder paused for this batch: %s", reason)
         self.paused_reason = reason
         return Located(STATUS_NEEDS_LOCATION, reason=reason)
+
+
+def _adapter_without_retries(*, proxies: Any, ssl_context: Any) -> Any:
+    """geopy's adapter with urllib3 retries off: a retry would break the 1 request/s spacing."""
+    from geopy.adapters import RequestsAdapter, URLLibAdapter
+
+    if RequestsAdapter.is_available:
+        return RequestsAdapter(proxies=proxies, ssl_context=ssl_context, max_retries=0)
+    return URLLibAdapter(proxies=proxies, ssl_context=ssl_context)
+
+
+def _failure_reason(exc: Exception) -> str:
+    """Name a geopy failure; geopy maps HTTP 503 to a "timeout", so look at the HTTP status."""
+    from geopy import exc as geopy_exc
+
+    status = getattr(exc.__cause__, "status_code", None)
+    if status == 429 or isinstance(exc, geopy_exc.GeocoderRateLimited):
+        return "rate_limited"
+    if status is not None:
+        return "unavailable"
+    if isinstance(exc, geopy_exc.GeocoderTimedOut):
+        return "timeout"
+    return "unavailable"
 
 
 def query_text(query: LocationQuery) -> str:

@@ -105,6 +105,7 @@ _MAX_SHEET_ROWS = MAX_ROWS + 5_000
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u202a-\u202e\u2066-\u2069]")
 _CONTROL_NO_NEWLINE = re.compile(r"[\x00-\x1f\x7f\u202a-\u202e\u2066-\u2069]")
 _GRID_DEGREES = 0.002  # ~222 m: a 3x3 block of cells always covers a 150 m radius.
+_BUCKET_CAP = 32
 
 
 @dataclass(frozen=True)
@@ -674,24 +675,34 @@ def _cell(lat: float, lon: float) -> tuple[int, int]:
 
 
 class _NameGrid:
-    """Points bucketed by (normalised name, grid cell): a near-duplicate lookup in O(1)."""
+    """Points bucketed by (normalised name, grid cell): a near-duplicate lookup in O(1).
+
+    Each bucket keeps at most :data:`_BUCKET_CAP` distinct positions, so even a file of 20,000
+    rows with the same name at the same place stays linear: identical positions collapse to one
+    entry, and a crowded bucket already makes every newcomer a likely duplicate.
+    """
 
     def __init__(self) -> None:
-        self._buckets: dict[tuple[str, int, int], list[tuple[float, float, Any]]] = defaultdict(
-            list
+        self._buckets: dict[tuple[str, int, int], dict[tuple[float, float], Any]] = defaultdict(
+            dict
         )
 
     def add(self, name: str, lat: float, lon: float, item: Any) -> None:
         i, j = _cell(lat, lon)
-        self._buckets[(name, i, j)].append((lat, lon, item))
+        bucket = self._buckets[(name, i, j)]
+        if len(bucket) < _BUCKET_CAP:
+            bucket.setdefault((lat, lon), item)
 
     def near(self, name: str, lat: float, lon: float, skip: Any = None) -> tuple[Any, float]:
         i, j = _cell(lat, lon)
         best: tuple[Any, float] = (None, math.inf)
         for di in (-1, 0, 1):
             for dj in (-1, 0, 1):
-                for plat, plon, item in self._buckets.get((name, i + di, j + dj), ()):
-                    if item is skip or (skip is not None and item == skip):
+                bucket = self._buckets.get((name, i + di, j + dj))
+                if not bucket:
+                    continue
+                for (plat, plon), item in bucket.items():
+                    if skip is not None and item == skip:
                         continue
                     distance = haversine_m(lat, lon, plat, plon)
                     if distance <= DUPLICATE_RADIUS_M and distance < best[1]:
