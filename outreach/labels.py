@@ -17,6 +17,14 @@ SERVICE_LABELS = {
     Service.KIA.value: _l("Child ID card (KIA)"),
 }
 
+# Column headers where space is short (tables); the full label goes in a title attribute.
+SERVICE_SHORT_LABELS = {
+    Service.KTP_RECORD.value: _l("Recording"),
+    Service.KTP_PRINT.value: _l("Printing"),
+    Service.BIRTH_CERT.value: _l("Birth cert."),
+    Service.KIA.value: _l("KIA"),
+}
+
 KIND_LABELS = {
     HotspotKind.SCHOOL.value: _l("School"),
     HotspotKind.OFFICE.value: _l("Kelurahan office"),

@@ -205,6 +205,9 @@ def base_map(
     lat, lon = center if center is not None else (KOTA_MEDAN.lat, KOTA_MEDAN.lon)
     _check_coordinates(lat, lon)
     m = folium.Map(location=[lat, lon], tiles=None, zoom_start=zoom_start, control_scale=True)
+    # The map itself needs zoom limits: without a tile layer, marker clustering fails with
+    # "Map has no maxZoom specified".
+    m.options.update(min_zoom=3, max_zoom=19)
     use_vendored_assets(m, LEAFLET_JS, LEAFLET_CSS)
     enabled = _config("MAP_TILES_ENABLED") if tiles_enabled is None else tiles_enabled
     m.jb_tiles_enabled = bool(enabled)  # read by render_map for the plain background
@@ -392,8 +395,11 @@ class _Legend(MacroElement):
             (function () {
                 var legend = L.control({position: "bottomright"});
                 legend.onAdd = function () {
-                    var div = L.DomUtil.create("div", "jb-legend");
+                    var div = L.DomUtil.create("details", "jb-legend");
                     div.innerHTML = {{ this.html|tojson }};
+                    // Open on wide screens; on phones it would hide half the map.
+                    div.open = window.innerWidth > 600;
+                    L.DomEvent.disableClickPropagation(div);
                     return div;
                 };
                 legend.addTo({{ this._parent.get_name() }});
@@ -415,7 +421,7 @@ def add_legend(m: folium.Map, title: object, items: Iterable[tuple[str, object]]
         f"{map_text(label)}</li>"
         for color, label in items
     )
-    _Legend(f"<strong>{map_text(title)}</strong><ul>{rows}</ul>").add_to(m)
+    _Legend(f"<summary>{map_text(title)}</summary><ul>{rows}</ul>").add_to(m)
 
 
 _SCRIPT_TAG_RE = re.compile(r"<script\b(?![^>]*\bnonce=)", re.IGNORECASE)

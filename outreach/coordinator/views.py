@@ -12,7 +12,7 @@ from sqlalchemy.orm import selectinload
 
 from .. import maps
 from ..extensions import db
-from ..labels import SERVICE_LABELS
+from ..labels import SERVICE_LABELS, SERVICE_SHORT_LABELS
 from ..models import Hotspot, HotspotDemand, HotspotStatus, Office, Service, Team
 from . import bp
 
@@ -107,6 +107,7 @@ def dashboard():
         rows=rows,
         services=services,
         service_labels=SERVICE_LABELS,
+        service_short_labels=SERVICE_SHORT_LABELS,
         totals=totals,
         total_remaining=sum(totals.values()),
         total_requested=sum(r.requested for r in rows),

@@ -13,7 +13,7 @@ from sqlalchemy.orm import selectinload
 
 from ..extensions import db
 from ..labels import kind_label, service_label
-from ..models import Plan, PlannedRoute, PlannedStop, PlanStatus, StopStatus, Team
+from ..models import Plan, PlannedRoute, PlannedStop, PlanStatus, Service, StopStatus, Team
 from . import bp
 
 
@@ -71,7 +71,11 @@ def _stop_views(route: PlannedRoute, tz: ZoneInfo) -> list[StopView]:
                 kind=kind_label(hs.kind),
                 address=hs.address,
                 kelurahan=hs.kelurahan_name,
-                persons=[(service_label(s), int(n)) for s, n in sorted(stop.persons.items()) if n],
+                persons=[
+                    (service_label(s.value), int(stop.persons[s.value]))
+                    for s in Service
+                    if stop.persons.get(s.value)
+                ],
                 cards=stop.cards,
                 cancelled=stop.status == StopStatus.CANCELLED,
                 navigate_url=nav,

@@ -118,7 +118,9 @@ def upcoming_service_days(
             PlannedRoute.day >= today,
             PlannedRoute.day < today + timedelta(days=HORIZON_DAYS),
         )
-        .order_by(PlannedRoute.day, Hotspot.kecamatan_name, Hotspot.kelurahan_name)
+        .order_by(
+            PlannedRoute.day, Hotspot.kecamatan_name, Hotspot.kelurahan_name, PlannedStop.start_at
+        )
     )
     if kecamatan_code:
         query = query.where(Hotspot.kecamatan_code == kecamatan_code)
