@@ -1,0 +1,95 @@
+"""Medan-scale planning run: 500 sites, 8 teams, 10 working days, checked.
+
+Builds the seeded synthetic Medan instance (:func:`outreach.planning.synthetic.medan_problem`),
+solves it with the production settings, verifies the plan with the independent checker and
+reports wall times, residents served and the checker's verdict. The target (issue 3) is a
+checked plan within 60 s end to end on the project's 2-core machine.
+
+Usage (from the repository root)::
+
+    .venv/bin/python benchmarks/medan_scale.py
+    .venv/bin/python benchmarks/medan_scale.py --time-limit 30 --seed 2 --json medan.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from outreach.planning.checker import check  # noqa: E402 - needs the repo on sys.path
+from outreach.planning.solver import SolveParams, solve  # noqa: E402
+from outreach.planning.synthetic import medan_problem  # noqa: E402
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sites", type=int, default=500)
+    parser.add_argument("--teams", type=int, default=8)
+    parser.add_argument("--days", type=int, default=10, help="working days in the horizon")
+    parser.add_argument("--seed", type=int, default=0, help="instance and search seed")
+    parser.add_argument(
+        "--time-limit", type=float, default=45.0, help="search seconds (total target: 60 s)"
+    )
+    parser.add_argument("--workers", type=int, choices=(1, 2), default=1)
+    parser.add_argument("--json", type=Path, help="write the measurements as JSON")
+    args = parser.parse_args(argv)
+
+    t0 = time.perf_counter()
+    problem = medan_problem(args.sites, args.teams, args.days, seed=args.seed)
+    t_build = time.perf_counter() - t0
+    params = SolveParams(time_limit_s=args.time_limit, seed=args.seed, workers=args.workers)
+    t1 = time.perf_counter()
+    result = solve(problem, params)
+    t_solve = time.perf_counter() - t1
+    t2 = time.perf_counter()
+    violations = check(problem, result)
+    t_check = time.perf_counter() - t2
+    total = time.perf_counter() - t0
+
+    reasons = Counter(u.reason for u in result.unserved)
+    report = {
+        "sites": len(problem.sites),
+        "teams": len(problem.teams),
+        "vehicles": len(problem.vehicles),
+        "horizon": [problem.horizon[0].isoformat(), problem.horizon[-1].isoformat()],
+        "time_limit_s": args.time_limit,
+        "build_s": round(t_build, 2),
+        "solve_s": round(t_solve, 2),
+        "check_s": round(t_check, 2),
+        "total_s": round(total, 2),
+        "status": result.status,
+        "feasible": result.is_feasible(),
+        "routes": len(result.routes),
+        "persons_served": result.persons_served,
+        "persons_requested": result.persons_requested,
+        "served_by_priority": {
+            str(p): {"served": a, "requested": b}
+            for p, (a, b) in result.served_by_priority().items()
+        },
+        "distance_km": round(result.distance_m / 1000, 1),
+        "unserved_reasons": dict(reasons),
+        "check_violations": [str(v) for v in violations[:10]],
+        "check_ok": not violations,
+    }
+    print(result.summary())
+    print(
+        f"build {t_build:.1f} s, solve {t_solve:.1f} s, check {t_check:.1f} s, "
+        f"total {total:.1f} s (target 60 s) -> "
+        f"{'checked OK' if not violations else f'{len(violations)} checker violations'}"
+    )
+    for v in violations[:10]:
+        print(f"  {v}")
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=1), encoding="utf-8")
+    return 0 if not violations and total <= 60 else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
