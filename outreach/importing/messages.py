@@ -72,6 +72,16 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Tidak ada baris data di bawah baris judul.",
         "No data rows below the header.",
     ),
+    "import_conflict": (
+        "Data titik berubah saat impor (mungkin impor lain berjalan bersamaan). Tidak ada yang "
+        "disimpan; ulangi impor.",
+        "The hotspots changed during the import (perhaps another import ran at the same time). "
+        "Nothing was stored; run the import again.",
+    ),
+    "preview_stale": (
+        "Berkas berbeda dengan yang dipratinjau. Unggah dan periksa ulang.",
+        "The file differs from the one previewed. Upload and review it again.",
+    ),
     # File-level warnings.
     "unknown_columns": (
         "Kolom tidak dikenal diabaikan: {columns}.",
