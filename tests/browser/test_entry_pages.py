@@ -1,0 +1,147 @@
+"""The entry pages in a real browser (Playwright + Debian Chromium), under the real CSP.
+
+The dashboard map must load from our vendored assets with no script error and no CSP violation;
+a hostile hotspot name must show as text in the popup and run nothing; no page may scroll
+sideways on a 390 px phone.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+
+import pytest
+from werkzeug.serving import make_server
+
+from outreach import create_app
+from outreach.extensions import db
+from outreach.models import Role
+from tests.factories import PASSWORD, make_hotspot, make_office, make_team, make_user
+
+pytestmark = pytest.mark.browser
+
+HOSTILE = '<img src=x onerror="globalThis.pwn=1"> ${globalThis.pwn=2} ` </script>'
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+PHONE = {"width": 390, "height": 844}
+TABLET = {"width": 820, "height": 1180}
+
+
+@pytest.fixture(scope="module")
+def live_server(tmp_path_factory) -> Iterator[str]:
+    """The app on 127.0.0.1 with a hostile site, CSRF on, no tiles (no internet here)."""
+    tmp_path = tmp_path_factory.mktemp("entry")
+    app = create_app(
+        {
+            "SECRET_KEY": "browser-test-secret-key-0123456789abcdef0123456789",
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'entry.sqlite3'}",
+            "WTF_CSRF_ENABLED": True,
+            "RATELIMIT_ENABLED": False,
+            "MAP_TILES_ENABLED": False,
+        }
+    )
+    with app.app_context():
+        db.create_all()
+        office = make_office(name="Dinas Dukcapil Kota Medan")
+        make_hotspot(office, name=HOSTILE, lat=3.60, lon=98.70)
+        make_user(Role.COORDINATOR, username="koordinator", office_id=office.id)
+        make_user(Role.FIELD, username="petugas", team=make_team(office, name="Tim Uji"))
+        db.session.commit()
+        db.session.remove()
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+        with app.app_context():
+            db.engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def browser(chromium_path):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=chromium_path, headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def open_page(browser, viewport):
+    context = browser.new_context(viewport=viewport)
+    page = context.new_page()
+    problems: list[str] = []
+    page.on("pageerror", lambda exc: problems.append(f"pageerror: {exc}"))
+    page.on(
+        "console",
+        lambda msg: problems.append(f"console: {msg.text}") if msg.type == "error" else None,
+    )
+    return context, page, problems
+
+
+def log_in(page, base: str, username: str) -> None:
+    page.goto(base + "/login")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("[type=submit]")
+    page.wait_for_load_state("networkidle")
+
+
+def test_dashboard_map_loads_and_hostile_name_stays_text(live_server, browser):
+    """The map renders under the CSP; the hostile name shows literally and sets no global."""
+    context, page, problems = open_page(browser, TABLET)
+    log_in(page, live_server, "koordinator")
+    page.goto(live_server + "/coord/")
+    page.wait_for_selector(".leaflet-container .jb-pin--dot")
+    page.click(".jb-pin--dot")
+    popup = page.wait_for_selector(".leaflet-popup-content")
+    assert HOSTILE in popup.inner_text()
+    assert popup.query_selector("img") is None
+    page.hover(".jb-pin--dot")
+    page.wait_for_selector(".leaflet-tooltip")
+    assert page.evaluate("globalThis.pwn === undefined")
+    assert page.evaluate("document.querySelectorAll('.jb-legend li').length") >= 2
+    assert problems == []
+    context.close()
+
+
+@pytest.mark.parametrize(
+    ("user", "path"), [(None, "/"), ("koordinator", "/coord/"), ("petugas", "/field/")]
+)
+def test_entry_pages_fit_a_phone_without_errors(live_server, browser, user, path):
+    """At 390 px no entry page scrolls sideways, and none logs a script or CSP error."""
+    context, page, problems = open_page(browser, PHONE)
+    if user:
+        log_in(page, live_server, user)
+    page.goto(live_server + path)
+    page.wait_for_load_state("networkidle")
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= PHONE["width"], f"{path} is {width}px wide"
+    assert problems == []
+    context.close()
+
+
+def test_logout_button_ends_the_session(live_server, browser):
+    """The top bar's logout form (POST with CSRF token) logs the user out."""
+    context, page, problems = open_page(browser, TABLET)
+    log_in(page, live_server, "koordinator")
+    page.goto(live_server + "/coord/")
+    page.click("form.logout button")
+    page.wait_for_load_state("networkidle")
+    page.goto(live_server + "/coord/")
+    assert "/login" in page.url
+    assert problems == []
+    context.close()
