@@ -303,6 +303,14 @@ def test_too_many_rows_rejected_quickly():
     assert str(MAX_ROWS) in info.value.message
 
 
+def test_50000_row_file_is_rejected_without_reading_it_all():
+    """A pathological 50,000-row upload is refused with the row limit (SECURITY row 24)."""
+    data = b"nama,lintang,bujur\n" + b"Sekolah,3.5,98.6\n" * 50_000
+    with pytest.raises(CsvValidationError) as info:
+        preview_file("big.csv", data)
+    assert info.value.code == "too_many_rows" and info.value.issue.params["limit"] == MAX_ROWS
+
+
 def test_exactly_max_rows_accepted():
     """MAX_ROWS data rows are still accepted."""
     data = b"nama,lintang,bujur\n" + b"A,3.5,98.6\n" * MAX_ROWS
