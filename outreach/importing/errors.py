@@ -21,7 +21,7 @@ class Issue:
     row: int | None
     column: str | None
     code: str
-    params: Mapping[str, Any] = field(default_factory=dict)
+    params: Mapping[str, Any] = field(default_factory=dict, hash=False)
 
     @property
     def message(self) -> str:

@@ -298,6 +298,7 @@ def read_table(filename: str, data: bytes) -> Table:
     ImportRejected
         (or its subclasses) for any whole-file problem; never anything else.
     """
+    filename, data = filename or "", bytes(data)
     if not data:
         raise CsvValidationError("empty_file")
     if len(data) > MAX_FILE_BYTES:
@@ -950,6 +951,7 @@ def preview_file(
         (``CsvValidationError`` / ``XlsxValidationError``) when the whole file is unusable. Row
         problems never raise: they are in ``Preview.rows[i].errors``.
     """
+    filename, data = filename or "", bytes(data)
     table = read_table(filename, data)
     return preview_table(
         table,

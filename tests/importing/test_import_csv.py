@@ -329,3 +329,11 @@ def test_file_size_cap():
 def test_header_constant_is_used():
     """The helper's header is a valid import header (guards the other tests)."""
     assert preview_file("up.csv", csv_bytes([GOOD_ROW])).columns["name"] == HEADER[1]
+
+
+def test_any_bytes_like_input_and_missing_filename():
+    """Views may pass a memoryview and no file name; issues stay hashable for de-duplication."""
+    preview = preview_file(None, memoryview(b"nama,lintang,bujur\nA,3.5,98.6\n"))
+    assert preview.filename == "" and preview.rows[0].ok
+    issue = preview_file("x.csv", b"nama,prioritas\nA,9\n").rows[0].errors[0]
+    assert len({issue, issue}) == 1
