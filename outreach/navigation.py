@@ -86,7 +86,9 @@ def lang_links() -> list[dict[str, Any]]:
             "code": code,
             "label": short.get(code, code.upper()),
             "title": names.get(code, code),
-            "href": request.path + "?" + urlencode([*args, ("lang", code)]),
+            # Query-only relative URL: the browser keeps the current path. Never echo
+            # request.path, which could be "//evil.example/" on a 404 page.
+            "href": "?" + urlencode([*args, ("lang", code)]),
             "active": code == current,
         }
         for code in current_app.config["LANGUAGES"]

@@ -296,7 +296,16 @@ def test_layout_has_logout_form_with_csrf_token(client, app):
 def test_language_switch_keeps_other_query_parameters(client, app):
     """The EN/ID links point at the same page with the other parameters kept."""
     html = client.get("/?kecamatan=12.71.02").get_data(as_text=True)
-    assert 'href="/?kecamatan=12.71.02&amp;lang=en"' in html
+    assert 'href="?kecamatan=12.71.02&amp;lang=en"' in html
+
+
+def test_language_switch_never_echoes_the_path(client, app):
+    """On a 404 for "//evil.example/" the language links stay on this site (no path echo)."""
+    resp = client.get("/", environ_overrides={"PATH_INFO": "//evil.example/x"})
+    assert resp.status_code == 404
+    html = resp.get_data(as_text=True)
+    assert "lang=en" in html
+    assert "evil.example" not in html
 
 
 # --- field team page -------------------------------------------------------------------------
