@@ -152,10 +152,6 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Baris ini dan baris {other_row} memperbarui titik yang sama (#{id}).",
         "This row and row {other_row} update the same hotspot (#{id}).",
     ),
-    "bad_cell_type": (
-        "Isi sel bertipe {type} tidak dapat dipakai di sini.",
-        "A cell of type {type} cannot be used here.",
-    ),
     # Row warnings.
     "unknown_kind": (
         'Jenis "{value}" tidak dikenal; dipakai "lainnya" (other).',
