@@ -69,7 +69,8 @@ def check(problem: Problem, result: Result) -> list[Violation]:
         off = problem.day_offset(route.date)
         dist, dur = matrices[team.profile]
         breaks = _check_breaks(v, where, route, shift.breaks, off)
-        fixed_abs = sorted((b.start, b.end) for b in route.breaks)
+        # flexible breaks pause travel; during fixed ones (prayer) the team may drive
+        pausing = [(a, b) for a, b, fixed in breaks if not fixed]
 
         if route.depart < off + shift.start:
             v.append(Violation("SHIFT", f"{where}: departs before the shift starts"))
@@ -100,7 +101,7 @@ def check(problem: Problem, result: Result) -> list[Violation]:
                         f"recomputed {leg_m} m/{leg_s} s",
                     )
                 )
-            earliest = _arrive(prev_end, leg_s, fixed_abs)
+            earliest = _arrive(prev_end, leg_s, pausing)
             if stop.arrival < earliest or stop.start < earliest:
                 v.append(
                     Violation(
@@ -151,7 +152,7 @@ def check(problem: Problem, result: Result) -> list[Violation]:
         leg_m, leg_s = int(dist[prev_row, back]), int(dur[prev_row, back])
         metres += leg_m
         travel += leg_s
-        if route.arrive < _arrive(prev_end, leg_s, fixed_abs):
+        if route.arrive < _arrive(prev_end, leg_s, pausing):
             v.append(Violation("TRAVEL", f"{where}: returns earlier than travel allows"))
         if route.arrive > off + shift.end:
             v.append(Violation("SHIFT", f"{where}: returns after the shift ends"))
@@ -217,20 +218,25 @@ def _service_seconds(problem: Problem, persons: dict[Service, int], team: Team) 
 
 def _check_breaks(
     v: list[Violation], where: str, route: Route, shift_breaks: Sequence[Break], off: int
-) -> list[tuple[int, int]]:
-    """Each shift break taken once, with its duration, inside its range; no overlaps."""
+) -> list[tuple[int, int, bool]]:
+    """Each shift break taken once, with its duration, inside its range; no overlaps.
+
+    Returns ``(start, end, fixed)`` per taken break, ``fixed`` as the problem says.
+    """
     taken = sorted((b.start, b.end, b.name) for b in route.breaks)
     wanted = sorted(shift_breaks, key=lambda b: b.start)
     if len(taken) != len(wanted):
         v.append(Violation("BREAK", f"{where}: {len(taken)} breaks taken, shift has {len(wanted)}"))
-        return [(a, b) for a, b, _ in taken]
+        return [(a, b, False) for a, b, _ in taken]
+    out = []
     for (start, end, name), b in zip(taken, wanted, strict=True):
         if end - start != b.duration or start < off + b.start or end > off + b.end:
             v.append(Violation("BREAK", f"{where}: break {name!r} at a wrong time or length"))
+        out.append((start, end, b.is_fixed))
     for a, b in zip(taken, taken[1:], strict=False):
         if b[0] < a[1]:
             v.append(Violation("BREAK", f"{where}: breaks overlap"))
-    return [(a, b) for a, b, _ in taken]
+    return out
 
 
 def _arrive(leave: int, travel: int, breaks: Sequence[tuple[int, int]]) -> int:

@@ -180,8 +180,9 @@ class Break:
 
     The break lasts ``duration`` seconds and must lie within ``[start, end]``. With
     ``duration=None`` (the default) the break is fixed and fills ``[start, end)``
-    exactly, e.g. the Friday prayer 11:30-13:30. The team may wait or travel around
-    it, but no site is served during a break.
+    exactly, e.g. the Friday prayer 11:30-13:30: no site is served during it, but the
+    team may drive (to pray near the next site). A flexible break pauses everything,
+    travel included.
     """
 
     start: int

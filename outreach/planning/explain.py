@@ -212,12 +212,13 @@ def fits_alone(
     shift = v.shift
     fixed = [br for br in shift.breaks if br.is_fixed]
     for w in site.windows_on(v.date):
-        start = max(arrive_after(shift.start, out_s, fixed), w.start)
+        # the team may drive during fixed breaks; the visit may not overlap them
+        start = max(shift.start + out_s, w.start)
         start = _after_breaks(start, svc, fixed)
         end = start + svc
         if end > min(w.end, shift.end):
             continue
-        if arrive_after(end, back_s, fixed) > shift.end:
+        if end + back_s > shift.end:
             continue
         if all(_flexible_fits(br, start, end) for br in shift.breaks if not br.is_fixed):
             return True
@@ -240,16 +241,3 @@ def _flexible_fits(br: Break, start: int, end: int) -> bool:
     before = min(br.end, start) - br.start
     after = br.end - max(br.start, end)
     return max(before, after) >= br.duration
-
-
-def arrive_after(leave: int, travel: int, breaks: Sequence[Break]) -> int:
-    """Arrival time after leaving at ``leave`` (seconds of day) when fixed breaks pause travel."""
-    t, left = leave, travel
-    for br in sorted(breaks, key=lambda x: x.start):
-        if br.end <= t:
-            continue
-        if t + left <= br.start:
-            break
-        left -= max(0, br.start - t)
-        t = br.end
-    return t + left

@@ -43,11 +43,16 @@ class Stop:
 
 @dataclass(frozen=True)
 class BreakTaken:
-    """A break as scheduled within a route."""
+    """A break as scheduled within a route.
+
+    During a ``fixed`` break (Friday prayer) no site is served but the team may drive;
+    a flexible break pauses everything, travel included.
+    """
 
     name: str
     start: int
     end: int
+    fixed: bool = False
 
 
 @dataclass(frozen=True)
@@ -132,6 +137,8 @@ class Result:
     team_capacity_s: Mapping[str, int] = field(hash=False, default_factory=dict)
     required_missing: tuple[str, ...] = ()
     progress: tuple[tuple[float, int, float], ...] = ()
+    timings: Mapping[str, float] = field(hash=False, default_factory=dict)
+    """Seconds per phase: build, construction, search, extract (for benchmarks)."""
 
     # -- time -------------------------------------------------------------------------
 
@@ -242,7 +249,12 @@ class Result:
                     "persons": r.persons,
                     "cards": r.cards,
                     "breaks": [
-                        {"name": b.name, "start": self.iso(b.start), "end": self.iso(b.end)}
+                        {
+                            "name": b.name,
+                            "start": self.iso(b.start),
+                            "end": self.iso(b.end),
+                            "fixed": b.fixed,
+                        }
                         for b in r.breaks
                     ],
                     "stops": [
@@ -282,6 +294,7 @@ class Result:
                 "utilisation": {t: round(u, 4) for t, u in self.utilisation().items()},
             },
             "required_missing": list(self.required_missing),
+            "timings": {k: round(v, 3) for k, v in self.timings.items()},
             "progress": [
                 {"elapsed_s": round(t, 3), "persons": p, "km": round(km, 3)}
                 for t, p, km in self.progress

@@ -19,10 +19,12 @@ Model
 * **Service time** = setup + persons × seconds per person ÷ kits. It is added to the
   node's outgoing transits, so each vehicle class (profile, kits) has one transit
   matrix (``RegisterTransitMatrix``: travel + service) and the duration is exact for
-  the visiting team. Only the latest start in a window that closes before the shift
-  ends is conservative: it leaves room for the slowest team allowed on that date.
-* **Breaks** (Friday prayer, ...) are interval variables given to
-  ``SetBreakIntervalsOfVehicle``: no visit overlaps them; travel and waiting may.
+  the visiting team. Where a window closes before the shift ends, the latest start
+  depends on the duration, so such windows get one node per kit level.
+* **Breaks**: fixed breaks (Friday prayer) are cut out of the visit windows of that
+  date's vehicles — no visit overlaps them, the team may drive or wait (the break
+  API made first solutions time out at Medan scale). Flexible breaks are interval
+  variables given to ``SetBreakIntervalsOfVehicle`` (they pause travel too).
 * **Blank cards**: a ``CARDS`` capacity dimension per team-day (unary transit vector),
   and the office's total stock as a global constraint over the active visits.
 * **Skills**: ``SetAllowedVehiclesForIndex`` (the team offers every service asked for,
@@ -42,6 +44,7 @@ Model
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import threading
 import time
@@ -70,6 +73,14 @@ CARDS = "cards"
 _FIRST_SOLUTION = routing_enums_pb2.FirstSolutionStrategy.Value
 _METAHEURISTIC = routing_enums_pb2.LocalSearchMetaheuristic.Value
 _STATUS = routing_enums_pb2.RoutingSearchStatus.Value
+# OptionalBoolean values, read from the proto rather than importing another module
+_OPTIONAL_BOOLEAN = (
+    pywrapcp.DefaultRoutingSearchParameters()
+    .local_search_operators.DESCRIPTOR.fields_by_name["use_relocate"]
+    .enum_type.values_by_name
+)
+_BOOL_TRUE = _OPTIONAL_BOOLEAN["BOOL_TRUE"].number
+_BOOL_FALSE = _OPTIONAL_BOOLEAN["BOOL_FALSE"].number
 
 DEFAULT_OPERATORS: tuple[str, ...] = (
     "use_relocate_and_make_active",
@@ -110,9 +121,17 @@ class SolveParams:
         set, the same problem, seed and parameters give the same plan.
     solution_limit
         Stop after this many solutions (for reproducible runs); ``None`` = no limit.
+    construction
+        ``"greedy"`` (default): a fast prize-aware construction in numpy (per team-day,
+        repeatedly the feasible visit with the best penalty per minute spent) loaded
+        with ``ReadAssignmentFromRoutes`` as the search's start, so even Medan-size
+        instances have a plan within a second or two. ``"solver"``: OR-Tools builds the
+        first solution with ``first_solution``. If the greedy routes are rejected the
+        solver's strategy is used.
     first_solution
-        ``FirstSolutionStrategy`` name. The default inserts visits in parallel routes,
-        which always yields a plan because every visit is optional.
+        ``FirstSolutionStrategy`` name used when ``construction="solver"``. The default
+        inserts visits in parallel routes, which always yields a plan because every
+        visit is optional (it gets slow beyond a few hundred visits).
     metaheuristic
         ``LocalSearchMetaheuristic`` name.
     operators
@@ -135,9 +154,14 @@ class SolveParams:
         A chunk of a split site fills at most this share of the best team-day
         available to it (room is left for travel).
     balance_coefficient
-        Cost per second a route runs past its balanced share of the work (0 = off).
+        Cost (in metres of driving, the unit of the objective) per minute a route runs
+        past its even share of the total work, measured from its shift start: spreads
+        work over teams and days without ever costing a resident (0 = off).
     arc_cost
         ``"distance"`` (metres) or ``"duration"`` (seconds) as travel cost.
+    neighbors_ratio
+        Share of nearest nodes local-search operators consider (``None``: all up to
+        60 nodes, then 60 / nodes).
     time_tick_s
         Resolution of the solver's clock in seconds (must divide a day). Travel and
         visit durations are rounded *up* to whole ticks, windows and shifts inwards, so
@@ -150,6 +174,7 @@ class SolveParams:
     time_limit_s: float = 10.0
     seed: int = 0
     solution_limit: int | None = None
+    construction: str = "greedy"
     first_solution: str = "PARALLEL_CHEAPEST_INSERTION"
     metaheuristic: str = "GUIDED_LOCAL_SEARCH"
     operators: tuple[str, ...] = DEFAULT_OPERATORS
@@ -165,8 +190,9 @@ class SolveParams:
     )
     priority_weights: tuple[int, int, int, int, int] = (16, 8, 4, 2, 1)
     split_fraction: float = 0.9
-    balance_coefficient: int = 1
+    balance_coefficient: int = 100
     arc_cost: str = "distance"
+    neighbors_ratio: float | None = None
     time_tick_s: int = 60
     log_search: bool = False
 
@@ -175,6 +201,8 @@ class SolveParams:
             raise ValueError(f"params.time_limit_s: must be > 0, got {self.time_limit_s!r}")
         if self.solution_limit is not None and self.solution_limit < 1:
             raise ValueError("params.solution_limit: must be >= 1 or None")
+        if self.construction not in ("greedy", "solver"):
+            raise ValueError("params.construction: 'greedy' or 'solver'")
         if self.first_solution not in _FIRST_SOLUTION.keys():
             raise ValueError(f"params.first_solution: unknown strategy {self.first_solution!r}")
         if self.metaheuristic not in _METAHEURISTIC.keys():
@@ -195,6 +223,8 @@ class SolveParams:
             raise ValueError("params.arc_cost: 'distance' or 'duration'")
         if self.time_tick_s < 1 or DAY_SECONDS % self.time_tick_s:
             raise ValueError("params.time_tick_s: must divide 86400 (e.g. 1, 60)")
+        if self.balance_coefficient < 0:
+            raise ValueError("params.balance_coefficient: must be >= 0")
         if not 0 < self.restart_ruin_share < 1:
             raise ValueError("params.restart_ruin_share: must be in (0, 1)")
 
@@ -256,17 +286,49 @@ def split_persons(demand: Mapping[Service, int], parts: int) -> list[dict[Servic
     return chunks
 
 
-def _usable_seconds(problem: Problem, site: Site, vehicle: Vehicle) -> int:
-    """Longest stretch of one opening window inside the shift, minus breaks in it."""
+_SEGMENTS: dict[tuple[int, Any], tuple[Site, list[tuple[int, int]]]] = {}
+
+
+def service_segments(site: Site, vehicle: Vehicle) -> list[tuple[int, int]]:
+    """Stretches of the vehicle's shift when the site is open, cut by fixed breaks.
+
+    Seconds of the day, sorted. No visit may overlap a fixed break, so a visit lies
+    within one segment.
+    """
     shift = vehicle.shift
-    best = 0
+    # memo keyed by the site's identity (the entry keeps the site alive, so the id
+    # cannot be reused) and the shift (dates, hours and breaks)
+    key = (id(site), shift)
+    cached = _SEGMENTS.get(key)
+    if cached is not None and cached[0] is site:
+        return cached[1]
+    if len(_SEGMENTS) > 100_000:
+        _SEGMENTS.clear()
+    out = _segments(site, shift)
+    _SEGMENTS[key] = (site, out)
+    return out
+
+
+def _segments(site: Site, shift: Any) -> list[tuple[int, int]]:
+    out: list[tuple[int, int]] = []
     for w in site.windows_on(shift.date):
-        lo, hi = max(w.start, shift.start), min(w.end, shift.end)
-        if hi <= lo:
-            continue
-        blocked = sum(max(0, min(hi, b.end) - max(lo, b.start)) for b in shift.breaks if b.is_fixed)
-        best = max(best, hi - lo - blocked)
-    return best
+        pieces = [(max(w.start, shift.start), min(w.end, shift.end))]
+        for b in shift.breaks:
+            if not b.is_fixed:
+                continue
+            pieces = [
+                part
+                for lo, hi in pieces
+                for part in ((lo, min(hi, b.start)), (max(lo, b.end), hi))
+                if part[0] < part[1]
+            ]
+        out.extend(p for p in pieces if p[0] < p[1])
+    return sorted(out)
+
+
+def _usable_seconds(problem: Problem, site: Site, vehicle: Vehicle) -> int:
+    """Longest segment during which the team could serve the site on its date."""
+    return max((hi - lo for lo, hi in service_segments(site, vehicle)), default=0)
 
 
 def eligible_vehicles(problem: Problem, site: Site) -> list[Vehicle]:
@@ -321,12 +383,10 @@ def plan_visits(
                 if (not cards or v.team.cards_per_day >= cards)
                 and svc[v.team.kits] <= _usable_seconds(problem, site, v)
             ]
-            # A window closing before the shift ends must hold the whole visit; its
-            # latest start leaves room for the slowest team allowed that date. (Where
-            # the shift closes first, the route's end cumul already holds the visit.)
-            slowest: dict[object, int] = {}
-            for v in usable:
-                slowest[v.date] = max(slowest.get(v.date, 0), -(-svc[v.team.kits] // tick))
+            # A segment ending before the shift does (window closes, fixed break starts)
+            # must hold the whole visit, so its latest start depends on the team's kits:
+            # such segments get one node per kit level (exact). Where the shift closes
+            # first, the route's end cumul already holds the visit for any team.
             # One node per distinct start interval (a window on some dates), allowed on
             # the vehicles of those dates, all in one disjunction: cumul domains are
             # plain ranges. Holes (RemoveInterval) are invisible to the insertion
@@ -334,12 +394,12 @@ def plan_visits(
             patterns: dict[tuple[int, int], list[int]] = {}
             for v in usable:
                 starts: list[tuple[int, int]] = []
-                for w in site.windows_on(v.date):
-                    lo = -(-max(w.start, v.shift.start) // tick)
-                    if w.end >= v.shift.end:
-                        hi = v.shift.end // tick - -(-svc[v.team.kits] // tick)
+                for seg_lo, seg_hi in service_segments(site, v):
+                    lo = -(-seg_lo // tick)
+                    if seg_hi >= v.shift.end:
+                        hi = v.shift.end // tick
                     else:
-                        hi = w.end // tick - slowest[v.date]
+                        hi = seg_hi // tick - -(-svc[v.team.kits] // tick)
                     if lo <= hi:
                         starts.append((lo, hi))
                 for interval in _merge(starts):
@@ -403,6 +463,7 @@ class _Model:
     breaks: dict[int, list[tuple[str, int, Any]]]
     persons_requested: int
     full: dict[str, tuple[np.ndarray, np.ndarray]]
+    penalties: dict[tuple[int, int], int]
 
 
 def _build(problem: Problem, params: SolveParams) -> _Model:
@@ -486,7 +547,8 @@ def _build(problem: Problem, params: SolveParams) -> _Model:
         default=0,
     )
     shift_total = sum(v.shift.end - v.shift.start for v in vehicles) // tick
-    unit = max_arc * (n_nodes + len(vehicles)) + params.balance_coefficient * shift_total + 1
+    balance_per_tick = -(-params.balance_coefficient * tick // 60)
+    unit = max_arc * (n_nodes + len(vehicles)) + balance_per_tick * shift_total + 1
     groups: dict[tuple[int, int], list[int]] = {}
     for k, v in enumerate(visits):
         idx = manager.NodeToIndex(depot_nodes + k)
@@ -518,10 +580,14 @@ def _build(problem: Problem, params: SolveParams) -> _Model:
             if not routing.IsStart(i):
                 node_visit[kits][i] = int(service[kits][manager.IndexToNode(i)])
     for v in vehicles:
-        if not v.shift.breaks:
+        # Fixed breaks (Friday prayer) are already cut out of the visit windows (the
+        # team may drive during them); only flexible breaks need break intervals,
+        # which are costly for the search.
+        flexible = [b for b in v.shift.breaks if not b.is_fixed]
+        if not flexible:
             continue
         intervals = []
-        for b in v.shift.breaks:
+        for b in flexible:
             assert b.duration is not None
             dur_t = -(-b.duration // tick)
             lo = -(-b.start // tick)
@@ -580,9 +646,7 @@ def _build(problem: Problem, params: SolveParams) -> _Model:
         share = -(-work // len(vehicles))
         for v in vehicles:
             bound = v.shift.start // tick + min(share, (v.shift.end - v.shift.start) // tick)
-            time_dim.SetCumulVarSoftUpperBound(
-                routing.End(v.index), bound, params.balance_coefficient
-            )
+            time_dim.SetCumulVarSoftUpperBound(routing.End(v.index), bound, balance_per_tick)
 
     for v in vehicles:
         # depart as late as the plan allows, so teams do not wait at closed sites
@@ -604,11 +668,15 @@ def _build(problem: Problem, params: SolveParams) -> _Model:
         breaks=breaks,
         persons_requested=sum(s.persons for s in problem.sites),
         full=full,
+        penalties={key: penalties.get(key, forced) for key in groups},
     )
 
 
 def _search_parameters(
-    params: SolveParams, time_limit_s: float, overrides: Mapping[str, Any] | None = None
+    n_nodes: int,
+    params: SolveParams,
+    time_limit_s: float,
+    overrides: Mapping[str, Any] | None = None,
 ) -> Any:
     o = dict(overrides or {})
     p = pywrapcp.DefaultRoutingSearchParameters()
@@ -619,9 +687,9 @@ def _search_parameters(
         o.get("metaheuristic", params.metaheuristic)
     )
     for op in o.get("operators", params.operators):
-        setattr(p.local_search_operators, op, 2)  # BOOL_TRUE
+        setattr(p.local_search_operators, op, _BOOL_TRUE)
     for op in o.get("disabled_operators", params.disabled_operators):
-        setattr(p.local_search_operators, op, 1)  # BOOL_FALSE
+        setattr(p.local_search_operators, op, _BOOL_FALSE)
     if o.get("iterated_local_search", params.iterated_local_search):
         p.use_iterated_local_search = True
         # 9.15 rejects ILS without a ruin strategy (ROUTING_INVALID): use SISR
@@ -633,6 +701,16 @@ def _search_parameters(
     p.time_limit.FromMilliseconds(max(1, int(time_limit_s * 1000)))
     if params.solution_limit is not None:
         p.solution_limit = params.solution_limit
+    n = max(1, n_nodes)
+    ratio = o.get("neighbors_ratio", params.neighbors_ratio)
+    if ratio is None:
+        # beyond a few hundred nodes, looking at every node as a neighbour makes each
+        # local-search move cost O(n) and the search stalls; 60 nearest is plenty
+        ratio = min(1.0, 60 / n)
+    p.ls_operator_neighbors_ratio = ratio
+    p.ls_operator_min_neighbors = 10
+    p.global_cheapest_insertion_ls_operator_parameters.neighbors_ratio = ratio
+    p.global_cheapest_insertion_ls_operator_parameters.min_neighbors = 10
     p.log_search = params.log_search
     return p
 
@@ -679,6 +757,7 @@ def solve(
     if not problem.vehicles:
         return _to_result(problem, None, None, "NO_VEHICLES", t0, ())
     model = _build(problem, params)
+    timings = {"build": time.monotonic() - t0}
     routing = model.routing
     history: list[tuple[float, int, float]] = []
     best = [None]  # objective of the best solution seen
@@ -722,7 +801,19 @@ def solve(
     other = None
     if params.workers == 2:
         other = _start_worker(problem, params, first_share * runs)
-    solution = routing.SolveWithParameters(_search_parameters(params, max(0.01, first_share)))
+    search = _search_parameters(len(model.visits), params, max(0.01, first_share))
+    initial = None
+    if params.construction == "greedy":
+        routing.CloseModelWithParameters(search)
+        initial = routing.ReadAssignmentFromRoutes(_greedy_routes(model), True)
+        left = params.time_limit_s - (time.monotonic() - t0)
+        search = _search_parameters(len(model.visits), params, max(0.01, left / runs))
+    timings["construction"] = time.monotonic() - t0 - timings["build"]
+    t_search = time.monotonic()
+    if initial is not None:
+        solution = routing.SolveFromAssignmentWithParameters(initial, search)
+    else:
+        solution = routing.SolveWithParameters(search)
     status_name = _STATUS.Name(routing.status())
     rng = np.random.default_rng(params.seed)
     for _ in range(params.restarts):
@@ -736,7 +827,7 @@ def solve(
         start = routing.ReadAssignmentFromRoutes(perturbed, True)
         if start is None:
             continue
-        p = _search_parameters(params, left / max(1, runs - 1))
+        p = _search_parameters(len(model.visits), params, left / max(1, runs - 1))
         candidate = routing.SolveFromAssignmentWithParameters(start, p)
         if candidate is not None and candidate.ObjectiveValue() < solution.ObjectiveValue():
             solution = candidate
@@ -755,7 +846,94 @@ def solve(
         watcher.join()
     if cancelled[0]:
         status_name = "CANCELLED"
-    return _to_result(problem, model, solution, status_name, t0, tuple(history))
+    timings["search"] = time.monotonic() - t_search
+    t_extract = time.monotonic()
+    result = _to_result(problem, model, solution, status_name, t0, tuple(history))
+    timings["extract"] = time.monotonic() - t_extract
+    return dataclasses.replace(result, timings=timings, runtime_s=time.monotonic() - t0)
+
+
+def _greedy_routes(model: _Model) -> list[list[int]]:
+    """Prize-aware construction: per team-day, add the feasible visit worth most per tick.
+
+    Uses exactly the model's quantities (ticks, start intervals, transit = travel +
+    visit, shift end, cards per day and stock), so the routes load as a valid start.
+    Locked visits and team-days with flexible breaks are left to the search.
+    """
+    visits, vehicles = model.visits, model.vehicles
+    n = len(visits)
+    routes: list[list[int]] = [[] for _ in vehicles]
+    if n == 0:
+        return routes
+    problem, manager, routing = model.problem, model.manager, model.routing
+    tick = model.params.time_tick_s
+    d0 = model.depot_nodes
+    lo = np.array([v.starts[0] for v in visits], dtype=np.int64)
+    hi = np.array([v.starts[1] for v in visits], dtype=np.int64)
+    cards = np.array([v.cards for v in visits], dtype=np.int64)
+    keys = list(model.penalties)
+    key_pos = {k: i for i, k in enumerate(keys)}
+    group = np.array([key_pos[(v.site_index, v.chunk)] for v in visits], dtype=np.int64)
+    value = np.array([float(model.penalties[k]) for k in keys])[group]
+    allowed = np.zeros((n, len(vehicles)), dtype=bool)
+    locked = np.zeros(n, dtype=bool)
+    for k, v in enumerate(visits):
+        allowed[k, list(v.vehicles)] = True
+        locked[k] = problem.sites[v.site_index].lock is not None
+    used = np.zeros(len(keys), dtype=bool)
+    stock = problem.card_stock if problem.card_stock is not None else 2**62
+    travel_t = {prof: -(-m // tick) for prof, m in model.dur.items()}
+
+    # state per team-day: clock, position, cards left; all routes grow in parallel and
+    # each step commits the best (value per tick) extension over all team-days
+    state: dict[int, list[int]] = {}
+    for veh in vehicles:
+        if any(not b.is_fixed for b in veh.shift.breaks):
+            continue  # flexible breaks: leave these days to the search
+        state[veh.index] = [
+            -(-veh.shift.start // tick),
+            manager.IndexToNode(routing.Start(veh.index)),
+            veh.team.cards_per_day if veh.team.printer else 0,
+        ]
+    candidates = {i: allowed[:, i] & ~locked for i in state}
+
+    def best_for(i: int) -> tuple[float, int, int]:
+        veh = vehicles[i]
+        t, pos, cards_left = state[i]
+        idx = np.nonzero(candidates[i] & ~used[group])[0]
+        if idx.size == 0:
+            return (-1.0, -1, 0)
+        tt = travel_t[veh.team.profile]
+        start = np.maximum(t + tt[pos, d0 + idx], lo[idx])
+        finish = start + model.service[veh.team.kits][d0 + idx]
+        end_node = manager.IndexToNode(routing.End(i))
+        ok = (
+            (start <= hi[idx])
+            & (finish + tt[d0 + idx, end_node] <= veh.shift.end // tick)
+            & (cards[idx] <= min(cards_left, stock))
+        )
+        if not ok.any():
+            return (-1.0, -1, 0)
+        idx, finish = idx[ok], finish[ok]
+        score = value[idx] / (finish - t + 1)
+        b = int(np.argmax(score))
+        return (float(score[b]), int(idx[b]), int(finish[b]))
+
+    best = {i: best_for(i) for i in state}
+    while best:
+        i = max(best, key=lambda v: best[v][0])
+        score, k, finish = best[i]
+        if score < 0:
+            break
+        if used[group[k]] or cards[k] > stock or cards[k] > state[i][2]:
+            best[i] = best_for(i)  # taken meanwhile: look again
+            continue
+        routes[i].append(manager.NodeToIndex(d0 + k))
+        used[group[k]] = True
+        stock -= int(cards[k])
+        state[i] = [finish, d0 + k, state[i][2] - int(cards[k])]
+        best[i] = best_for(i)
+    return routes
 
 
 def _snapshot(model: _Model) -> tuple[int, int]:
@@ -818,7 +996,9 @@ def _worker_main(
 ) -> None:
     try:
         model = _build(problem, params)
-        sol = model.routing.SolveWithParameters(_search_parameters(params, limit, overrides))
+        sol = model.routing.SolveWithParameters(
+            _search_parameters(len(model.visits), params, limit, overrides)
+        )
         conn.send(None if sol is None else _routes_of(model, sol))
     except Exception:  # noqa: BLE001 - the main search's plan still stands
         conn.send(None)
@@ -872,12 +1052,17 @@ def _to_result(
             prof = v.team.profile
             d, t = model.dist[prof], model.dur[prof]
             off = problem.day_offset(v.date)
-            taken = []
+            taken = []  # flexible breaks: they pause travel too
             for name, seconds, iv in model.breaks.get(v.index, []):
                 if solution.PerformedValue(iv):
                     s0 = off + solution.StartValue(iv) * tick
                     taken.append(BreakTaken(name, s0, s0 + seconds))
             taken.sort(key=lambda b: b.start)
+            fixed = [
+                BreakTaken(b.name, off + b.start, off + b.end, fixed=True)
+                for b in v.shift.breaks
+                if b.is_fixed
+            ]
             prev_node = manager.IndexToNode(i)
             prev_end = off + solution.Value(td.CumulVar(i)) * tick
             depart = prev_end
@@ -926,7 +1111,7 @@ def _to_result(
                     depart=depart,
                     arrive=arrive,
                     stops=tuple(stops),
-                    breaks=tuple(taken),
+                    breaks=tuple(sorted(taken + fixed, key=lambda b: b.start)),
                     distance_m=metres,
                     travel_s=travel,
                 )

@@ -1,0 +1,152 @@
+"""Seeded synthetic instances shaped like a Medan outreach campaign.
+
+Used by tests, benchmarks and demos: the same arguments always give the same problem.
+Sites are drawn inside Kota Medan's extent with hotspot kinds, opening hours and
+demand in plausible ranges (see PRODUCT.md "Domain facts"); teams start at the
+Dukcapil office.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from outreach.planning.domain import (
+    OFFICE_WEEK,
+    Location,
+    Problem,
+    Service,
+    Site,
+    Team,
+    TimeWindow,
+    build_shifts,
+    date_range,
+)
+
+MEDAN_OFFICE = Location(3.5952, 98.6722)
+"""Approximate location of Disdukcapil Kota Medan."""
+MEDAN_BOUNDS = ((3.48, 3.75), (98.59, 98.74))
+"""(lat range, lon range) of Kota Medan."""
+
+
+@dataclass(frozen=True)
+class _Kind:
+    name: str
+    weight: float
+    priority: tuple[int, int]
+    persons: tuple[int, int]
+    days: tuple[int, ...]
+    hours: tuple[tuple[str, str], ...]
+    mix: tuple[tuple[Service, float], ...]
+    setup_s: int
+
+
+_KINDS: tuple[_Kind, ...] = (
+    _Kind("school", 0.35, (2, 4), (30, 350), (0, 1, 2, 3, 4, 5), (("07:30", "13:00"),),
+          ((Service.KTP_RECORD, 1.0),), 900),
+    _Kind("kelurahan", 0.25, (3, 5), (10, 80), (0, 1, 2, 3, 4), (("08:00", "16:00"),),
+          ((Service.KTP_RECORD, 0.6), (Service.BIRTH_CERT, 0.2), (Service.KIA, 0.2)), 600),
+    _Kind("market", 0.1, (4, 5), (10, 60), (0, 1, 2, 3, 4, 5, 6),
+          (("09:00", "12:00"), ("15:00", "17:00")),
+          ((Service.KTP_RECORD, 0.8), (Service.KIA, 0.2)), 600),
+    _Kind("hospital", 0.08, (2, 3), (5, 40), (0, 1, 2, 3, 4), (("08:00", "14:00"),),
+          ((Service.KTP_RECORD, 0.5), (Service.BIRTH_CERT, 0.5)), 600),
+    _Kind("prison", 0.04, (1, 1), (30, 200), (0, 1, 2, 3), (("09:00", "12:00"), ("13:30", "15:00")),
+          ((Service.KTP_RECORD, 0.7), (Service.KTP_PRINT, 0.3)), 1200),
+    _Kind("nursing_home", 0.06, (1, 2), (5, 40), (0, 1, 2, 3, 4, 5), (("09:00", "15:00"),),
+          ((Service.KTP_RECORD, 0.6), (Service.KTP_PRINT, 0.4)), 600),
+    _Kind("house", 0.12, (1, 2), (1, 3), (0, 1, 2, 3, 4, 5), (("08:00", "16:00"),),
+          ((Service.KTP_RECORD, 0.5), (Service.KTP_PRINT, 0.5)), 300),
+)  # fmt: skip
+
+
+def _split(total: int, mix: tuple[tuple[Service, float], ...], rnd: random.Random) -> dict:
+    demand: dict[Service, int] = {}
+    left = total
+    for k, (service, share) in enumerate(mix):
+        n = left if k == len(mix) - 1 else min(left, round(total * share))
+        if n:
+            demand[service] = n
+        left -= n
+    if not demand:
+        demand[mix[0][0]] = max(1, total)
+    return demand
+
+
+def medan_problem(
+    n_sites: int = 500,
+    n_teams: int = 8,
+    working_days: int = 10,
+    *,
+    seed: int = 0,
+    first_day: date = date(2026, 6, 1),
+    card_stock: int | None = 1500,
+) -> Problem:
+    """A seeded Medan-like problem.
+
+    Parameters
+    ----------
+    n_sites
+        Number of hotspots (schools, kelurahan offices, markets, hospitals, prisons,
+        nursing homes, home visits).
+    n_teams
+        Teams; kits 1-3, every other team with a printer and 150 cards per day, one in
+        four on a motorbike.
+    working_days
+        Working days in the horizon (Mon-Fri office weeks, national holidays off).
+    seed
+        Random seed; the same arguments give the same problem.
+    first_day
+        First calendar day of the horizon.
+    card_stock
+        The office's blank-card stock.
+    """
+    rnd = random.Random(seed)
+    day = first_day
+    while True:
+        horizon = date_range(first_day, day)
+        shifts = build_shifts(horizon, OFFICE_WEEK)
+        if len(shifts) >= working_days:
+            break
+        day += timedelta(days=1)
+    (lat0, lat1), (lon0, lon1) = MEDAN_BOUNDS
+    weights = [k.weight for k in _KINDS]
+    sites = []
+    for i in range(n_sites):
+        kind = rnd.choices(_KINDS, weights)[0]
+        total = rnd.randint(*kind.persons)
+        windows = {wd: tuple(TimeWindow.hm(a, b) for a, b in kind.hours) for wd in kind.days}
+        sites.append(
+            Site(
+                id=f"{kind.name}-{i:04d}",
+                name=f"{kind.name.replace('_', ' ').title()} {i}",
+                location=Location(
+                    round(rnd.uniform(lat0, lat1), 6), round(rnd.uniform(lon0, lon1), 6)
+                ),
+                demand=_split(total, kind.mix, rnd),
+                priority=rnd.randint(*kind.priority),
+                windows=windows,
+                setup_s=kind.setup_s,
+            )
+        )
+    teams = []
+    for t in range(n_teams):
+        printer = t % 2 == 0
+        services = {Service.KTP_RECORD, Service.BIRTH_CERT, Service.KIA}
+        if printer:
+            services.add(Service.KTP_PRINT)
+        teams.append(
+            Team(
+                id=f"team-{t + 1}",
+                name=f"Tim {t + 1}",
+                start=MEDAN_OFFICE,
+                profile="motorbike" if t % 4 == 3 else "car",
+                kits=1 + t % 3,
+                services=frozenset(services),
+                printer=printer,
+                cards_per_day=150 if printer else 0,
+                shifts=shifts,
+            )
+        )
+    return Problem(sites=tuple(sites), teams=tuple(teams), horizon=horizon, card_stock=card_stock)
