@@ -51,7 +51,12 @@ DEFAULTS: dict[str, Any] = {
     "MAP_TILE_URL": "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
     "MAP_TILE_ATTRIBUTION": "&copy; OpenStreetMap contributors",
     "MAP_TILES_ENABLED": True,
+    # Nominatim-compatible geocoder, off by default; <= 1 request/s with our own User-Agent.
     "GEOCODER_URL": None,
+    "GEOCODER_TIMEOUT": 5.0,
+    "GEOCODER_MIN_DELAY": 1.0,
+    "GEOCODER_CONTACT": "dukcapil@example.go.id",
+    "APP_VERSION": "0.1.0",
     "OSRM_URL": None,
 }
 
