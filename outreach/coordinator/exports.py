@@ -6,8 +6,6 @@ name the file safely and send it as an attachment.
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from typing import Any
 
 import sqlalchemy as sa
@@ -17,16 +15,7 @@ from sqlalchemy.orm import selectinload
 from ..extensions import db
 from ..models import Office, PlannedRoute, PlannedStop, Team, audit
 from . import bp
-from .plans import (
-    SERVICE_LABELS,
-    availability,
-    day_label,
-    get_plan,
-    hhmm,
-    load_plan_for_review,
-    office_tz,
-    route_views,
-)
+from .plans import availability, day_label, get_plan, hhmm, load_plan_for_review
 
 MIME = {
     "csv": "text/csv; charset=utf-8",
@@ -36,24 +25,18 @@ MIME = {
 }
 
 
-def safe_filename(*parts: Any, ext: str) -> str:
-    """An ASCII file name from free text: no quotes, slashes, control or header characters."""
-    text = "-".join(str(p) for p in parts if p not in (None, ""))
-    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
-    text = re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-._")
-    text = re.sub(r"-{2,}", "-", text)[:80] or "rencana"
-    return f"{text}.{ext}"
-
-
 def attachment(body: str | bytes, filename: str, ext: str) -> Response:
-    """Send ``body`` as a download; the name is already sanitised, so plain quoting is safe."""
+    """Send ``body`` as a download under a sanitised file name."""
     if isinstance(body, str):
         body = body.encode("utf-8")
     response = Response(body, mimetype=MIME[ext])
-    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response.headers["Content-Disposition"] = exporting().content_disposition(filename)
     response.headers["Cache-Control"] = "no-store"
-    response.headers["X-Content-Type-Options"] = "nosniff"
     return response
+
+
+def safe_filename(*parts: Any, ext: str) -> str:
+    return exporting().safe_filename(*parts, ext=ext, fallback="rencana")
 
 
 def exporting():
@@ -132,17 +115,21 @@ def export_ical(plan_id: int, team_id: int):
 def export_day_sheet(plan_id: int, route_id: int):
     """Show a printable day sheet for one team-day (print CSS, one page per team-day)."""
     route = route_of(plan_id, route_id)
-    plan = load_plan_for_review(plan_id)
+    plan = get_plan(plan_id)
     office = db.session.get(Office, plan.office_id)
-    view = next(v for v in route_views(plan, office_tz(office)) if v.route.id == route.id)
     shift, breaks = availability(route.team, route.day)
+    rows = exporting().day_sheet_rows(route)
+    live = [r for r in rows if not r["cancelled"]]
     return render_template(
         "coordinator/plans/day_sheet.html",
         plan=plan,
         office=office,
-        view=view,
-        title=day_label(route.day),
+        route=route,
+        rows=rows,
+        title=f"{route.team.name} — {day_label(route.day)}",
         shift=f"{hhmm(shift[0])}–{hhmm(shift[1])}" if shift else "",
         breaks=[f"{label or 'Istirahat'} {hhmm(s)}–{hhmm(e)}" for s, e, label in breaks],
-        service_labels=SERVICE_LABELS,
+        persons=sum(r["persons_total"] for r in live),
+        cards=sum(r["cards"] for r in live),
+        km=route.distance_m / 1000,
     )

@@ -404,3 +404,53 @@ def test_publish_without_csrf_token_is_refused(app_config, tmp_path):
         assert db.session.get(Plan, plan.id).published_version == 0
         db.session.remove()
         db.engine.dispose()
+
+
+# -- exports -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("path", "ext", "mime"),
+    [
+        ("/export.csv", "csv", "text/csv"),
+        ("/export.xlsx", "xlsx", "application/vnd.openxmlformats"),
+        ("/routes/{route}.gpx", "gpx", "application/gpx+xml"),
+        ("/teams/{team}.ics", "ics", "text/calendar"),
+    ],
+)
+def test_exports_are_attachments_with_safe_names(coord_client, plan, path, ext, mime):
+    """Each export downloads as an attachment whose file name cannot break the header."""
+    plan.name = 'Rencana "Desember"\r\n/../evil; x=1'
+    plan.routes[0].team.name = 'Tim "A"\\Medan'
+    db.session.commit()
+    route = plan.routes[0]
+    url = f"/coord/plans/{plan.id}" + path.format(route=route.id, team=route.team_id)
+    resp = coord_client.get(url)
+    assert resp.status_code == 200
+    assert resp.headers["Content-Type"].startswith(mime)
+    disposition = resp.headers["Content-Disposition"]
+    match = re.fullmatch(r'attachment; filename="([A-Za-z0-9._-]+)"', disposition)
+    assert match, disposition
+    assert match.group(1).endswith(f".{ext}") and ".." not in match.group(1)
+    assert resp.data
+
+
+def test_csv_export_neutralises_formulas(coord_client, plan):
+    """A hotspot name that a spreadsheet would run as a formula is exported inert."""
+    plan.routes[0].stops[0].hotspot.name = '=HYPERLINK("http://x","y")'
+    db.session.commit()
+    body = coord_client.get(f"/coord/plans/{plan.id}/export.csv").get_data(as_text=True)
+    assert "'=HYPERLINK" in body
+    assert ",=HYPERLINK" not in body and '"=HYPERLINK' not in body
+
+
+def test_day_sheet_lists_the_route_in_order(coord_client, plan):
+    """The printable day sheet shows the team-day's stops in order with print styles."""
+    route = plan.routes[0]
+    resp = coord_client.get(f"/coord/plans/{plan.id}/routes/{route.id}/sheet")
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 200
+    names = [s.hotspot.name for s in route.stops]
+    positions = [html.index(n) for n in names]
+    assert positions == sorted(positions)
+    assert "plan.css" in html and route.team.name in html
