@@ -8,7 +8,8 @@ from flask import Flask, current_app
 
 @click.command("worker")
 @click.option("--burst", is_flag=True, help="Exit when the queue is empty.")
-def worker_command(burst: bool) -> None:
+@click.option("--queue", default=None, help="Queue name (default: RQ_QUEUE or jemput-solve).")
+def worker_command(burst: bool, queue: str | None) -> None:
     """Run an RQ worker for background solves (needs REDIS_URL)."""
     from rq import Worker
 
@@ -18,7 +19,8 @@ def worker_command(burst: bool) -> None:
     if not app.config.get("REDIS_URL"):
         raise click.UsageError("REDIS_URL is not set; the in-process backend needs no worker.")
     worker.set_app(app)
-    w = Worker([rq_backend.queue_name(app)], connection=rq_backend.connection(app))
+    name = queue or rq_backend.queue_name(app)
+    w = Worker([name], connection=rq_backend.connection(app))
     w.work(burst=burst)
 
 

@@ -877,6 +877,15 @@ def plan_to_dict(plan: Plan, *, include_job: bool = True) -> dict[str, Any]:
         ],
         "kpis": dict(plan.kpis or {}),
         "violations": list(plan.violations or []),
+        "publications": [
+            {
+                "version": p.version,
+                "published_at": adapter.iso(p.published_at, tz),
+                "stops": len(p.snapshot or []),
+                "changes": {k: len(v) for k, v in (p.changes or {}).items() if isinstance(v, list)},
+            }
+            for p in plan.publications
+        ],
         "job": job,
     }
 

@@ -47,8 +47,9 @@ def app_config(app_config, redis_ok):
     return app_config
 
 
-def _worker(app, *, burst: bool, log: Path | None = None) -> subprocess.Popen:
-    """Start ``rq worker`` in its own process group, configured like the app (env only)."""
+def _worker(app, *, burst: bool, log: Path | None = None, flask: bool = False) -> subprocess.Popen:
+    """Start ``rq worker`` (or ``flask --app outreach worker``) in its own process group,
+    configured like the app through the environment only."""
     env = {
         **os.environ,
         "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
@@ -56,9 +57,13 @@ def _worker(app, *, burst: bool, log: Path | None = None) -> subprocess.Popen:
         "REDIS_URL": REDIS_URL,
         "PYTHONPATH": str(ROOT),
     }
-    args = [RQ, "worker", "--url", REDIS_URL, "-q", app.config["RQ_QUEUE"]]
+    if flask:
+        flask_bin = str(Path(sys.executable).with_name("flask"))
+        args = [flask_bin, "--app", "outreach", "worker", "--queue", app.config["RQ_QUEUE"]]
+    else:
+        args = [RQ, "worker", "--url", REDIS_URL, "-q", app.config["RQ_QUEUE"]]
     if burst:
-        args.insert(2, "--burst")
+        args.append("--burst")
     log = log or Path(app.instance_path) / "rq-worker.log"
     with open(log, "ab") as out:
         return subprocess.Popen(
@@ -129,7 +134,7 @@ def test_killed_worker_is_reconciled_and_a_retry_succeeds(app, office_data, make
     db.session.commit()
     retry_id = service.start_solve(_plan(plan_id), office_data["user"]).id
     db.session.rollback()
-    proc = _worker(app, burst=True)
+    proc = _worker(app, burst=True, flask=True)  # the documented entry point
     try:
         proc.wait(timeout=90)
     finally:

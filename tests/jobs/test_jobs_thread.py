@@ -180,3 +180,64 @@ def test_solver_exception_fails_the_job_cleanly(office_data, make_plan_for, app,
     row = job_row(job.id)
     assert row.status == JobStatus.FAILED and "KeyError" in row.error
     assert _plan(plan.id).status == PlanStatus.FAILED
+
+
+def test_worker_thread_survives_a_crashing_job(office_data, make_plan_for, monkeypatch):
+    """A job that raises inside the solver fails; the same worker thread runs the next one."""
+    import outreach.jobs.runner as runner_module
+
+    real_solve = runner_module.solve
+    calls = []
+
+    def flaky(*a, **k):
+        calls.append(1)
+        if len(calls) == 1:
+            raise OverflowError("value > int64 in a callback")
+        return real_solve(*a, **k)
+
+    monkeypatch.setattr(runner_module, "solve", flaky)
+    first = make_plan_for(1)
+    bad = service.start_solve(first, office_data["user"]).id
+    db.session.rollback()
+    assert wait_for(bad).status == JobStatus.FAILED
+    second = make_plan_for(1)
+    good = service.start_solve(second, office_data["user"]).id
+    db.session.rollback()
+    assert wait_for(good).status == JobStatus.DONE
+    assert thread_backend.is_running()
+
+
+def test_rq_failure_callback_fails_the_job_and_plan(office_data, make_plan_for, app):
+    """RQ's failure callback (e.g. a job timeout) marks the row and the plan failed."""
+    from types import SimpleNamespace
+
+    from outreach.jobs import worker
+
+    plan = make_plan_for(1)
+    job = SolveJob(
+        id="00000000-0000-4000-8000-000000000009",
+        plan_id=plan.id,
+        status=JobStatus.RUNNING,
+        backend="rq",
+    )
+    plan.status = PlanStatus.SOLVING
+    db.session.add(job)
+    job_id, plan_id = job.id, plan.id
+    db.session.commit()
+    db.session.rollback()  # hold no SQLite lock while the callback writes
+    worker.set_app(app)
+    try:
+        worker.on_rq_failure(
+            SimpleNamespace(id=f"solve-{job_id}"), None, TimeoutError, TimeoutError(), None
+        )
+    finally:
+        worker.set_app(None)  # type: ignore[arg-type]
+    row = job_row(job_id)
+    assert row.status == JobStatus.FAILED and "TimeoutError" in row.error
+    assert _plan(plan_id).status == PlanStatus.FAILED
+
+
+def test_worker_command_needs_redis_url(runner):
+    """``flask worker`` refuses to start without REDIS_URL instead of hanging."""
+    out = runner.invoke(args=["worker", "--burst"])
+    assert out.exit_code == 2 and "REDIS_URL is not set" in out.output
