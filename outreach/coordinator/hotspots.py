@@ -394,6 +394,7 @@ def hotspots():
         page=page_no,
         pages=pages,
         filters=f,
+        active_filters={k: v for k, v in f.items() if v},
         kecamatan=kecamatan,
         needs_location=needs_location,
         kind_labels=KIND_LABELS,

@@ -297,3 +297,16 @@ def test_hotspot_views_deny_field_users_and_anonymous(client, office, method, ur
     db.session.expire_all()
     assert db.session.get(Hotspot, hs.id).name == "Tetap"
     assert db.session.scalar(sa.select(sa.func.count(Hotspot.id))) == 1
+
+
+def test_list_paginates_and_keeps_filters(client, coord, office):
+    """More than 50 matches are split over pages; the page links keep the active filters."""
+    for i in range(55):
+        make_hotspot(office, name=f"Sekolah {i:02d}", kind="school", priority=3)
+    make_hotspot(office, name="Rumah Sakit", kind="hospital", priority=3)
+    db.session.commit()
+    first = client.get("/coord/hotspots?kind=school").get_data(as_text=True)
+    assert "55 hotspots" in first and "Page 1 of 2" in first
+    assert 'href="/coord/hotspots?page=2&amp;kind=school"' in first
+    second = client.get("/coord/hotspots?kind=school&page=2").get_data(as_text=True)
+    assert second.count('<tr data-hotspot="') == 5 and "Rumah Sakit" not in second
