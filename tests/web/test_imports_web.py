@@ -295,3 +295,109 @@ def test_import_views_deny_field_users_and_anonymous(client, office, method, url
     login(client, field_user)
     assert getattr(client, method)(target).status_code == 403
     assert hotspots() == []
+
+
+# ---------------------------------------------------------------------------------------------
+# The same flow in a real browser (Debian Chromium), with CSRF on and the real CSP
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def live_server(tmp_path):
+    """The app on 127.0.0.1 with CSRF on and no map tiles (no internet here)."""
+    import threading
+
+    from werkzeug.serving import make_server
+
+    from outreach import create_app
+
+    app = create_app(
+        {
+            "SECRET_KEY": "browser-test-secret-key-0123456789abcdef0123456789",
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'live.sqlite3'}",
+            "WTF_CSRF_ENABLED": True,
+            "RATELIMIT_ENABLED": False,
+            "MAP_TILES_ENABLED": False,
+            "IMPORT_UPLOAD_DIR": str(tmp_path / "live-uploads"),
+        }
+    )
+    with app.app_context():
+        db.create_all()
+        office = make_office(name="Dinas Dukcapil Kota Medan")
+        make_user(Role.COORDINATOR, username="koordinator", office_id=office.id)
+        db.session.commit()
+        db.session.remove()
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield app, f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+        with app.app_context():
+            db.engine.dispose()
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_browser_import_then_drop_pin(live_server, chromium_path, tmp_path):
+    """In Chromium: upload a file with a broken row, see row/column/reason, import the valid
+    rows, then drop the missing pin by clicking the map; no script error, no CSP violation."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.factories import PASSWORD
+
+    app, base = live_server
+    csv_path = tmp_path / "titik.csv"
+    csv_path.write_bytes(csv_bytes(GOOD, BROKEN, NO_PIN))
+    problems: list[str] = []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=chromium_path, headless=True, args=["--no-sandbox", "--disable-gpu"]
+        )
+        try:
+            page = browser.new_page(viewport={"width": 820, "height": 1180})
+            page.on("pageerror", lambda exc: problems.append(f"pageerror: {exc}"))
+            page.on(
+                "console",
+                lambda m: problems.append(m.text) if m.type == "error" else None,
+            )
+            page.goto(base + "/login?lang=en")
+            page.fill("input[name=username]", "koordinator")
+            page.fill("input[name=password]", PASSWORD)
+            page.click("[type=submit]")
+            page.wait_for_load_state("networkidle")
+            page.goto(base + "/coord/imports")
+            page.set_input_files("#file", str(csv_path))
+            page.click("form[enctype] button[type=submit]")
+            page.wait_for_selector("table.errors")
+            error_row = page.locator('table.errors tr[data-row="3"]')
+            assert error_row.locator("td").nth(1).inner_text() == "prioritas"
+            assert "1–5" in error_row.locator("td").nth(2).inner_text()
+            page.click("form.import-bar button.button-primary")
+            page.wait_for_url("**/coord/hotspots?status=needs_location")
+            page.click("a.pin-link")
+            page.wait_for_selector("#pin-map.leaflet-container")
+            assert page.input_value("#lat") == ""
+            page.click("#pin-map", position={"x": 300, "y": 150})
+            lat, lon = page.input_value("#lat"), page.input_value("#lon")
+            assert lat and lon
+            page.click("button[name=next][value='1']")
+            page.wait_for_load_state("networkidle")
+            assert "Every hotspot has a location now." in page.content()
+        finally:
+            browser.close()
+    assert problems == []
+    with app.app_context():
+        rows = db.session.scalars(sa.select(Hotspot).order_by(Hotspot.external_code)).all()
+        assert [(h.external_code, h.status) for h in rows] == [
+            ("A-1", HotspotStatus.ACTIVE),
+            ("A-3", HotspotStatus.ACTIVE),
+        ]
+        assert (rows[1].lat, rows[1].lon, rows[1].location_source) == (
+            float(lat),
+            float(lon),
+            "pin",
+        )
+        db.session.remove()
