@@ -612,7 +612,13 @@ def build_map(plan: Plan, views: list[RouteView], unplanned: list[Hotspot], offi
     if bounds:
         lats = [p[0] for p in bounds]
         lons = [p[1] for p in bounds]
-        fmap.fit_bounds([[min(lats), min(lons)], [max(lats), max(lons)]], padding=(20, 20))
+        # Keep pins clear of the legend in the bottom-right corner (about 18 px per line).
+        fmap.fit_bounds(
+            [[min(lats), min(lons)], [max(lats), max(lons)]],
+            padding_top_left=(30, 30),
+            padding_bottom_right=(40, 50 + 18 * min(len(legend), 12)),
+            max_zoom=16,
+        )
     folium.LayerControl(collapsed=True).add_to(fmap)
     return maps.render_map(fmap, height="560px", label=_("Peta rencana %(n)s", n=plan.name))
 

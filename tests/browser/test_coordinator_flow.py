@@ -196,8 +196,25 @@ def test_import_plan_adjust_publish_export(live_server, browser):
     page.wait_for_selector("#job-bar")
     shot(page, "03-progress-tablet")
     plan_id = wait_for_review(page)
-    assert page.locator(".jb-pin").count() >= 1
     assert page.locator(".leaflet-control-layers").count() == 1
+    # Every planned stop has a pin, inside the map and not hidden under the legend.
+    hidden = page.evaluate(
+        """() => {
+            const box = document.querySelector('.leaflet-container').getBoundingClientRect();
+            const legend = document.querySelector('.jb-legend').getBoundingClientRect();
+            const pins = [...document.querySelectorAll('.leaflet-marker-pane .jb-pin')];
+            const inside = (r, b) => r.left >= b.left && r.right <= b.right
+                && r.top >= b.top && r.bottom <= b.bottom;
+            const overlaps = (r, b) => !(r.right < b.left || r.left > b.right
+                || r.bottom < b.top || r.top > b.bottom);
+            return {pins: pins.length, bad: pins.filter(p => {
+                const r = p.getBoundingClientRect();
+                return !inside(r, box) || overlaps(r, legend);
+            }).map(p => p.textContent)};
+        }"""
+    )
+    assert hidden["pins"] >= page.locator("tr[id^=stop-]").count() > 0
+    assert hidden["bad"] == [], hidden
     shot(page, "04-review-tablet")
 
     # -- move the first stop to the other team's first day
