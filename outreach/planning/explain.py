@@ -150,22 +150,23 @@ def _reason(
     cards_used: int,
 ) -> tuple[str, dict[str, object]]:
     cards = sum(n for s, n in persons.items() if s in CARD_SERVICES)
-    working_teams = {v.team.id: v.team for v in vehicles}
+    teams = problem.teams
     if site.lock is not None:
         lk = site.lock
         return LOCK_CONFLICT, {"team": lk.team_id, "date": lk.date.isoformat()}
-    missing = [s for s in persons if not any(s in t.services for t in working_teams.values())]
+    missing = [s for s in persons if not any(s in t.services for t in teams)]
     if missing:
         return NO_TEAM_OFFERS_SERVICE, {"services": ", ".join(s.value for s in missing)}
     if any(s in PRINTER_SERVICES for s in persons) and not any(
-        t.printer and Service.KTP_PRINT in t.services for t in working_teams.values()
+        t.printer and Service.KTP_PRINT in t.services for t in teams
     ):
         return NO_PRINTER, {}
-    capable = [v for v in vehicles if v.team.can_serve(site)]
-    if not capable:
+    if not any(t.can_serve(site) for t in teams):
         return NO_TEAM_OFFERS_SERVICE, {
             "services": " + ".join(s.value for s in persons) + " together"
         }
+    # a capable team without a working day in the horizon never meets the site either
+    capable = [v for v in vehicles if v.team.can_serve(site)]
     if not any(_overlaps(site, v) for v in capable):
         return HOURS_NEVER_MEET_SHIFT, {}
     visit_cards = sum(n for s, n in visit.items() if s in CARD_SERVICES)

@@ -20,7 +20,7 @@ Model
   node's outgoing transits, so each vehicle class (profile, kits) has one transit
   matrix (``RegisterTransitMatrix``: travel + service) and the duration is exact for
   the visiting team. Where a window closes before the shift ends, the latest start
-  depends on the duration, so such windows get one node per kit level.
+  is conservative: it leaves room for the slowest team allowed on that date.
 * **Breaks**: fixed breaks (Friday prayer) are cut out of the visit windows of that
   date's vehicles — no visit overlaps them, the team may drive or wait (the break
   API made first solutions time out at Medan scale). Flexible breaks are interval
@@ -384,9 +384,14 @@ def plan_visits(
                 and svc[v.team.kits] <= _usable_seconds(problem, site, v)
             ]
             # A segment ending before the shift does (window closes, fixed break starts)
-            # must hold the whole visit, so its latest start depends on the team's kits:
-            # such segments get one node per kit level (exact). Where the shift closes
-            # first, the route's end cumul already holds the visit for any team.
+            # must hold the whole visit; its latest start leaves room for the slowest
+            # team allowed that date (conservative: one node per kit level was exact
+            # but multiplied nodes by the kit levels, which Medan-size runs could not
+            # afford). Where the shift closes first, the route's end cumul already
+            # holds the visit for any team.
+            slowest: dict[object, int] = {}
+            for v in usable:
+                slowest[v.date] = max(slowest.get(v.date, 0), -(-svc[v.team.kits] // tick))
             # One node per distinct start interval (a window on some dates), allowed on
             # the vehicles of those dates, all in one disjunction: cumul domains are
             # plain ranges. Holes (RemoveInterval) are invisible to the insertion
@@ -399,7 +404,7 @@ def plan_visits(
                     if seg_hi >= v.shift.end:
                         hi = v.shift.end // tick
                     else:
-                        hi = seg_hi // tick - -(-svc[v.team.kits] // tick)
+                        hi = seg_hi // tick - slowest[v.date]
                     if lo <= hi:
                         starts.append((lo, hi))
                 for interval in _merge(starts):
@@ -812,9 +817,14 @@ def solve(
     t_search = time.monotonic()
     if initial is not None:
         solution = routing.SolveFromAssignmentWithParameters(initial, search)
+        status_name = _STATUS.Name(routing.status())
+        if solution is None:
+            # no time left to improve it: the greedy start is still a valid plan
+            solution = initial
+            status_name = "ROUTING_PARTIAL_SUCCESS_LOCAL_OPTIMUM_NOT_REACHED"
     else:
         solution = routing.SolveWithParameters(search)
-    status_name = _STATUS.Name(routing.status())
+        status_name = _STATUS.Name(routing.status())
     rng = np.random.default_rng(params.seed)
     for _ in range(params.restarts):
         if solution is None or cancelled[0]:

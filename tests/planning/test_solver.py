@@ -1,0 +1,190 @@
+"""Solver behaviour: determinism, cancellation, progress, results and parameters."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from datetime import date
+
+import pytest
+
+from outreach.planning import Result, Service, SolveParams, check, solve
+from outreach.planning.solver import split_persons
+from outreach.planning.synthetic import medan_problem
+
+from .builders import MONDAY, at, problem, site, team
+
+TUESDAY = date(2026, 6, 2)
+
+
+@pytest.fixture(scope="module")
+def small():
+    """Twelve sites, two teams, two days: more demand than capacity."""
+    return medan_problem(n_sites=12, n_teams=2, working_days=2, seed=3)
+
+
+def test_same_seed_and_solution_limit_give_the_same_plan(small):
+    """Same input + seed + solution limit → identical routes."""
+    params = SolveParams(time_limit_s=30, seed=5, solution_limit=10)
+    a = solve(small, params).to_dict()["routes"]
+    b = solve(small, params).to_dict()["routes"]
+    assert a == b
+
+
+def test_cancel_event_stops_the_search_early(small):
+    """A set event stops a 60-second search within seconds, with a checked plan."""
+    event = threading.Event()
+    threading.Timer(0.5, event.set).start()
+    started = time.monotonic()
+    result = solve(small, SolveParams(time_limit_s=60), cancel=event)
+    assert time.monotonic() - started < 20
+    assert result.status == "CANCELLED"
+    assert check(small, result) == []
+
+
+def test_cancel_callable_is_honoured(small):
+    """A callable returning True cancels as well."""
+    result = solve(small, SolveParams(time_limit_s=60), cancel=lambda: True)
+    assert result.status == "CANCELLED"
+
+
+def test_progress_reports_improving_solutions(small):
+    """The progress callback sees served residents and km, never getting worse."""
+    seen = []
+    result = solve(small, SolveParams(time_limit_s=2), progress=seen.append)
+    assert seen
+    objectives = [p.objective for p in seen]
+    assert objectives == sorted(objectives, reverse=True)
+    assert seen[-1].persons_served == result.persons_served
+    assert all(p.persons_requested == result.persons_requested for p in seen)
+    assert result.progress and result.progress[-1][1] == result.persons_served
+
+
+def test_status_is_an_enum_name(small):
+    """The status is a RoutingSearchStatus name, not a number."""
+    result = solve(small, SolveParams(time_limit_s=1))
+    assert result.status.startswith("ROUTING_")
+    assert result.is_feasible()
+
+
+def test_result_to_dict_is_json_with_office_offset(small):
+    """to_dict() is JSON-serialisable and times carry the office's +07:00 offset."""
+    result = solve(small, SolveParams(time_limit_s=1))
+    data = json.loads(json.dumps(result.to_dict()))
+    stop = data["routes"][0]["stops"][0]
+    assert stop["start"].endswith("+07:00")
+    assert set(data["kpis"]) == {"served", "requested", "by_priority", "utilisation"}
+    assert data["kpis"]["requested"]["ktp_record"] == sum(
+        s.demand.get(Service.KTP_RECORD, 0) for s in small.sites
+    )
+
+
+def test_witas_offset_is_used():
+    """An office in WITA (UTC+8) gets +08:00 in its ISO times."""
+    p = problem([site("S1")], [team()], utc_offset_minutes=480)
+    result = solve(p, SolveParams(time_limit_s=1))
+    assert result.to_dict()["routes"][0]["depart"].endswith("+08:00")
+
+
+def test_kpis_add_up(small):
+    """Served + unserved persons equal the requested total; utilisation is within 0..1."""
+    result = solve(small, SolveParams(time_limit_s=1))
+    unserved = sum(u.total_persons for u in result.unserved)
+    assert result.persons_served + unserved == result.persons_requested
+    assert all(0 <= u <= 1 for u in result.utilisation().values())
+    by_priority = result.served_by_priority()
+    assert sum(got for got, _ in by_priority.values()) == result.persons_served
+    assert "residents served" in result.summary()
+
+
+def test_no_working_day_gives_an_empty_plan():
+    """Without any shift in the horizon, every site is unserved with a reason."""
+    p = problem([site("S1")], [team(days=())], horizon=[MONDAY])
+    result = solve(p, SolveParams(time_limit_s=1))
+    assert result.status == "NO_VEHICLES" and not result.routes
+    assert result.unserved[0].reason == "HOURS_NEVER_MEET_SHIFT"
+    assert check(p, result) == []
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"iterated_local_search": True},
+        {"restarts": 2},
+        {"construction": "solver", "first_solution": "LOCAL_CHEAPEST_INSERTION"},
+        {"metaheuristic": "SIMULATED_ANNEALING", "operators": ()},
+    ],
+)
+def test_search_variants_give_checked_plans(small, kwargs):
+    """Every tunable search variant returns a feasible, checked plan."""
+    result = solve(small, SolveParams(time_limit_s=2, **kwargs))
+    assert result.is_feasible(), result.status
+    assert result.persons_served > 0
+    assert check(small, result) == []
+
+
+def test_two_workers_give_a_checked_plan(small):
+    """The two-process portfolio returns a checked plan no worse than one worker's."""
+    one = solve(small, SolveParams(time_limit_s=2))
+    two = solve(small, SolveParams(time_limit_s=2, workers=2))
+    assert check(small, two) == []
+    assert two.objective <= one.objective * 1.05
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"time_limit_s": 0}, "time_limit_s"),
+        ({"first_solution": "MAGIC"}, "unknown strategy"),
+        ({"operators": ("use_teleport",)}, "unknown operator"),
+        ({"time_tick_s": 7}, "must divide 86400"),
+        ({"workers": 3}, "workers"),
+    ],
+)
+def test_bad_parameters_are_rejected(kwargs, message):
+    """Search parameters are validated with precise messages."""
+    with pytest.raises(ValueError, match=message):
+        SolveParams(**kwargs)
+
+
+@pytest.mark.parametrize("parts", [1, 2, 3, 7])
+def test_split_persons_sums_exactly(parts):
+    """Chunks sum exactly to the demand per service and differ by at most one person."""
+    demand = {Service.KTP_RECORD: 101, Service.KIA: 13, Service.BIRTH_CERT: 2}
+    chunks = split_persons(demand, parts)
+    assert len(chunks) == parts
+    for service, n in demand.items():
+        assert sum(c.get(service, 0) for c in chunks) == n
+    sizes = [sum(c.values()) for c in chunks]
+    assert max(sizes) - min(sizes) <= 1
+
+
+def test_split_never_makes_empty_chunks():
+    """Asking for more chunks than persons yields one person per chunk."""
+    chunks = split_persons({Service.KIA: 3}, 10)
+    assert [sum(c.values()) for c in chunks] == [1, 1, 1]
+
+
+def test_medan_like_instance_is_checked():
+    """A 60-site Medan-like instance yields a plan that passes the checker."""
+    p = medan_problem(n_sites=60, n_teams=3, working_days=3, seed=11)
+    result = solve(p, SolveParams(time_limit_s=3))
+    assert result.persons_served > 0
+    assert check(p, result) == []
+
+
+def test_synthetic_instances_are_seeded():
+    """The same seed gives the same instance; another seed a different one."""
+    a, b, c = (medan_problem(n_sites=20, seed=s) for s in (1, 1, 2))
+    assert [s.location for s in a.sites] == [s.location for s in b.sites]
+    assert [s.location for s in a.sites] != [s.location for s in c.sites]
+    assert len(a.vehicles) == 8 * 10
+
+
+def test_two_sites_one_team_plan_is_a_result():
+    """solve() returns a Result value object whose route visits both sites."""
+    p = problem([site("A"), site("B", location=at(-0.01))], [team()])
+    result = solve(p, SolveParams(time_limit_s=1))
+    assert isinstance(result, Result)
+    assert sorted(s.site_id for s in result.routes[0].stops) == ["A", "B"]
