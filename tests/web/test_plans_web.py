@@ -454,3 +454,68 @@ def test_day_sheet_lists_the_route_in_order(coord_client, plan):
     positions = [html.index(n) for n in names]
     assert positions == sorted(positions)
     assert "plan.css" in html and route.team.name in html
+
+
+# -- security rows 16, 29–31 -------------------------------------------------------------------
+
+
+def _row_counts() -> dict[str, int]:
+    return {
+        t.name: db.session.scalar(sa.select(sa.func.count()).select_from(t))
+        for t in db.metadata.sorted_tables
+        if t.name not in ("user_session", "audit_event")  # login touch and export audit trail
+    }
+
+
+def test_plan_get_pages_change_no_rows(coord_client, plan):
+    """Viewing the plan screens (GET) never changes plan data: no mutating GETs."""
+    route = plan.routes[0]
+    version = plan.version_id
+    before = _row_counts()
+    for url in PLAN_GETS:
+        assert coord_client.get(_fill(url, plan)).status_code == 200, url
+    db.session.expire_all()
+    assert _row_counts() == before
+    assert db.session.get(Plan, plan.id).version_id == version
+    assert db.session.get(type(route), route.id).distance_m == route.distance_m
+
+
+def test_review_map_loads_no_foreign_assets(coord_client, plan):
+    """The review page's scripts and styles come from our origin (vendored Leaflet)."""
+    html = coord_client.get(f"/coord/plans/{plan.id}").get_data(as_text=True)
+    for tag in re.findall(r"<(?:script|link)\b[^>]*>", html):
+        url = re.search(r'(?:src|href)="([^"]*)"', tag)
+        assert url is None or url.group(1).startswith(("/", "data:")), tag
+        assert url is None or not url.group(1).startswith("//"), tag
+
+
+def test_review_map_tiles_send_a_referrer(coord_client, plan, app):
+    """With tiles on, the tile layer uses the configured URL and a referrer policy OSM accepts."""
+    app.config["MAP_TILE_URL"] = "https://tiles.example.test/{z}/{x}/{y}.png"
+    resp = coord_client.get(f"/coord/plans/{plan.id}")
+    html = resp.get_data(as_text=True)
+    assert "https://tiles.example.test/{z}/{x}/{y}.png" in html
+    assert '"referrerPolicy": "strict-origin-when-cross-origin"' in html
+    assert resp.headers["Referrer-Policy"] == "strict-origin-when-cross-origin"
+
+
+def test_cancel_button_cancels_a_queued_solve(coord_client, plan):
+    """Cancelling a queued solve stops it at once and keeps the plan's existing routes."""
+    plan.status = PlanStatus.SOLVING
+    job = SolveJob(
+        id="job-cancel",
+        plan_id=plan.id,
+        status=JobStatus.QUEUED,
+        progress={"previous_status": "solved", "time_limit_s": 5},
+    )
+    db.session.add(job)
+    db.session.commit()
+    routes = len(plan.routes)
+    resp = coord_client.post("/coord/jobs/job-cancel/cancel")
+    assert resp.status_code == 302 and resp.headers["Location"].endswith("/coord/jobs/job-cancel")
+    db.session.expire_all()
+    assert db.session.get(SolveJob, "job-cancel").status == JobStatus.CANCELLED
+    refreshed = db.session.get(Plan, plan.id)
+    assert refreshed.status == PlanStatus.SOLVED and len(refreshed.routes) == routes
+    data = coord_client.get("/coord/jobs/job-cancel.json").get_json()
+    assert data["done"] and data["status"] == "cancelled"
