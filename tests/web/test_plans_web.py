@@ -11,6 +11,7 @@ from outreach.auth.sessions import start_session
 from outreach.extensions import db
 from outreach.models import (
     JobStatus,
+    Office,
     Plan,
     PlannedStop,
     PlanPublication,
@@ -355,6 +356,64 @@ def test_lock_unlock_and_drop(client, tiny):
     page = client.get(f"/coord/plans/{plan.id}").get_data(as_text=True)
     assert "Dikeluarkan dari rencana oleh koordinator." in page
     assert any(u.hotspot_id == hotspot_id for u in db.session.get(Plan, plan.id).unserved)
+
+
+def test_add_hotspot_back_after_drop(client, tiny):
+    """A dropped hotspot can be added back to a team-day; it is planned and no longer unserved."""
+    plan, user = tiny
+    login(client, user)
+    stop = live_stops(plan)[0]
+    hotspot_id, team_id = stop.hotspot_id, stop.route.team_id
+    client.post(
+        f"/coord/plans/{plan.id}/stops/{stop.id}/drop", data={"expected_version": plan.version_id}
+    )
+    page = client.get(f"/coord/plans/{plan.id}").get_data(as_text=True)
+    assert f'<option value="{hotspot_id}">' in page  # offered in the add form
+    resp = client.post(
+        f"/coord/plans/{plan.id}/hotspots",
+        data={
+            "hotspot_id": hotspot_id,
+            "target": f"{team_id}:2026-12-08",
+            "expected_version": db.session.get(Plan, plan.id).version_id,
+        },
+    )
+    assert resp.status_code == 302
+    db.session.expire_all()
+    refreshed = db.session.get(Plan, plan.id)
+    added = [s for s in live_stops(refreshed) if s.hotspot_id == hotspot_id]
+    assert len(added) == 1 and added[0].route.day.isoformat() == "2026-12-08" and added[0].locked
+    assert all(u.hotspot_id != hotspot_id for u in refreshed.unserved)
+
+
+def test_refused_edit_says_why(client, tiny):
+    """Adding a hotspot that has no location is refused with the reason, nothing changes."""
+    plan, user = tiny
+    office = db.session.get(Office, plan.office_id)
+    pinless = make_hotspot(office, name="Rumah tanpa pin", lat=None, lon=None)
+    db.session.commit()
+    login(client, user)
+    version = plan.version_id
+    resp = client.post(
+        f"/coord/plans/{plan.id}/hotspots",
+        data={
+            "hotspot_id": pinless.id,
+            "target": f"{plan.routes[0].team_id}:2026-12-07",
+            "expected_version": version,
+        },
+        follow_redirects=True,
+    )
+    assert "Titik ini belum punya lokasi." in resp.get_data(as_text=True)
+    assert db.session.get(Plan, plan.id).version_id == version
+
+
+def test_checker_violations_are_shown_in_words(coord_client, plan):
+    """Violations the checker stored on the plan are listed as sentences above the map."""
+    plan.violations = ["Tim 1 tiba di SMA Negeri 3 Medan setelah jam buka berakhir (13:00)."]
+    db.session.commit()
+    html = coord_client.get(f"/coord/plans/{plan.id}").get_data(as_text=True)
+    box = html.split('id="violations"', 1)[1].split("</section>", 1)[0]
+    assert "setelah jam buka berakhir (13:00)." in box
+    assert 'id="no-violations"' not in html
 
 
 def test_publish_then_republish_lists_changes(client, tiny):
