@@ -133,12 +133,16 @@ def load_bks(data: Path) -> dict[tuple[str, int | None], float]:
 # --------------------------------------------------------------------------- solvers
 
 
+OURS_PARAMS: dict[str, object] = {}
+"""Extra ``SolveParams`` fields for our engine (``--param``), on top of the CLI's tuning."""
+
+
 def run_ours(spec: Spec, time_limit: float, seed: int) -> Outcome:
     """Solve with our engine (the CLI's code path) and run the planning core's checker."""
     from outreach.planning.__main__ import run_benchmark
 
     out = Outcome("ours")
-    run = run_benchmark(spec.path, spec.fmt, spec.paths, time_limit, seed)
+    run = run_benchmark(spec.path, spec.fmt, spec.paths, time_limit, seed, **OURS_PARAMS)
     out.routes = run.routes
     out.runtime_s = run.runtime_s
     out.core_check = run.core_check
@@ -308,7 +312,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--data", type=Path, default=DATA, help="shared/benchmarks folder")
     parser.add_argument("--json", type=Path, help="write every row (with routes) as JSON")
+    parser.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="KEY=JSON",
+        help="SolveParams field for our engine, e.g. --param restarts=5 "
+        "--param 'metaheuristic=\"TABU_SEARCH\"' (repeatable)",
+    )
     args = parser.parse_args(argv)
+    for item in args.param:
+        key, sep, value = item.partition("=")
+        try:
+            OURS_PARAMS[key.strip()] = json.loads(value) if sep else None
+        except json.JSONDecodeError:
+            parser.error(f"--param {item!r}: the value must be JSON (quote strings)")
     if args.time_limit <= 0:
         parser.error("--time-limit must be positive")
     solvers = [s.strip() for s in args.solvers.split(",") if s.strip()]
@@ -323,6 +341,8 @@ def main(argv: list[str] | None = None) -> int:
 
     rows: list[dict] = []
     print(f"time limit {args.time_limit:g} s per run, seed {args.seed}, one run at a time")
+    if OURS_PARAMS:
+        print(f"our extra SolveParams: {OURS_PARAMS}")
     print_header(solvers)
     for spec in specs:
         row: dict = {

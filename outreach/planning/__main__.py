@@ -79,6 +79,16 @@ class BenchmarkRun:
         }
 
 
+TUNED: dict[str, dict[str, Any]] = {
+    "solomon": {},
+    # Measured on pr01-pr10 (benchmarks/RESULTS.md): starting from an empty plan and
+    # letting tabu search insert by penalty (profit) beats cheapest-insertion + GLS,
+    # whose first plan ignores profit and whose arc penalties drown the profit signal.
+    "toptw": {"first_solution": "ALL_UNPERFORMED", "metaheuristic": "TABU_SEARCH"},
+}
+"""Per-format search settings found by ``benchmarks/compare.py`` runs."""
+
+
 def benchmark_params(time_limit: float, seed: int, **overrides: Any) -> Any:
     """Search settings for benchmarks: pure travel objective at one-second resolution."""
     from outreach.planning.solver import SolveParams
@@ -166,7 +176,8 @@ def run_benchmark(
         topt = read_toptw(path)
         bench = toptw_to_problem(topt, vehicles)
     used = time.perf_counter() - started
-    result = solve(bench.problem, benchmark_params(max(0.1, time_limit - used), seed, **params))
+    settings = {**TUNED[fmt], **params}
+    result = solve(bench.problem, benchmark_params(max(0.1, time_limit - used), seed, **settings))
     routes = [
         [bench.file_ids[stop.site_id] for stop in route.stops]
         for route in result.routes
