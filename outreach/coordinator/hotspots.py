@@ -16,7 +16,7 @@ from flask import abort, current_app, flash, redirect, render_template, request,
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import SelectField, StringField, TextAreaField
+from wtforms import BooleanField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
 from ..extensions import db
@@ -202,6 +202,7 @@ class HotspotForm(FlaskForm, LocationMixin):
     notes = TextAreaField(_l("Notes"), validators=[Optional(), Length(max=2000)])
     lat = StringField(_l("Latitude"), validators=[Optional(), Length(max=20)])
     lon = StringField(_l("Longitude"), validators=[Optional(), Length(max=20)])
+    archived = BooleanField(_l("Archived: left out of plans and hidden from the list"))
 
     def validate_kecamatan_code(self, field: StringField) -> None:
         if field.data and not _KEC_CODE.match(field.data.strip()):
@@ -303,16 +304,23 @@ def _coord_text(value: float | None) -> str:
     return "" if value is None else f"{value:.6f}"
 
 
+def derive_status(hs: Hotspot, *, archived: bool) -> HotspotStatus:
+    """The status a hotspot's data implies: archived by choice, else location, else demand."""
+    if archived:
+        return HotspotStatus.ARCHIVED
+    if hs.lat is None or hs.lon is None:
+        return HotspotStatus.NEEDS_LOCATION
+    if hs.demands and hs.remaining_total == 0:
+        return HotspotStatus.DONE
+    return HotspotStatus.ACTIVE
+
+
 def _apply_location(hs: Hotspot, location: tuple[float | None, float | None]) -> bool:
     """Set the coordinates and the status they imply; return whether the point changed."""
     lat, lon = location
     changed = (lat, lon) != (hs.lat, hs.lon)
     hs.lat, hs.lon = lat, lon
-    if lat is None:
-        if hs.status == HotspotStatus.ACTIVE:
-            hs.status = HotspotStatus.NEEDS_LOCATION
-    elif hs.status == HotspotStatus.NEEDS_LOCATION:
-        hs.status = HotspotStatus.ACTIVE
+    hs.status = derive_status(hs, archived=hs.status == HotspotStatus.ARCHIVED)
     if changed:
         hs.location_source = "pin" if lat is not None else "none"
     return changed
@@ -417,6 +425,7 @@ def _form_data(hs: Hotspot) -> dict[str, Any]:
         "notes": hs.notes,
         "lat": _coord_text(hs.lat),
         "lon": _coord_text(hs.lon),
+        "archived": hs.status == HotspotStatus.ARCHIVED,
     }
     for d in hs.demands:
         data[f"requested_{d.service}"] = d.requested
@@ -453,10 +462,7 @@ def _fill_hotspot(hs: Hotspot, form: HotspotForm) -> dict[str, Any]:
         for start, end in getattr(form, f"open_{wd}").data or []:
             hs.openings.append(HotspotOpening(weekday=wd, start_min=start, end_min=end))
     moved = _apply_location(hs, form.location)
-    if hs.status == HotspotStatus.ACTIVE and hs.demands and hs.remaining_total == 0:
-        hs.status = HotspotStatus.DONE
-    elif hs.status == HotspotStatus.DONE and hs.remaining_total > 0:
-        hs.status = HotspotStatus.ACTIVE if hs.lat is not None else HotspotStatus.NEEDS_LOCATION
+    hs.status = derive_status(hs, archived=bool(form.archived.data))
     return {"moved": moved}
 
 
@@ -481,8 +487,6 @@ def hotspot_new():
         hs = Hotspot(office=office, status=HotspotStatus.ACTIVE, location_source="pin")
         db.session.add(hs)
         _fill_hotspot(hs, form)
-        if hs.lat is None:
-            hs.status = HotspotStatus.NEEDS_LOCATION
         db.session.flush()
         audit("hotspot.create", hs, user=acting_user(), name=hs.name)
         db.session.commit()

@@ -310,3 +310,34 @@ def test_list_paginates_and_keeps_filters(client, coord, office):
     assert 'href="/coord/hotspots?page=2&amp;kind=school"' in first
     second = client.get("/coord/hotspots?kind=school&page=2").get_data(as_text=True)
     assert second.count('<tr data-hotspot="') == 5 and "Rumah Sakit" not in second
+
+
+def test_archive_hides_and_unarchive_restores(client, coord, office):
+    """Archiving hides a hotspot from the default list; un-archiving derives its status again."""
+    hs = make_hotspot(office, name="Arsip Saya")
+    db.session.commit()
+    resp = client.post(
+        f"/coord/hotspots/{hs.id}/edit", data=edit_payload(name="Arsip Saya", archived="y")
+    )
+    assert resp.status_code == 302
+    db.session.expire_all()
+    assert db.session.get(Hotspot, hs.id).status == HotspotStatus.ARCHIVED
+    assert ">Arsip Saya<" not in client.get("/coord/hotspots").get_data(as_text=True)
+    assert ">Arsip Saya<" in client.get("/coord/hotspots?status=archived").get_data(as_text=True)
+    client.post(
+        f"/coord/hotspots/{hs.id}/edit", data=edit_payload(name="Arsip Saya", lat="", lon="")
+    )
+    db.session.expire_all()
+    assert db.session.get(Hotspot, hs.id).status == HotspotStatus.NEEDS_LOCATION
+
+
+def test_zero_remaining_marks_done_and_new_demand_reactivates(client, coord, office):
+    """A hotspot whose remaining counts are all zero is done; adding demand makes it active."""
+    hs = make_hotspot(office)
+    db.session.commit()
+    client.post(f"/coord/hotspots/{hs.id}/edit", data=edit_payload(remaining_ktp_record="0"))
+    db.session.expire_all()
+    assert db.session.get(Hotspot, hs.id).status == HotspotStatus.DONE
+    client.post(f"/coord/hotspots/{hs.id}/edit", data=edit_payload(remaining_ktp_record="5"))
+    db.session.expire_all()
+    assert db.session.get(Hotspot, hs.id).status == HotspotStatus.ACTIVE
