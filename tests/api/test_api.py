@@ -288,3 +288,34 @@ def test_hotspot_rows_are_unchanged_by_failed_create(api):
     before = db.session.query(Hotspot).count()
     api.post("/hotspots", json={"name": "X", "demand": {}})
     assert db.session.query(Hotspot).count() == before
+
+
+def test_too_many_hotspots_are_refused_before_any_solve(app, api):
+    """A plan over the hotspot cap is a 400 naming hotspot_ids; no plan or job is stored."""
+    app.config["PLAN_MAX_HOTSPOTS"] = 3
+    err = _error(
+        api.post(
+            "/plans", json={"name": "X", "start_date": "2026-12-07", "end_date": "2026-12-07"}
+        ),
+        400,
+    )
+    assert err["details"][0]["field"] == "hotspot_ids"
+    assert db.session.query(Plan).count() == 0
+
+
+def test_injection_in_filters_returns_normal_results(api):
+    """SQL in a filter value is just a value: 200 with no rows, tables intact."""
+    resp = api.get("/hotspots?kecamatan_code=' OR 1=1--")
+    assert resp.status_code == 200 and resp.get_json()["total"] == 0
+    assert api.get("/hotspots").get_json()["total"] == 4
+
+
+def test_oversized_upload_is_413_in_the_error_shape(app, api):
+    """An upload above MAX_CONTENT_LENGTH is refused from its length, before parsing."""
+    big = b"a" * (app.config["MAX_CONTENT_LENGTH"] + 1024)
+    resp = api.post(
+        "/hotspots/import",
+        data=big,
+        content_type="multipart/form-data; boundary=xyz",
+    )
+    _error(resp, 413)
