@@ -27,11 +27,11 @@ from sqlalchemy.orm import selectinload
 from .. import maps
 from ..errors import DomainError
 from ..extensions import db
+from ..labels import KIND_LABELS, SERVICE_LABELS
 from ..models import (
     PRIORITY_MAX,
     PRIORITY_MIN,
     Hotspot,
-    HotspotKind,
     HotspotStatus,
     JobStatus,
     Office,
@@ -61,23 +61,6 @@ PALETTE = (
     "#A0522D",
     "#1F3A93",
 )
-SERVICE_LABELS = {
-    Service.KTP_RECORD.value: "Perekaman KTP-el",
-    Service.KTP_PRINT.value: "Cetak KTP-el",
-    Service.BIRTH_CERT.value: "Akta kelahiran",
-    Service.KIA.value: "KIA",
-}
-KIND_LABELS = {
-    HotspotKind.SCHOOL.value: "Sekolah",
-    HotspotKind.OFFICE.value: "Kantor kelurahan/desa",
-    HotspotKind.HOSPITAL.value: "Rumah sakit",
-    HotspotKind.SOCIAL_HOME.value: "Panti sosial/werdha",
-    HotspotKind.PRISON.value: "Lapas/rutan",
-    HotspotKind.MARKET.value: "Pasar/mal",
-    HotspotKind.HOME.value: "Kunjungan rumah",
-    HotspotKind.VILLAGE_HALL.value: "Balai desa terpencil",
-    HotspotKind.OTHER.value: "Lainnya",
-}
 DAY_NAMES = ("Sen", "Sel", "Rab", "Kam", "Jum", "Sab", "Min")
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "Mei", "Jun", "Jul", "Agu", "Sep", "Okt", "Nov", "Des")
 MAX_HORIZON_DAYS = 31

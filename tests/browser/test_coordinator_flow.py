@@ -281,6 +281,8 @@ def test_import_plan_adjust_publish_export(live_server, browser):
     route_link = page.locator("a[href*='/sheet']").first.get_attribute("href")
     mobile.goto(f"{base}{route_link}")
     shot(mobile, "09-day-sheet-phone")
+    mobile.goto(f"{base}/coord/plans")
+    shot(mobile, "10-plans-list-phone")
     phone.close()
     context.close()
 
