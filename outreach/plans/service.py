@@ -559,7 +559,7 @@ def recompute_times(plan: Plan, routes: Sequence[PlannedRoute] | None = None) ->
     stop order — leave at the shift start, wait for openings, skip breaks — plus the route's
     distance and duration, and the plan's KPIs. Untouched routes keep the solver's times.
     Does not commit."""
-    built = adapter.problem_for_plan(plan, with_locks=False)
+    built = _problem(plan, with_locks=False)
     problem = built.problem
     table = adapter.TravelTable(problem)
     site_ids = {s.id for s in problem.sites}
@@ -620,6 +620,17 @@ VIOLATION_TEXTS = {
 }
 
 
+def _problem(plan: Plan, *, with_locks: bool) -> adapter.BuiltProblem:
+    """The plan's problem; data the planning model rejects becomes a 400, not a 500."""
+    try:
+        return adapter.problem_for_plan(plan, with_locks=with_locks)
+    except ValueError as exc:
+        raise PlanError(
+            "Data rencana tidak dapat diperiksa; periksa tim dan titiknya.",
+            [{"field": "plan", "message": str(exc)}],
+        ) from None
+
+
 def violation_text(v: Any) -> str:
     """A checker violation as a sentence for the coordinator: an Indonesian explanation by
     code, followed by the checker's precise detail (route, stop, numbers)."""
@@ -637,7 +648,7 @@ def validate(plan: Plan) -> list[str]:
     """
     from ..planning import check
 
-    built = adapter.problem_for_plan(plan, with_locks=True)
+    built = _problem(plan, with_locks=True)
     result = adapter.result_from_plan(plan, built)
     messages = [violation_text(v) for v in check(built.problem, result)]
     messages.extend(built.notes)
