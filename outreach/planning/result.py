@@ -14,7 +14,12 @@ from typing import Any
 from outreach.planning.domain import Service
 
 FEASIBLE_STATUSES = frozenset(
-    {"ROUTING_SUCCESS", "ROUTING_OPTIMAL", "ROUTING_PARTIAL_SUCCESS_LOCAL_OPTIMUM_NOT_REACHED"}
+    {
+        "ROUTING_SUCCESS",
+        "ROUTING_OPTIMAL",
+        "ROUTING_PARTIAL_SUCCESS_LOCAL_OPTIMUM_NOT_REACHED",
+        "GREEDY_FALLBACK",
+    }
 )
 
 
@@ -108,7 +113,8 @@ class Result:
     ----------
     status
         Solver status name (``RoutingSearchStatus`` enum name, e.g. ``ROUTING_SUCCESS``),
-        or ``CANCELLED`` / ``NO_VEHICLES``.
+        or ``CANCELLED`` / ``NO_VEHICLES``, or ``GREEDY_FALLBACK`` when the solver's
+        construction found nothing in time and the greedy plan was returned.
     routes
         Non-empty routes, ordered by date then team.
     unserved
