@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, redirect, request, url_for
+from flask import Blueprint, flash, redirect, request, url_for
 from flask.blueprints import BlueprintSetupState
+from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
 from ..extensions import login_manager
@@ -19,6 +20,10 @@ def _unauthorized() -> Response | tuple[Response, int]:
         resp, status = error_response(401, "unauthorized", "Perlu masuk atau token yang sah.")
         resp.headers["WWW-Authenticate"] = 'Bearer realm="jemput-bola"'
         return resp, status
+    if request.method != "GET":
+        # After login the browser would GET the target; a POST-only URL would answer 405.
+        return redirect(url_for("auth.login"))
+    flash(_("Please log in to continue."), "info")
     target = request.full_path if request.query_string else request.path
     return redirect(url_for("auth.login", next=target))
 

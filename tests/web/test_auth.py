@@ -413,3 +413,32 @@ def test_hashes_are_scrypt_and_salted(app):
     assert a.pw_hash.startswith("scrypt:")
     assert "same passphrase here" not in a.pw_hash
     assert a.pw_hash != b.pw_hash
+
+
+def test_anonymous_post_redirects_without_next(client):
+    """An anonymous POST to a protected URL goes to the login page without a POST-only next."""
+    resp = client.post("/coord/plans/1/publish")
+    assert resp.status_code == 302 and resp.headers["Location"] == "/login"
+
+
+def test_cookie_from_fallback_key_still_works(app, app_config, coordinator):
+    """After a key rotation, a cookie signed with the old key (in SECRET_KEY_FALLBACKS) works."""
+    from outreach import create_app
+
+    client = app.test_client()
+    login(client, "koordinator")
+    cookie = client.get_cookie(COOKIE).value
+    old_key = app.config["SECRET_KEY"]
+
+    rotated = create_app(
+        {**app_config, "SECRET_KEY": secrets.token_hex(32), "SECRET_KEY_FALLBACKS": [old_key]}
+    )
+    other = create_app({**app_config, "SECRET_KEY": secrets.token_hex(32)})
+    # Commit the test's transaction first: the other apps use their own connections.
+    db.session.commit()
+    for application, expected in ((rotated, 200), (other, 302)):
+        probe = application.test_client()
+        probe.set_cookie(COOKIE, cookie)
+        assert probe.get("/coord/").status_code == expected
+        with application.app_context():
+            db.engine.dispose()
