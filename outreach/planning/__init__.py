@@ -1,8 +1,11 @@
 """Planning core: sites, teams and days in, checked routes out.
 
-A pure package (no Flask, no SQLAlchemy). Build a :class:`Problem`, call :func:`solve`,
-get a :class:`Result`; :func:`check` verifies any result against the problem alone.
-Only :mod:`outreach.planning.solver` imports OR-Tools.
+A pure package (no Flask, no SQLAlchemy). Build a :class:`Problem` (validated frozen
+dataclasses, times in seconds, distances in metres), call :func:`solve` with
+:class:`SolveParams`, get a :class:`Result` (routes, unserved sites with reason codes,
+KPIs, ``to_dict()``); :func:`check` verifies any result against the problem alone.
+Only :mod:`outreach.planning.solver` imports OR-Tools. Seeded Medan-like instances
+live in :mod:`outreach.planning.synthetic`.
 """
 
 from outreach.planning.checker import Violation, check
