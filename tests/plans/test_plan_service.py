@@ -41,7 +41,9 @@ def test_move_stop_locks_it_recomputes_and_stays_valid(solved_plan):
     assert positions == list(range(len(positions)))
 
 
-def test_move_to_a_team_without_the_service_shows_a_violation_in_words(solved_plan, office_data):
+def test_move_to_a_team_without_the_service_shows_a_violation_in_words(
+    solved_plan, office_data, expect_violations
+):
     """The checker re-validates at once: a team lacking the service yields a sentence."""
     kia_only = make_team(office_data["office"], services=["kia"])
     db.session.commit()

@@ -1,0 +1,27 @@
+"""Every plan a test produces must pass the independent checker (used by autouse fixtures)."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from outreach.extensions import db
+from outreach.models import Plan, PlanStatus
+from outreach.planning import check
+from outreach.plans import adapter
+
+
+def assert_every_plan_passes_the_checker() -> int:
+    """Re-check every solved or published plan in the database; return how many were checked."""
+    db.session.rollback()
+    db.session.expire_all()
+    plans = db.session.scalars(
+        sa.select(Plan).where(Plan.status.in_([PlanStatus.SOLVED, PlanStatus.PUBLISHED]))
+    ).all()
+    checked = 0
+    for plan in plans:
+        built = adapter.problem_for_plan(plan)
+        violations = check(built.problem, adapter.result_from_plan(plan, built))
+        assert violations == [], f"plan {plan.id} fails the checker: {violations}"
+        checked += 1
+    db.session.rollback()
+    return checked
