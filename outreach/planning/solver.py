@@ -144,6 +144,9 @@ class SolveParams:
         the solver's construction finds nothing in time, the greedy plan is returned.
     greedy_above
         Visit-node count above which ``"auto"`` uses the greedy construction.
+    greedy_time_exponent
+        The greedy ranks visits by penalty ÷ (minutes spent) ** exponent: 1 favours
+        value per minute, lower values favour large, valuable sites.
     first_solution
         ``FirstSolutionStrategy`` name used when ``construction="solver"``. The default
         inserts visits in parallel routes, which always yields a plan because every
@@ -192,6 +195,7 @@ class SolveParams:
     solution_limit: int | None = None
     construction: str = "auto"
     greedy_above: int = 1000
+    greedy_time_exponent: float = 1.0
     first_solution: str = "PARALLEL_CHEAPEST_INSERTION"
     metaheuristic: str = "GUIDED_LOCAL_SEARCH"
     operators: tuple[str, ...] = DEFAULT_OPERATORS
@@ -943,7 +947,7 @@ def _greedy_routes(model: _Model) -> list[list[int]]:
         if not ok.any():
             return (-1.0, -1, 0)
         idx, finish = idx[ok], finish[ok]
-        score = value[idx] / (finish - t + 1)
+        score = value[idx] / (finish - t + 1) ** model.params.greedy_time_exponent
         b = int(np.argmax(score))
         return (float(score[b]), int(idx[b]), int(finish[b]))
 
