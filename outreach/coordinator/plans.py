@@ -443,6 +443,50 @@ def unplanned_hotspots(plan: Plan, planned: set[int]) -> list[Hotspot]:
     )
 
 
+def map_safe(text: object) -> str:
+    """``maps.map_text`` plus ``{`` and ``}`` as character references.
+
+    Folium (branca) compiles every rendered macro's output as a Jinja template once more
+    (``Element(rendered)``), so ``{{ ... }}`` inside a name would run on the server. As HTML
+    the references show the braces literally.
+    """
+    return brace_safe(maps.map_text(text))
+
+
+def brace_safe(html: str) -> str:
+    return str(html).replace("{", "&#123;").replace("}", "&#125;")
+
+
+class PlanLegend(MacroElement):
+    """A legend control (colour swatch + escaped label per team-day), brace-safe."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+            (function () {
+                var legend = L.control({position: "bottomright"});
+                legend.onAdd = function () {
+                    var div = L.DomUtil.create("div", "jb-legend");
+                    div.innerHTML = {{ this.html|tojson }};
+                    return div;
+                };
+                legend.addTo({{ this._parent.get_name() }});
+            })();
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, title: object, items: list[tuple[str, object]]) -> None:
+        super().__init__()
+        self._name = "PlanLegend"
+        rows = "".join(
+            f'<li><span class="jb-swatch" style="background:{colour}"></span>{map_safe(label)}</li>'
+            for colour, label in items
+            if HEX_COLOUR.match(colour)
+        )
+        self.html = f"<strong>{map_safe(title)}</strong><ul>{rows}</ul>"
+
+
 class BulkMarkers(MacroElement):
     """Many pins in one script: a loop over JSON rows instead of one Folium element per pin.
 
@@ -499,10 +543,10 @@ class BulkMarkers(MacroElement):
             {
                 "y": lat,
                 "x": lon,
-                "t": maps.map_text(tooltip),
-                "p": str(popup),
+                "t": map_safe(tooltip),
+                "p": brace_safe(popup),
                 "c": colour,
-                "l": maps.map_text(label),
+                "l": map_safe(label),
             }
         )
 
@@ -516,6 +560,7 @@ def build_map(plan: Plan, views: list[RouteView], unplanned: list[Hotspot], offi
 
     fmap = maps.base_map((office.lat, office.lon), zoom_start=12)
     # Labels looked up once: gettext per pin costs more than the pin itself on big plans.
+    services = {k: str(v) for k, v in SERVICE_LABELS.items()}
     t = {
         "route": _("Tim-hari"),
         "arrive": _("Tiba"),
@@ -535,7 +580,7 @@ def build_map(plan: Plan, views: list[RouteView], unplanned: list[Hotspot], offi
     for rv in views:
         if not rv.stops:
             continue
-        layer = folium.FeatureGroup(name=maps.map_text(rv.label), show=True)
+        layer = folium.FeatureGroup(name=map_safe(rv.label), show=True)
         pins = BulkMarkers()
         line: list[tuple[float, float]] = []
         for row in rv.stops:
@@ -549,7 +594,7 @@ def build_map(plan: Plan, views: list[RouteView], unplanned: list[Hotspot], offi
                 (t["service"], f"{row.start:%H:%M}–{row.end:%H:%M}"),
                 (t["persons"], row.persons),
             ]
-            details += [(SERVICE_LABELS.get(k, k), v) for k, v in (row.stop.persons or {}).items()]
+            details += [(services.get(k, k), v) for k, v in (row.stop.persons or {}).items()]
             if row.stop.cards:
                 details.append((t["cards"], row.stop.cards))
             if row.stop.locked:
@@ -591,7 +636,7 @@ def build_map(plan: Plan, views: list[RouteView], unplanned: list[Hotspot], offi
         pins.add_to(cluster)
         legend.append((UNPLANNED_COLOUR, _("Belum direncanakan")))
     if legend:
-        maps.add_legend(fmap, _("Keterangan"), legend[:12])
+        PlanLegend(_("Keterangan"), legend[:12]).add_to(fmap)
     if bounds:
         lats = [p[0] for p in bounds]
         lons = [p[1] for p in bounds]

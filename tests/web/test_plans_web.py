@@ -199,6 +199,22 @@ def test_review_map_escapes_hostile_names(coord_client, plan):
     assert "`${" not in body
 
 
+def test_review_map_does_not_run_jinja_in_names(coord_client, plan):
+    """Names with Jinja syntax stay text: folium re-renders map scripts as templates."""
+    stop = plan.routes[0].stops[0]
+    stop.hotspot.name = "{{ 'SSTI' ~ 'RAN' }} {% if true %}BLOCK{% endif %}"
+    plan.routes[0].team.name = "Tim {{ cycler.__name__ ~ 'PWNED' }}"
+    make_hotspot(db.session.get(Office, plan.office_id), name="{{ 6 * 7 }}x{{ 6 * 7 }}")
+    db.session.commit()
+    resp = coord_client.get(f"/coord/plans/{plan.id}")
+    assert resp.status_code == 200
+    html = resp.get_data(as_text=True)
+    assert "SSTIRAN" not in html and "42x42" not in html
+    assert "CyclerPWNED" not in html
+    scripts = "".join(re.findall(r"<script nonce=[^>]*>(.*?)</script>", html, flags=re.S))
+    assert "SSTI" in scripts and "PWNED" in scripts  # still there, as text
+
+
 def test_review_scripts_carry_the_csp_nonce(coord_client, plan):
     """Every script on the review page is external from our origin or carries the nonce."""
     resp = coord_client.get(f"/coord/plans/{plan.id}")
