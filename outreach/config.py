@@ -47,6 +47,14 @@ DEFAULTS: dict[str, Any] = {
     "LOGIN_MAX_FAILURES": 5,
     "LOGIN_LOCKOUT_MINUTES": 15,
     "REDIS_URL": None,
+    # Background solves: an in-process thread by default, RQ when REDIS_URL is set.
+    "JOB_BACKEND": None,  # "thread" | "rq" | "inline"; None chooses from REDIS_URL
+    "RQ_QUEUE": "jemput-solve",
+    "JOB_GRACE_SECONDS": 60,  # RQ job timeout = solver time limit + this grace
+    "JOB_STALE_SECONDS": 120,  # a running job without a heartbeat this long is failed
+    "JOB_QUEUED_STALE_SECONDS": 3600,
+    "JOB_PROGRESS_INTERVAL_S": 0.5,
+    "PLAN_MAX_HOTSPOTS": 2000,
     "SOLVER_MAX_SECONDS": 600,
     "MAP_TILE_URL": "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
     "MAP_TILE_ATTRIBUTION": "&copy; OpenStreetMap contributors",
