@@ -129,7 +129,15 @@ def password() -> Response | str | tuple[str, int]:
     error = None
     if form.validate_on_submit():
         user = current_user._get_current_object()
+        ip = _client_ip()
+        # A stolen session must not become a way to guess the password: same lockout as login.
+        if lockout.is_locked(user.username, ip):
+            lockout.record_locked(user.username, ip, user)
+            error = _("Too many failed attempts. Try again later.")
+            return render_template("auth/password.html", form=form, error=error), 429
         if not user.check_password(form.current.data):
+            lockout.record_failure(user.username, ip, user, "bad_current_password")
+            db.session.commit()
             error = _("Your current password is wrong.")
         else:
             try:

@@ -296,6 +296,19 @@ def test_password_change_needs_current_password(client, coordinator):
     assert db.session.get(User, coordinator.id).check_password(PASSWORD)
 
 
+def test_password_form_locks_after_max_failures(app, client, coordinator):
+    """Guessing the current password on the change form hits the same lockout as login."""
+    login(client, "koordinator")
+    limit = app.config["LOGIN_MAX_FAILURES"]
+    new = "a brand new passphrase 42"
+    data = {"current": "guess-123", "new": new, "confirm": new}
+    for _ in range(limit):
+        assert client.post("/account/password", data=data).status_code == 400
+    data["current"] = PASSWORD
+    assert client.post("/account/password", data=data).status_code == 429
+    assert db.session.get(User, coordinator.id).check_password(PASSWORD)
+
+
 def test_password_change_outside_the_web_ends_sessions(app, client, coordinator):
     """change_password() from any code path ends every session at commit."""
     login(client, "koordinator")
