@@ -184,6 +184,15 @@ def test_security_headers_on_500(prod_app):
     _assert_security_headers(resp, "500")
 
 
+def test_security_headers_on_static(client):
+    """Static files carry nosniff and the CSP too."""
+    resp = client.get("/static/app.css")
+    assert resp.status_code == 200
+    assert resp.headers.get("X-Content-Type-Options") == "nosniff"
+    assert "object-src 'none'" in resp.headers.get("Content-Security-Policy", "")
+    resp.close()
+
+
 def test_csp_nonce_differs_per_response(client):
     """Two responses get two different CSP nonces."""
     nonces = {
