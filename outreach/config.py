@@ -29,6 +29,9 @@ DEFAULTS: dict[str, Any] = {
     "MAX_CONTENT_LENGTH": 8 * 1024 * 1024,
     "MAX_FORM_MEMORY_SIZE": 500 * 1024,
     "MAX_FORM_PARTS": 1000,
+    # Uploaded spreadsheets wait here between preview and commit (None: instance/uploads).
+    "IMPORT_UPLOAD_DIR": None,
+    "IMPORT_UPLOAD_TTL_SECONDS": 3600,
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
     "SESSION_COOKIE_SECURE": False,

@@ -13,7 +13,7 @@ Rules
 * Demand: ``requested`` takes the file's count; ``remaining`` keeps what was already served, i.e.
   ``remaining = max(0, requested_new - (requested_old - remaining_old))``. Re-importing the same
   file therefore changes nothing, and the coverage loop survives a re-import.
-* Locations: a pin the coordinator placed (``location_source == "manual"``) is never moved by an
+* Locations: a pin the coordinator placed (``location_source == "pin"``) is never moved by an
   import. Otherwise coordinates from the file win; an estimate (gazetteer or geocoder) only fills
   a hotspot that has no better location. A hotspot without coordinates is stored with status
   ``needs_location`` — never dropped.
@@ -63,8 +63,8 @@ logger = logging.getLogger(__name__)
 
 # Warn about rows farther than this from the office's centre (a kabupaten is rarely wider).
 DEFAULT_AREA_RADIUS_KM = 50.0
-SOURCE_MANUAL = "manual"
-# Higher wins when an import meets a stored location; "manual" is never replaced.
+SOURCE_MANUAL = "pin"  # written by the coordinator's pin screen (coordinator/hotspots.py)
+# Higher wins when an import meets a stored location; a coordinator's pin is never replaced.
 _SOURCE_RANK = {
     None: 0,
     "": 0,

@@ -179,8 +179,8 @@ def test_manual_pin_is_never_moved_by_an_import(app):
     db.session.commit()
     service.commit_import(db.session, office, "a.csv", _data(ROWS[:2]))
     sma, panti = _hotspots()
-    sma.lat, sma.lon, sma.location_source = 3.6, 98.7, "manual"
-    panti.lat, panti.lon, panti.location_source = 3.61, 98.71, "manual"
+    sma.lat, sma.lon, sma.location_source = 3.6, 98.7, "pin"
+    panti.lat, panti.lon, panti.location_source = 3.61, 98.71, "pin"
     db.session.commit()
     summary = service.commit_import(db.session, office, "a.csv", _data(ROWS[:2]))
     db.session.expire_all()
