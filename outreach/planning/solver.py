@@ -851,6 +851,9 @@ def solve(
         routing.CloseModelWithParameters(search)
         initial = routing.ReadAssignmentFromRoutes(_greedy_routes(model), True)
         left = params.time_limit_s - (time.monotonic() - t0)
+        # large searches overrun their limit by several seconds (one local-search
+        # pass must finish); keep a margin so the whole solve meets time_limit_s
+        left -= min(5.0, 0.1 * left) if left > 10 else 0.0
         search = _search_parameters(len(model.visits), params, max(0.01, left / runs))
     timings["construction"] = time.monotonic() - t0 - timings["build"]
     t_search = time.monotonic()

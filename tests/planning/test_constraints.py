@@ -412,3 +412,42 @@ def test_any_tick_gives_a_checked_plan(tick):
         SolveParams(time_limit_s=1.0, metaheuristic="GREEDY_DESCENT", time_tick_s=tick),
     )
     assert stops_of(result, "S1")
+
+
+# -- kits and closing windows ----------------------------------------------------------
+
+
+def late_window_case() -> Problem:
+    """A 3-kit team busy with A until ~09:15 can still serve W (open until 10:00)."""
+    a = site(
+        "A",
+        location=at(0.001),
+        demand={Service.KTP_RECORD: 40},  # 3 kits: 70 min, must end by 09:15
+        windows={0: [TimeWindow.hm("08:00", "09:15")]},
+        lock=Lock("FAST", MONDAY),
+    )
+    w = site(
+        "W",
+        location=at(0.002),
+        demand={Service.KTP_RECORD: 20},  # 3 kits: 40 min; 1 kit: 100 min
+        windows={0: [TimeWindow.hm("08:00", "10:00")]},
+    )
+    fast = team("FAST", kits=3)
+    slow = team("SLOW", kits=1, location=at(0.25, 0.25))  # too far to use W's window
+    return problem([a, w], [fast, slow])
+
+
+def test_exact_kit_windows_let_a_fast_team_start_late():
+    """With exact kit windows the 3-kit team serves W after its locked visit."""
+    params = SolveParams(time_limit_s=2.0, metaheuristic="GREEDY_DESCENT", exact_kit_windows=True)
+    result = run(late_window_case(), params)
+    ((route, stop),) = stops_of(result, "W")
+    assert route.team_id == "FAST"
+    assert clock(result, stop.start) > hm("09:00")
+
+
+def test_conservative_kit_windows_leave_room_for_the_slowest_team():
+    """Conservatively, W's latest start leaves room for the 1-kit team, so W is dropped."""
+    params = SolveParams(time_limit_s=2.0, metaheuristic="GREEDY_DESCENT", exact_kit_windows=False)
+    result = run(late_window_case(), params)
+    assert not stops_of(result, "W")
