@@ -488,12 +488,13 @@ class PlanLegend(MacroElement):
 
 
 class BulkMarkers(MacroElement):
-    """Many pins in one script: a loop over JSON rows instead of one Folium element per pin.
+    """Many pins from one JSON block: a loop over rows instead of one Folium element per pin.
 
-    Folium compiles several Jinja templates per ``Marker`` (marker, icon, popup, tooltip),
-    which costs ~15 ms a pin; a 500-stop plan took over 10 s. Here the template is compiled
-    once per class and each row carries text that already went through ``maps.map_text`` /
-    ``maps.popup_html``; ``tojson`` makes the rows safe inside the script.
+    Folium compiles several Jinja templates per ``Marker`` (~15 ms a pin: a 500-stop plan took
+    over 10 s), and branca compiles every macro's *output* as a template again. So the rows
+    are not in the map script at all: the page carries them once as
+    ``<script type="application/json" id="plan-pins">`` (see :func:`pins_json`) and this
+    script only names its key. Texts went through ``maps.map_text``/``maps.popup_html``.
     """
 
     _template = Template(
@@ -501,7 +502,9 @@ class BulkMarkers(MacroElement):
         {% macro script(this, kwargs) %}
         (function () {
             var parent = {{ this._parent.get_name() }};
-            {{ this.rows|tojson }}.forEach(function (r) {
+            window.JB_PLAN_PINS = window.JB_PLAN_PINS
+                || JSON.parse(document.getElementById("plan-pins").textContent);
+            (window.JB_PLAN_PINS[{{ this.key|tojson }}] || []).forEach(function (r) {
                 var size = r.l ? 26 : 16;
                 var icon = L.divIcon({
                     html: '<span class="jb-pin jb-pin--dot" style="background:' + r.c + '">'
@@ -520,9 +523,10 @@ class BulkMarkers(MacroElement):
         """
     )
 
-    def __init__(self) -> None:
+    def __init__(self, key: str) -> None:
         super().__init__()
         self._name = "BulkMarkers"
+        self.key = key
         self.rows: list[dict[str, Any]] = []
 
     def add(
@@ -551,14 +555,19 @@ class BulkMarkers(MacroElement):
         )
 
 
-def build_map(plan: Plan, views: list[RouteView], unplanned: list[Hotspot], office: Office):
+def build_map(
+    plan: Plan, views: list[RouteView], unplanned: list[Hotspot], office: Office
+) -> tuple[Markup, dict[str, list[dict[str, Any]]]]:
     """The review map: a layer per team-day, numbered stops, lines, clustered unplanned sites.
+
+    Returns the map's HTML and the pins per layer key, which the page embeds as JSON.
 
     Every text goes through ``maps.map_text``/``maps.popup_html`` (folium does not escape).
     """
     import folium
 
     fmap = maps.base_map((office.lat, office.lon), zoom_start=12)
+    pin_rows: dict[str, list[dict[str, Any]]] = {}
     # Labels looked up once: gettext per pin costs more than the pin itself on big plans.
     services = {k: str(v) for k, v in SERVICE_LABELS.items()}
     t = {
@@ -581,7 +590,7 @@ def build_map(plan: Plan, views: list[RouteView], unplanned: list[Hotspot], offi
         if not rv.stops:
             continue
         layer = folium.FeatureGroup(name=map_safe(rv.label), show=True)
-        pins = BulkMarkers()
+        pins = BulkMarkers(rv.key)
         line: list[tuple[float, float]] = []
         for row in rv.stops:
             hs = row.stop.hotspot
@@ -610,12 +619,13 @@ def build_map(plan: Plan, views: list[RouteView], unplanned: list[Hotspot], offi
         if len(line) > 1:
             folium.PolyLine(line, color=rv.colour, weight=3, opacity=0.8).add_to(layer)
         pins.add_to(layer)
+        pin_rows[pins.key] = pins.rows
         bounds += line
         layer.add_to(fmap)
         legend.append((rv.colour, rv.label))
     if unplanned:
         cluster = maps.cluster(fmap, _("Belum direncanakan"))
-        pins = BulkMarkers()
+        pins = BulkMarkers("unplanned")
         for hs in unplanned:
             pins.add(
                 hs.lat,  # type: ignore[arg-type]
@@ -634,6 +644,7 @@ def build_map(plan: Plan, views: list[RouteView], unplanned: list[Hotspot], offi
             )
             bounds.append((hs.lat, hs.lon))  # type: ignore[arg-type]
         pins.add_to(cluster)
+        pin_rows[pins.key] = pins.rows
         legend.append((UNPLANNED_COLOUR, _("Belum direncanakan")))
     if legend:
         PlanLegend(_("Keterangan"), legend[:12]).add_to(fmap)
@@ -648,7 +659,8 @@ def build_map(plan: Plan, views: list[RouteView], unplanned: list[Hotspot], offi
             max_zoom=16,
         )
     folium.LayerControl(collapsed=True).add_to(fmap)
-    return maps.render_map(fmap, height="560px", label=_("Peta rencana %(n)s", n=plan.name))
+    html = maps.render_map(fmap, height="560px", label=_("Peta rencana %(n)s", n=plan.name))
+    return html, pin_rows
 
 
 def review_context(plan: Plan) -> dict[str, Any]:
@@ -660,6 +672,7 @@ def review_context(plan: Plan) -> dict[str, Any]:
     unplanned = unplanned_hotspots(plan, planned)
     unserved_ids = {u.hotspot_id for u in plan.unserved}
     addable = [h for h in unplanned if h.id not in planned]
+    map_html, pins = build_map(plan, views, unplanned, office)
     latest = plan.publications[-1] if plan.publications else None
     job = db.session.scalar(
         sa.select(SolveJob)
@@ -675,7 +688,8 @@ def review_context(plan: Plan) -> dict[str, Any]:
         "unserved": sorted(plan.unserved, key=lambda u: (u.hotspot.priority, -u.persons)),
         "unserved_ids": unserved_ids,
         "addable": addable,
-        "map_html": build_map(plan, views, unplanned, office),
+        "map_html": map_html,
+        "pins": pins,
         "violations": [violation_text(v) for v in (plan.violations or [])],
         "latest_publication": latest,
         "changes": publication_changes(latest, tz),

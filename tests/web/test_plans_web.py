@@ -191,7 +191,7 @@ def test_review_map_escapes_hostile_names(coord_client, plan):
     stop.hotspot.name = "<img src=x onerror=alert(1)>`${globalThis.pwn=1}`</script>"
     db.session.commit()
     html = coord_client.get(f"/coord/plans/{plan.id}").get_data(as_text=True)
-    scripts = re.findall(r"<script nonce=[^>]*>(.*?)</script>", html, flags=re.S)
+    scripts = re.findall(r"<script\b[^>]*>(.*?)</script>", html, flags=re.S)
     body = "".join(scripts)
     assert "globalThis.pwn" in body  # the text is there, shown literally
     assert "${globalThis" not in body
@@ -211,7 +211,7 @@ def test_review_map_does_not_run_jinja_in_names(coord_client, plan):
     html = resp.get_data(as_text=True)
     assert "SSTIRAN" not in html and "42x42" not in html
     assert "CyclerPWNED" not in html
-    scripts = "".join(re.findall(r"<script nonce=[^>]*>(.*?)</script>", html, flags=re.S))
+    scripts = "".join(re.findall(r"<script\b[^>]*>(.*?)</script>", html, flags=re.S))
     assert "SSTI" in scripts and "PWNED" in scripts  # still there, as text
 
 
