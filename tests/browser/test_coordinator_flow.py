@@ -259,6 +259,21 @@ def test_import_plan_adjust_publish_export(live_server, browser):
         db.session.remove()
     shot(page, "06-published-tablet")
 
+    # -- change one visit and publish again: version 2 lists what moved
+    row = page.locator("tr[id^=stop-]").last
+    name = row.locator("td").nth(1).inner_text().splitlines()[0].strip()
+    heading = row.evaluate("r => r.closest('article').querySelector('h3').textContent")
+    row.locator(".js-move").click()
+    labels = page.locator("#move-route option").all_inner_texts()
+    page.select_option("#move-route", label=next(x for x in labels if x not in heading))
+    page.click("#move-submit")
+    page.wait_for_selector(".flash-success")
+    page.click("#publish-submit")
+    page.wait_for_selector("#changes .change-moved")
+    assert page.locator("#published-version").inner_text() == "2"
+    assert name in page.inner_text("#changes .change-moved")
+    shot(page, "06b-republished-changes-tablet")
+
     # -- export: download the CSV
     with page.expect_download() as info:
         page.click("#export-csv")
