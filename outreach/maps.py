@@ -89,7 +89,9 @@ OFFICE_COLOR = "#0f172a"
 
 # Characters that are special inside a JavaScript template literal, replaced by HTML character
 # references: the browser's HTML parser turns them back into text, JavaScript never sees them.
-_TEMPLATE_LITERAL_REFS = {"\\": "&#92;", "`": "&#96;", "$": "&#36;"}
+# Braces too: branca compiles each rendered macro again as a Jinja template, so "{{ ... }}"
+# in a hotspot name would run on the server (template injection), not only in the browser.
+_TEMPLATE_LITERAL_REFS = {"\\": "&#92;", "`": "&#96;", "$": "&#36;", "{": "&#123;", "}": "&#125;"}
 _COLOR_RE = re.compile(r"^#[0-9a-fA-F]{3,8}$")
 _CSS_SIZE_RE = re.compile(r"^\d{1,4}(\.\d+)?(px|vh|rem|em|%)$")
 
@@ -126,8 +128,8 @@ def map_text(value: object) -> str:
 
 def _check_safe_fragment(html: str) -> str:
     # A Markup fragment we built ourselves still must not break out of a template literal.
-    if "`" in html or "${" in html or "\\" in html or "</script" in html.lower():
-        raise UnsafeMapContent("map HTML contains a backtick, ${, a backslash or </script")
+    if any(s in html for s in ("`", "${", "\\", "{{", "{%", "{#")) or "</script" in html.lower():
+        raise UnsafeMapContent("map HTML contains a backtick, ${, a backslash, Jinja or </script")
     return html
 
 

@@ -108,6 +108,31 @@ def test_markup_popup_with_template_syntax_is_refused(app):
 # --- hostile names rendered on the dashboard -------------------------------------------------
 
 
+JINJA_NAME = "SMA {{ 'JINJA' ~ 'RAN' }} {% if true %}IFRAN{% endif %}"
+
+
+def test_jinja_in_a_hotspot_name_does_not_run_on_the_server(coordinator_client, app):
+    """Braces in a name stay text: branca re-renders map macros as Jinja templates."""
+    office = make_office()
+    make_hotspot(office, name=JINJA_NAME, kelurahan_name="{{ 7 * 7 }}")
+    db.session.commit()
+    resp = coordinator_client.get("/coord/")
+    assert resp.status_code == 200
+    html = resp.get_data(as_text=True)
+    assert "JINJARAN" not in html
+    # IFRAN shows only as part of the escaped name, right after the escaped "%}".
+    for m in re.finditer("IFRAN", html):
+        assert html[m.start() - 5 : m.start()] == "#125;"
+    assert "49" not in re.findall(r"Kel[^<]{0,40}", html)
+
+
+def test_map_text_turns_braces_into_character_references():
+    """map_text leaves no brace that Jinja could read as a tag."""
+    out = maps.map_text("{{ x }} {% y %}")
+    assert "{" not in out and "}" not in out
+    assert out.count("&#123;") == 3
+
+
 def test_hostile_hotspot_name_is_inert_on_the_dashboard_map(coordinator_client, app):
     """A hotspot named like an XSS payload appears only escaped in the dashboard's HTML."""
     office = make_office()
