@@ -80,11 +80,11 @@ class BenchmarkRun:
 
 
 TUNED: dict[str, dict[str, Any]] = {
-    "solomon": {},
-    # Measured on pr01-pr10 (benchmarks/RESULTS.md): starting from an empty plan and
-    # letting tabu search insert by penalty (profit) beats cheapest-insertion + GLS,
-    # whose first plan ignores profit and whose arc penalties drown the profit signal.
-    "toptw": {"first_solution": "ALL_UNPERFORMED", "metaheuristic": "TABU_SEARCH"},
+    # All customers are required: the solver's own insertion beats a prize-aware greedy.
+    "solomon": {"construction": "solver"},
+    # Measured on pr01-pr10 (benchmarks/RESULTS.md): the prize-aware greedy start beats
+    # the solver's cheapest insertion, whose first plan ignores profit.
+    "toptw": {"construction": "greedy"},
 }
 """Per-format search settings found by ``benchmarks/compare.py`` runs."""
 
@@ -176,7 +176,13 @@ def run_benchmark(
         topt = read_toptw(path)
         bench = toptw_to_problem(topt, vehicles)
     used = time.perf_counter() - started
-    settings = {**TUNED[fmt], **params}
+    from outreach.planning.solver import SolveParams
+
+    # Tuned settings name SolveParams fields of the solver they were measured with; skip
+    # any the installed solver no longer has rather than failing the run.
+    known = {f.name for f in dataclasses.fields(SolveParams)}
+    settings = {k: v for k, v in TUNED[fmt].items() if k in known}
+    settings.update(params)
     result = solve(bench.problem, benchmark_params(max(0.1, time_limit - used), seed, **settings))
     routes = [
         [bench.file_ids[stop.site_id] for stop in route.stops]
