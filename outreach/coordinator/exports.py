@@ -10,6 +10,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask import Response, abort, render_template
+from flask_babel import gettext as _
 from sqlalchemy.orm import selectinload
 
 from ..extensions import db
@@ -128,7 +129,7 @@ def export_day_sheet(plan_id: int, route_id: int):
         rows=rows,
         title=f"{route.team.name} — {day_label(route.day)}",
         shift=f"{hhmm(shift[0])}–{hhmm(shift[1])}" if shift else "",
-        breaks=[f"{label or 'Istirahat'} {hhmm(s)}–{hhmm(e)}" for s, e, label in breaks],
+        breaks=[f"{label or _('Break')} {hhmm(s)}–{hhmm(e)}" for s, e, label in breaks],
         persons=sum(r["persons_total"] for r in live),
         cards=sum(r["cards"] for r in live),
         km=route.distance_m / 1000,

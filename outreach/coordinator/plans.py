@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from branca.element import MacroElement
 from flask import abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from folium.template import Template
 from markupsafe import Markup
@@ -47,7 +48,7 @@ from ..models import (
 )
 from . import bp
 
-CONFLICT_MESSAGE = "Rencana ini telah diubah oleh koordinator lain; muat ulang."
+CONFLICT_MESSAGE = _l("Another coordinator has changed this plan; reload it.")
 # A distinct, colour-blind-friendly palette (Okabe–Ito plus a few); team-days cycle through it.
 PALETTE = (
     "#0072B2",
@@ -61,8 +62,22 @@ PALETTE = (
     "#A0522D",
     "#1F3A93",
 )
-DAY_NAMES = ("Sen", "Sel", "Rab", "Kam", "Jum", "Sab", "Min")
-MONTHS = ("Jan", "Feb", "Mar", "Apr", "Mei", "Jun", "Jul", "Agu", "Sep", "Okt", "Nov", "Des")
+# Short day and month names: English msgids, Indonesian in the catalogue ("Sen 07 Des 2026").
+DAY_NAMES = (_l("Mon"), _l("Tue"), _l("Wed"), _l("Thu"), _l("Fri"), _l("Sat"), _l("Sun"))
+MONTHS = (
+    _l("Jan"),
+    _l("Feb"),
+    _l("Mar"),
+    _l("Apr"),
+    _l("May"),
+    _l("Jun"),
+    _l("Jul"),
+    _l("Aug"),
+    _l("Sep"),
+    _l("Oct"),
+    _l("Nov"),
+    _l("Dec"),
+)
 MAX_HORIZON_DAYS = 31
 MAX_UNPLANNED_ON_MAP = 3000
 UNPLANNED_COLOUR = "#6b7280"
@@ -73,7 +88,7 @@ HEX_COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
 
 
 def day_label(d: date) -> str:
-    """Render a date as 'Sen 07 Des 2026' without a locale lookup per row."""
+    """Render a date as 'Sen 07 Des 2026' (Indonesian) or 'Mon 07 Dec 2026' (English)."""
     return f"{DAY_NAMES[d.weekday()]} {d.day:02d} {MONTHS[d.month - 1]} {d.year}"
 
 
@@ -138,7 +153,7 @@ def expected_version() -> int:
     """The plan version the form was rendered from (the optimistic-lock token)."""
     raw = request.form.get("expected_version", "")
     if not raw.isdigit():
-        abort(400, description=_("Versi rencana tidak ada pada formulir."))
+        abort(400, description=_("The plan version is missing from the form."))
     return int(raw)
 
 
@@ -230,7 +245,7 @@ def build_timeline(rv: RouteView) -> None:
                 "kind": "break",
                 "left": pct(b_start),
                 "width": pct(b_end) - pct(b_start),
-                "label": label or _("Istirahat"),
+                "label": label or _("Break"),
                 "text": f"{hhmm(b_start)}–{hhmm(b_end)}",
             }
         )
@@ -242,7 +257,7 @@ def build_timeline(rv: RouteView) -> None:
                     "kind": "wait",
                     "left": pct(arrive),
                     "width": pct(start) - pct(arrive),
-                    "label": _("Menunggu"),
+                    "label": _("Waiting"),
                     "text": f"{row.arrival:%H:%M}–{row.start:%H:%M}",
                 }
             )
@@ -404,7 +419,7 @@ def compute_kpis(plan: Plan, views: list[RouteView], office: Office) -> dict[str
         while d <= plan.end_date:
             shift, breaks = availability(team, d)
             if shift:
-                capacity += (shift[1] - shift[0] - sum(e - s for s, e, _l in breaks)) * 60
+                capacity += (shift[1] - shift[0] - sum(e - s for s, e, _label in breaks)) * 60
             d += timedelta(days=1)
         pct = round(100 * busy[team_id] / capacity) if capacity else None
         utilisation.append({"team": team.name, "hours": round(busy[team_id] / 3600, 1), "pct": pct})
@@ -571,18 +586,18 @@ def build_map(
     # Labels looked up once: gettext per pin costs more than the pin itself on big plans.
     services = {k: str(v) for k, v in SERVICE_LABELS.items()}
     t = {
-        "route": _("Tim-hari"),
-        "arrive": _("Tiba"),
-        "service": _("Layanan"),
-        "persons": _("Perkiraan warga"),
-        "cards": _("Blangko"),
+        "route": _("Team-day"),
+        "arrive": _("Arrival"),
+        "service": _("Service"),
+        "persons": _("Expected residents"),
+        "cards": _("Blank cards"),
         "status": _("Status"),
-        "locked": _("Dikunci"),
-        "left": _("sisa"),
+        "locked": _("Locked"),
+        "left": _("remaining"),
         "kel": _("Kelurahan"),
         "kec": _("Kecamatan"),
-        "remaining": _("Sisa warga"),
-        "priority": _("Prioritas"),
+        "remaining": _("Residents remaining"),
+        "priority": _("Priority"),
     }
     bounds: list[tuple[float, float]] = []
     legend: list[tuple[str, object]] = []
@@ -624,7 +639,7 @@ def build_map(
         layer.add_to(fmap)
         legend.append((rv.colour, rv.label))
     if unplanned:
-        cluster = maps.cluster(fmap, _("Belum direncanakan"))
+        cluster = maps.cluster(fmap, _("Not planned yet"))
         pins = BulkMarkers("unplanned")
         for hs in unplanned:
             pins.add(
@@ -645,9 +660,9 @@ def build_map(
             bounds.append((hs.lat, hs.lon))  # type: ignore[arg-type]
         pins.add_to(cluster)
         pin_rows[pins.key] = pins.rows
-        legend.append((UNPLANNED_COLOUR, _("Belum direncanakan")))
+        legend.append((UNPLANNED_COLOUR, _("Not planned yet")))
     if legend:
-        PlanLegend(_("Keterangan"), legend[:12]).add_to(fmap)
+        PlanLegend(_("Legend"), legend[:12]).add_to(fmap)
     if bounds:
         lats = [p[0] for p in bounds]
         lons = [p[1] for p in bounds]
@@ -659,7 +674,7 @@ def build_map(
             max_zoom=16,
         )
     folium.LayerControl(collapsed=True).add_to(fmap)
-    html = maps.render_map(fmap, height="560px", label=_("Peta rencana %(n)s", n=plan.name))
+    html = maps.render_map(fmap, height="560px", label=_("Map of plan %(n)s", n=plan.name))
     return html, pin_rows
 
 
@@ -758,16 +773,16 @@ def move_targets(plan: Plan, views: list[RouteView]) -> list[tuple[str, str]]:
 
 
 STATUS_LABELS = {
-    "draft": "Draf",
-    "solving": "Sedang dihitung",
-    "solved": "Siap ditinjau",
-    "failed": "Gagal",
-    "published": "Diterbitkan",
-    "archived": "Diarsipkan",
-    "queued": "Menunggu giliran",
-    "running": "Sedang menghitung",
-    "done": "Selesai",
-    "cancelled": "Dibatalkan",
+    "draft": _l("Draft"),
+    "solving": _l("Solving"),
+    "solved": _l("Ready for review"),
+    "failed": _l("Failed"),
+    "published": _l("Published"),
+    "archived": _l("Archived"),
+    "queued": _l("Queued"),
+    "running": _l("Running"),
+    "done": _l("Done"),
+    "cancelled": _l("Cancelled"),
 }
 
 
@@ -818,16 +833,16 @@ def parse_plan_form(form) -> tuple[dict[str, Any], list[str]]:
         start = date.fromisoformat(form.get("start_date", ""))
         end = date.fromisoformat(form.get("end_date", "") or form.get("start_date", ""))
     except ValueError:
-        errors.append(_("Isi tanggal mulai dan tanggal selesai (format TTTT-BB-HH)."))
+        errors.append(_("Enter a start date and an end date (format YYYY-MM-DD)."))
         start = end = None
     values["start_date"], values["end_date"] = start, end
     values["team_ids"] = sorted({int(t) for t in form.getlist("team_ids") if t.isdigit()})
     if not values["team_ids"]:
-        errors.append(_("Pilih paling sedikit satu tim."))
+        errors.append(_("Choose at least one team."))
     raw_limit = form.get("time_limit_s", "").strip()
     max_seconds = int(current_app.config.get("SOLVER_MAX_SECONDS", 600))
     if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= max_seconds:
-        errors.append(_("Batas waktu harus antara 1 dan %(n)s detik.", n=max_seconds))
+        errors.append(_("The time limit must be between 1 and %(n)s seconds.", n=max_seconds))
     else:
         values["time_limit_s"] = int(raw_limit)
     values["filters"] = HotspotFilter(
@@ -931,8 +946,15 @@ def job_progress(job_id: str):
     """Show a solve's progress bar, the best plan so far, and a cancel button."""
     job = get_job(job_id)
     plan = get_plan(job.plan_id)
+    # The polling script shows these texts in the page's language (it has no catalogue).
+    js_labels = {key: str(label) for key, label in STATUS_LABELS.items()}
+    js_labels |= {"title_failed": _("Solving failed"), "title_done": _("Solving finished")}
     return render_template(
-        "coordinator/plans/progress.html", job=job, plan=plan, data=job_payload(job)
+        "coordinator/plans/progress.html",
+        job=job,
+        plan=plan,
+        data=job_payload(job),
+        js_labels=js_labels,
     )
 
 
@@ -949,7 +971,7 @@ def job_cancel(job_id: str):
     """Ask the solver to stop; the best plan found so far is kept."""
     job = get_job(job_id)
     service_module().cancel_job(job, current_user)
-    flash(_("Pembatalan diminta; rencana terbaik sejauh ini disimpan."), "info")
+    flash(_("Cancellation requested; the best plan so far is kept."), "info")
     return redirect(url_for("coord.job_progress", job_id=job.id))
 
 
@@ -967,7 +989,7 @@ def conflict_response(plan_id: int, message: str | None = None):
     """Render the review page with the conflict message and status 409."""
     db.session.rollback()
     plan = load_plan_for_review(plan_id)
-    text = _(CONFLICT_MESSAGE)
+    text = str(CONFLICT_MESSAGE)
     if message and message != text:
         text = f"{text} ({message})"
     return (
@@ -1001,7 +1023,7 @@ def run_edit(plan_id: int, action, success: str, anchor: str = "adjust"):
     violations = db.session.get(Plan, plan_id).violations or []
     flash(success, "success")
     if violations:
-        flash(_("Periksa %(n)s catatan pemeriksa di atas.", n=len(violations)), "warning")
+        flash(_("Check the %(n)s checker notes above.", n=len(violations)), "warning")
     return back_to_review(plan_id, anchor)
 
 
@@ -1011,7 +1033,7 @@ def parse_target(raw: str) -> tuple[int, date]:
     try:
         return int(team), date.fromisoformat(day)
     except ValueError:
-        abort(400, description=_("Pilih tim dan hari tujuan."))
+        abort(400, description=_("Choose the target team and day."))
 
 
 def parse_position() -> int | None:
@@ -1025,7 +1047,7 @@ def stop_move(plan_id: int):
     """Move a stop to another team, day and position."""
     raw_stop = request.form.get("stop_id", "")
     if not raw_stop.isdigit():
-        abort(400, description=_("Pilih kunjungan yang akan dipindah."))
+        abort(400, description=_("Choose the visit to move."))
     team_id, day = parse_target(request.form.get("target", ""))
     position = parse_position()
 
@@ -1040,7 +1062,7 @@ def stop_move(plan_id: int):
             user=current_user,
         )
 
-    return run_edit(plan_id, action, _("Kunjungan dipindahkan dan dikunci di tempat barunya."))
+    return run_edit(plan_id, action, _("Visit moved and locked in its new place."))
 
 
 @bp.post("/plans/<int:plan_id>/stops/<int:stop_id>/lock")
@@ -1050,7 +1072,7 @@ def stop_lock(plan_id: int, stop_id: int):
     def action(service, plan, version):
         service.lock_stop(plan, stop_id, expected_version=version, user=current_user)
 
-    return run_edit(plan_id, action, _("Kunjungan dikunci."), anchor=f"stop-{stop_id}")
+    return run_edit(plan_id, action, _("Visit locked."), anchor=f"stop-{stop_id}")
 
 
 @bp.post("/plans/<int:plan_id>/stops/<int:stop_id>/unlock")
@@ -1060,7 +1082,7 @@ def stop_unlock(plan_id: int, stop_id: int):
     def action(service, plan, version):
         service.unlock_stop(plan, stop_id, expected_version=version, user=current_user)
 
-    return run_edit(plan_id, action, _("Kunci kunjungan dibuka."), anchor=f"stop-{stop_id}")
+    return run_edit(plan_id, action, _("Visit unlocked."), anchor=f"stop-{stop_id}")
 
 
 @bp.post("/plans/<int:plan_id>/stops/<int:stop_id>/drop")
@@ -1070,7 +1092,7 @@ def stop_drop(plan_id: int, stop_id: int):
     def action(service, plan, version):
         service.drop_stop(plan, stop_id, expected_version=version, user=current_user)
 
-    return run_edit(plan_id, action, _("Kunjungan dihapus dari rencana."))
+    return run_edit(plan_id, action, _("Visit removed from the plan."))
 
 
 @bp.post("/plans/<int:plan_id>/hotspots")
@@ -1078,7 +1100,7 @@ def hotspot_add(plan_id: int):
     """Add a visit to a hotspot on a team's day."""
     raw_hotspot = request.form.get("hotspot_id", "")
     if not raw_hotspot.isdigit():
-        abort(400, description=_("Pilih titik layanan."))
+        abort(400, description=_("Choose a service point."))
     team_id, day = parse_target(request.form.get("target", ""))
     position = parse_position()
 
@@ -1093,7 +1115,7 @@ def hotspot_add(plan_id: int):
             user=current_user,
         )
 
-    return run_edit(plan_id, action, _("Titik layanan ditambahkan ke rencana."))
+    return run_edit(plan_id, action, _("Service point added to the plan."))
 
 
 @bp.post("/plans/<int:plan_id>/reoptimise")
@@ -1128,5 +1150,5 @@ def plan_publish(plan_id: int):
         for d in e.details:
             flash(d["message"] if isinstance(d, dict) else str(d), "error")
         return back_to_review(plan_id, "publish")
-    flash(_("Rencana diterbitkan sebagai versi %(v)s.", v=pub.version), "success")
+    flash(_("Plan published as version %(v)s.", v=pub.version), "success")
     return back_to_review(plan_id, "publish")

@@ -4,10 +4,8 @@
   var card = document.getElementById("job");
   if (!card) { return; }
   var url = card.getAttribute("data-status-url");
-  var labels = {
-    queued: "Menunggu giliran", running: "Sedang menghitung", done: "Selesai",
-    failed: "Gagal", cancelled: "Dibatalkan"
-  };
+  // Status texts in the page's language, rendered by the server (data-labels).
+  var labels = JSON.parse(card.getAttribute("data-labels") || "{}");
   var delay = 1000;
 
   function text(id, value) {
@@ -40,7 +38,7 @@
       err.hidden = false;
     }
     if (data.done) {
-      text("job-title", data.status === "failed" ? "Perhitungan gagal" : "Perhitungan selesai");
+      text("job-title", data.status === "failed" ? labels.title_failed : labels.title_done);
       document.getElementById("cancel-form").hidden = true;
       var link = document.getElementById("review-link");
       link.classList.add("button-primary");

@@ -1,5 +1,6 @@
-// Review page helpers without inline handlers (CSP): "Pindah" fills the move form,
-// "Cetak" prints the day sheet, and destructive buttons ask for confirmation.
+// Review page helpers without inline handlers (CSP): "Move" fills the move form,
+// "Print" prints the day sheet, and destructive buttons ask for confirmation (data-confirm,
+// rendered by the server in the page's language).
 (function () {
   "use strict";
   var moveForm = document.getElementById("move-form");
@@ -15,9 +16,9 @@
     });
   });
 
-  document.querySelectorAll("button.danger").forEach(function (button) {
+  document.querySelectorAll("button.danger[data-confirm]").forEach(function (button) {
     button.addEventListener("click", function (event) {
-      if (!window.confirm("Hapus kunjungan ini dari rencana?")) { event.preventDefault(); }
+      if (!window.confirm(button.getAttribute("data-confirm"))) { event.preventDefault(); }
     });
   });
 
