@@ -185,6 +185,32 @@ def test_review_shows_routes_kpis_and_unserved_reason(coord_client, plan):
     assert "markerClusterGroup" in html
 
 
+def test_plan_pages_are_indonesian_by_default_and_english_on_request(coord_client, plan):
+    """Review, form and list speak Indonesian by default and English after ?lang=en."""
+    url = f"/coord/plans/{plan.id}"
+    html = coord_client.get(url).get_data(as_text=True)
+    assert "Jadwal per tim-hari" in html and "Sen 07 Des 2026" in html
+    assert "Siap ditinjau" in html and 'data-confirm="Hapus kunjungan ini dari rencana?"' in html
+    html = coord_client.get(url + "?lang=en").get_data(as_text=True)
+    assert "Schedule per team-day" in html and "Mon 07 Dec 2026" in html
+    assert "Ready for review" in html and 'data-confirm="Remove this visit from the plan?"' in html
+    assert "Jadwal per tim-hari" not in html
+    assert "Solver time limit" in coord_client.get("/coord/plans/new").get_data(as_text=True)
+    html = coord_client.get("/coord/plans?lang=id").get_data(as_text=True)
+    assert "Buat rencana baru" in html and "Create a new plan" not in html
+
+
+def test_progress_script_labels_follow_the_language(coord_client, plan):
+    """The polling script's status texts come from the page, in the page's language."""
+    db.session.add(SolveJob(id="job-lang", plan_id=plan.id, status=JobStatus.RUNNING))
+    db.session.commit()
+    html = coord_client.get("/coord/jobs/job-lang").get_data(as_text=True)
+    assert '"running": "Sedang menghitung"' in html
+    assert '"title_done": "Perhitungan selesai"' in html
+    html = coord_client.get("/coord/jobs/job-lang?lang=en").get_data(as_text=True)
+    assert '"running": "Running"' in html and '"title_failed": "Solving failed"' in html
+
+
 def test_review_map_escapes_hostile_names(coord_client, plan):
     """A hotspot name with markup or ${...} never reaches the map's script unescaped."""
     stop = plan.routes[0].stops[0]
