@@ -48,6 +48,7 @@ DEFAULTS: dict[str, Any] = {
     "RATELIMIT_STORAGE_URI": "memory://",
     "RATELIMIT_HEADERS_ENABLED": True,
     "LOGIN_MAX_FAILURES": 5,
+    "LOGIN_RATE_LIMIT": "30 per minute",  # per client IP, on login POSTs
     "LOGIN_LOCKOUT_MINUTES": 15,
     "REDIS_URL": None,
     # Background solves: an in-process thread by default, RQ when REDIS_URL is set.

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import secrets
 
-from flask import Flask, g
+from flask import Flask, g, request
+from flask_login import current_user
+
+PRIVATE_BLUEPRINTS = frozenset({"auth", "coord", "field", "api"})
 
 
 def csp_nonce() -> str:
@@ -35,6 +38,12 @@ def register(app: Flask) -> None:
         # OSM tiles need a Referer: no-referrer would break every tile.
         response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
         response.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
+        # Pages behind a login may show personal data or plans: never keep them in a cache.
+        private = request.blueprint in PRIVATE_BLUEPRINTS or (
+            current_user and current_user.is_authenticated
+        )
+        if private:
+            response.headers["Cache-Control"] = "no-store"
         if app.config["ENV_NAME"] == "production":
             response.headers.setdefault(
                 "Strict-Transport-Security", "max-age=31536000; includeSubDomains"

@@ -7,6 +7,7 @@ import shutil
 
 import pytest
 import sqlalchemy as sa
+from flask import g, request_started
 
 from outreach import create_app
 from outreach.extensions import db
@@ -65,6 +66,28 @@ def app(app_config):
         yield application
         db.session.remove()
         db.engine.dispose()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_g_per_request(request):
+    """Start each test-client request with an empty ``g``, as in production.
+
+    The ``app`` fixture keeps one application context pushed for the whole test (so factories
+    can use ``db.session``), and Flask reuses a pushed context for test-client requests. Without
+    this, ``g`` (Flask-Login's loaded user, the CSP nonce) would leak from one request into the
+    next and a revoked session could look alive.
+    """
+    if "app" not in request.fixturenames:
+        yield
+        return
+    app = request.getfixturevalue("app")
+
+    def _clear(sender, **_extra):
+        g._get_current_object().__dict__.clear()
+
+    request_started.connect(_clear, app)
+    yield
+    request_started.disconnect(_clear, app)
 
 
 @pytest.fixture

@@ -15,10 +15,6 @@ from outreach.extensions import db
 
 PG_URL = os.environ.get("DATABASE_URL")
 
-# migrations/env.py (the Flask-Migrate template) tries Flask-SQLAlchemy's deprecated
-# get_engine() first; the warning is not about our schema.
-pytestmark = pytest.mark.filterwarnings("ignore:'get_engine' is deprecated:DeprecationWarning")
-
 
 @pytest.fixture(autouse=True)
 def _keep_logging():

@@ -206,3 +206,15 @@ def test_login_page_not_cached(client):
     """The login page is not stored by shared caches."""
     resp = client.get("/login")
     assert "no-store" in resp.headers.get("Cache-Control", "")
+
+
+def test_private_pages_are_never_cached(app, client):
+    """Coordinator pages (even the login redirect) and API answers carry Cache-Control: no-store."""
+    for path in ("/coord/", "/login", "/api/v1/hotspots"):
+        resp = client.get(path)
+        assert resp.headers.get("Cache-Control") == "no-store", path
+
+
+def test_public_home_may_be_cached(client):
+    """The anonymous public home page is not marked no-store (it shows no person)."""
+    assert "no-store" not in (client.get("/").headers.get("Cache-Control") or "")
