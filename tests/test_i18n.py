@@ -10,7 +10,7 @@ from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
 from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.mofile import read_mo, write_mo
 from babel.messages.pofile import read_po
-from flask import g, request_started
+from flask import g
 
 from outreach.auth.sessions import start_session
 from outreach.extensions import db
@@ -106,22 +106,6 @@ def test_compiled_catalogue_holds_every_extracted_message():
 # --- pages: Indonesian by default, English with ?lang=en ---------------------------------------
 
 
-@pytest.fixture
-def fresh_g(app):
-    """Start every test-client request with an empty ``g`` (Flask-Babel caches the locale there).
-
-    The app fixture keeps one application context for the whole test, so without this the
-    first request's language would stick to the next one.
-    """
-
-    def clear(sender, **_extra):
-        g._get_current_object().__dict__.clear()
-
-    request_started.connect(clear, app)
-    yield
-    request_started.disconnect(clear, app)
-
-
 def log_in(client, user) -> None:
     g.pop("_login_user", None)
     token = start_session(user)
@@ -146,7 +130,7 @@ PAGES = [
 
 @pytest.mark.parametrize(("who", "url", "indonesian", "english"), PAGES, ids=[p[1] for p in PAGES])
 def test_page_is_indonesian_by_default_and_english_on_request(
-    client, app, fresh_g, who, url, indonesian, english
+    client, app, who, url, indonesian, english
 ):
     """The page shows Indonesian without a choice, English after ?lang=en (and it sticks)."""
     office = make_office()
