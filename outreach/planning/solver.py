@@ -94,16 +94,21 @@ _OPTIONAL_BOOLEAN = (
 _BOOL_TRUE = _OPTIONAL_BOOLEAN["BOOL_TRUE"].number
 _BOOL_FALSE = _OPTIONAL_BOOLEAN["BOOL_FALSE"].number
 
-DEFAULT_OPERATORS: tuple[str, ...] = (
+EXTRA_OPERATORS: tuple[str, ...] = (
     "use_relocate_and_make_active",
     "use_exchange_and_make_active",
     "use_extended_swap_active",
     "use_inactive_lns",
 )
-"""Local-search operators switched on in addition to OR-Tools' defaults.
+"""Opt-in local-search operators that move sites in and out of the plan.
 
-They move sites in and out of the plan, which matters when not everything fits.
+Off by default: switched on they slowed the search (benchmarks/RESULTS.md R7: Solomon
+RC208 972.2 on vs 824.0 off; TOPTW pr03 m=3 874 on vs 950 off, both at 10 s).
 """
+
+DEFAULT_OPERATORS: tuple[str, ...] = ()
+"""Local-search operators switched on in addition to OR-Tools' defaults (none)."""
+
 
 ProgressCallback = Callable[["Progress"], None]
 CancelCheck = Callable[[], bool]
@@ -165,7 +170,7 @@ class SolveParams:
         ``LocalSearchMetaheuristic`` name.
     operators
         Names of ``local_search_operators`` fields to switch on (see
-        :data:`DEFAULT_OPERATORS`); ``disabled_operators`` to switch off.
+        :data:`EXTRA_OPERATORS`; default none); ``disabled_operators`` to switch off.
     iterated_local_search
         Use 9.15's iterated local search with ruin-and-recreate (SISR ruin, sized by
         ``sisr_max_sequence`` and ``sisr_avg_removed``) instead of the metaheuristic.

@@ -10,7 +10,7 @@ from datetime import date
 import pytest
 
 from outreach.planning import Result, Service, SolveParams, check, solve
-from outreach.planning.solver import split_persons
+from outreach.planning.solver import EXTRA_OPERATORS, _search_parameters, split_persons
 from outreach.planning.synthetic import medan_problem
 
 from .builders import MONDAY, at, problem, site, team
@@ -113,7 +113,7 @@ def test_no_working_day_gives_an_empty_plan():
         {"iterated_local_search": True},
         {"restarts": 2},
         {"construction": "solver", "first_solution": "LOCAL_CHEAPEST_INSERTION"},
-        {"metaheuristic": "SIMULATED_ANNEALING", "operators": ()},
+        {"metaheuristic": "SIMULATED_ANNEALING", "operators": EXTRA_OPERATORS},
     ],
 )
 def test_search_variants_give_checked_plans(small, kwargs):
@@ -122,6 +122,15 @@ def test_search_variants_give_checked_plans(small, kwargs):
     assert result.is_feasible(), result.status
     assert result.persons_served > 0
     assert check(small, result) == []
+
+
+def test_extra_operators_are_off_by_default():
+    """The extra in/out operators stay at OR-Tools' setting unless asked for (R7)."""
+    assert SolveParams().operators == ()
+    default = _search_parameters(10, SolveParams(), 1.0).local_search_operators
+    chosen = _search_parameters(10, SolveParams(operators=EXTRA_OPERATORS), 1.0)
+    for op in EXTRA_OPERATORS:
+        assert getattr(chosen.local_search_operators, op) != getattr(default, op)
 
 
 def test_two_workers_give_a_checked_plan(small):
