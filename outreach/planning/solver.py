@@ -46,7 +46,7 @@ Model
 Search
 ------
 A prize-aware greedy (numpy, all team-days growing in parallel) builds the start,
-loaded with ``ReadAssignmentFromRoutes``; then the metaheuristic (guided local search
+loaded with ``RoutesToAssignment``; then the metaheuristic (guided local search
 by default) improves it within the time limit. If the search gets no time the greedy
 plan is returned. Cancellation (event or callable) is checked in an
 ``AddAtSolutionCallback`` and by a watcher thread calling ``RoutingModel.CancelSearch``;
@@ -141,7 +141,7 @@ class SolveParams:
     construction
         ``"greedy"``: a fast prize-aware construction in numpy (all team-days grow in
         parallel; each step adds the feasible visit with the best penalty per tick)
-        loaded with ``ReadAssignmentFromRoutes`` as the search's start — a plan within
+        loaded with ``RoutesToAssignment`` as the search's start — a plan within
         a second or two even at Medan size. ``"solver"``: OR-Tools builds the first
         solution with ``first_solution`` (better plans, measured +12 % residents on a
         300-site instance, but slow beyond ~1,000 visit nodes). ``"auto"`` (default):
@@ -176,7 +176,7 @@ class SolveParams:
         ``sisr_max_sequence`` and ``sisr_avg_removed``) instead of the metaheuristic.
     restarts
         Extra searches started from the best plan with a seeded share of visits removed
-        (``ReadAssignmentFromRoutes``); the time limit is shared among all runs.
+        (``RoutesToAssignment``); the time limit is shared among all runs.
     restart_ruin_share
         Share of visits removed before a restart.
     workers
@@ -854,7 +854,8 @@ def solve(
         construction = "greedy" if len(model.visits) > params.greedy_above else "solver"
     if construction == "greedy":
         routing.CloseModelWithParameters(search)
-        initial = routing.ReadAssignmentFromRoutes(_greedy_routes(model), True)
+        greedy = _greedy_routes(model)
+        initial = _start_from(routing, greedy)
         left = params.time_limit_s - (time.monotonic() - t0)
         # large searches overrun their limit by several seconds (one local-search
         # pass must finish); keep a margin so the whole solve meets time_limit_s
@@ -867,14 +868,14 @@ def solve(
         status_name = _STATUS.Name(routing.status())
         if solution is None:
             # no time left to improve it: the greedy start is still a valid plan
-            solution = initial
+            solution = _restore(model, greedy)
             status_name = "ROUTING_PARTIAL_SUCCESS_LOCAL_OPTIMUM_NOT_REACHED"
     else:
         solution = routing.SolveWithParameters(search)
         status_name = _STATUS.Name(routing.status())
         if solution is None and not cancelled[0]:
             # the construction found nothing in time: fall back to the greedy plan
-            solution = routing.ReadAssignmentFromRoutes(_greedy_routes(model), True)
+            solution = _restore(model, _greedy_routes(model))
             status_name = "GREEDY_FALLBACK" if solution is not None else status_name
     rng = np.random.default_rng(params.seed)
     for _ in range(params.restarts):
@@ -885,7 +886,7 @@ def solve(
             break
         routes = _routes_of(model, solution)
         perturbed = _ruin(routes, rng, params.restart_ruin_share)
-        start = routing.ReadAssignmentFromRoutes(perturbed, True)
+        start = _start_from(routing, perturbed)
         if start is None:
             continue
         p = _search_parameters(len(model.visits), params, left / max(1, runs - 1))
@@ -896,7 +897,7 @@ def solve(
     if other is not None:
         routes = _finish_worker(other, cancelled[0] or is_cancelled())
         if routes is not None:
-            candidate = routing.ReadAssignmentFromRoutes(routes, True)
+            candidate = _restore(model, routes)
             if candidate is not None and (
                 solution is None or candidate.ObjectiveValue() < solution.ObjectiveValue()
             ):
@@ -912,6 +913,34 @@ def solve(
     result = _to_result(problem, model, solution, status_name, t0, tuple(history))
     timings["extract"] = time.monotonic() - t_extract
     return dataclasses.replace(result, timings=timings, runtime_s=time.monotonic() - t0)
+
+
+def _start_from(routing: Any, routes: list[list[int]]) -> Any:
+    """An assignment of the next variables for ``routes``, to start a search from.
+
+    ``ReadAssignmentFromRoutes`` returns ROUTING_FAIL in 9.15 even on feasible routes
+    (the unperturbed best plan of a solve included, benchmarks/RESULTS.md R3), so the
+    routes are written with ``RoutesToAssignment``; the search fills in the rest. The
+    old call stays as the fallback. ``None`` when neither loads the routes.
+    """
+    start = routing.solver().Assignment()
+    if routing.RoutesToAssignment(routes, True, True, start):
+        return start
+    return routing.ReadAssignmentFromRoutes(routes, True)
+
+
+def _restore(model: _Model, routes: list[list[int]]) -> Any:
+    """A complete assignment (times, objective) of ``routes``, or ``None``.
+
+    A search from the routes that stops at its first solution, i.e. the routes
+    themselves with every dimension variable set.
+    """
+    start = _start_from(model.routing, routes)
+    if start is None:
+        return None
+    p = _search_parameters(len(model.visits), model.params, 5.0)
+    p.solution_limit = 1
+    return model.routing.SolveFromAssignmentWithParameters(start, p)
 
 
 def _greedy_routes(model: _Model) -> list[list[int]]:
