@@ -175,8 +175,10 @@ class SolveParams:
         Use 9.15's iterated local search with ruin-and-recreate (SISR ruin, sized by
         ``sisr_max_sequence`` and ``sisr_avg_removed``) instead of the metaheuristic.
     restarts
-        Extra searches started from the best plan with a seeded share of visits removed
-        (``RoutesToAssignment``); the time limit is shared among all runs.
+        Searches after the first one each get ``time_limit_s / (restarts + 1)``; they
+        start from a copy of the best plan with a seeded share of visits removed
+        (``RoutesToAssignment``) and repeat until the time limit (exactly ``restarts``
+        of them when ``solution_limit`` is set, so runs stay reproducible).
     restart_ruin_share
         Share of visits removed before a restart.
     workers
@@ -878,22 +880,36 @@ def solve(
             solution = _restore(model, _greedy_routes(model))
             status_name = "GREEDY_FALLBACK" if solution is not None else status_name
     rng = np.random.default_rng(params.seed)
-    for _ in range(params.restarts):
-        if solution is None or cancelled[0]:
-            break
-        left = params.time_limit_s - (time.monotonic() - t0)
-        if left <= 0.05:
-            break
-        routes = _routes_of(model, solution)
-        perturbed = _ruin(routes, rng, params.restart_ruin_share)
-        start = _start_from(routing, perturbed)
-        if start is None:
-            continue
-        p = _search_parameters(len(model.visits), params, left / max(1, runs - 1))
-        candidate = routing.SolveFromAssignmentWithParameters(start, p)
-        if candidate is not None and candidate.ObjectiveValue() < solution.ObjectiveValue():
-            solution = candidate
-            status_name = _STATUS.Name(routing.status())
+    if solution is not None and params.restarts > 0 and not cancelled[0]:
+        # OR-Tools reuses the assignment a solve returns, so a later solve would turn
+        # "the best" into another plan (benchmarks/RESULTS.md R4): keep a copy
+        best_plan = routing.solver().Assignment(solution)
+        best_obj = solution.ObjectiveValue()
+        per_run = params.time_limit_s / runs
+        # with a solution limit (reproducible runs) do exactly `restarts` runs;
+        # otherwise keep restarting from the best plan until the time is up
+        budget = params.restarts if params.solution_limit is not None else None
+        done = fails = 0
+        while not cancelled[0] and fails < 50 and (budget is None or done < budget):
+            left = params.time_limit_s - (time.monotonic() - t0)
+            if left <= 0.05:
+                break
+            done += 1
+            perturbed = _ruin(_routes_of(model, best_plan), rng, params.restart_ruin_share)
+            start = _start_from(routing, perturbed)
+            if start is None:
+                fails += 1
+                continue
+            p = _search_parameters(len(model.visits), params, min(left, per_run))
+            candidate = routing.SolveFromAssignmentWithParameters(start, p)
+            if candidate is None:
+                fails += 1
+                continue
+            if candidate.ObjectiveValue() < best_obj:
+                best_plan = routing.solver().Assignment(candidate)
+                best_obj = candidate.ObjectiveValue()
+                status_name = _STATUS.Name(routing.status())
+        solution = best_plan
     if other is not None:
         routes = _finish_worker(other, cancelled[0] or is_cancelled())
         if routes is not None:

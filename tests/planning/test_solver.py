@@ -32,6 +32,17 @@ def test_same_seed_and_solution_limit_give_the_same_plan(small):
     assert a == b
 
 
+def test_restarts_keep_the_best_plan_and_stay_reproducible(small):
+    """Seeded restarts with a solution limit repeat exactly and never end worse than run one."""
+    first = solve(small, SolveParams(time_limit_s=30, seed=5, solution_limit=10))
+    params = SolveParams(time_limit_s=30, seed=5, solution_limit=10, restarts=3)
+    a = solve(small, params)
+    b = solve(small, params)
+    assert a.to_dict()["routes"] == b.to_dict()["routes"]
+    assert a.objective <= first.objective
+    assert check(small, a) == []
+
+
 def test_cancel_event_stops_the_search_early(small):
     """A set event stops a 60-second search within seconds, with a checked plan."""
     event = threading.Event()
