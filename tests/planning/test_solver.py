@@ -10,7 +10,12 @@ from datetime import date
 import pytest
 
 from outreach.planning import Result, Service, SolveParams, check, solve
-from outreach.planning.solver import EXTRA_OPERATORS, _search_parameters, split_persons
+from outreach.planning.solver import (
+    EXTRA_OPERATORS,
+    _build,
+    _search_parameters,
+    split_persons,
+)
 from outreach.planning.synthetic import medan_problem
 
 from .builders import MONDAY, at, problem, site, team
@@ -142,6 +147,18 @@ def test_extra_operators_are_off_by_default():
     chosen = _search_parameters(10, SolveParams(operators=EXTRA_OPERATORS), 1.0)
     for op in EXTRA_OPERATORS:
         assert getattr(chosen.local_search_operators, op) != getattr(default, op)
+
+
+def test_teams_at_one_place_share_one_depot_node():
+    """Starts and ends at the same place become one node; another place gets its own (R1)."""
+    sites = [site("S1", location=at(0.01, 0.01)), site("S2", location=at(-0.01, 0.02))]
+    same = problem(sites, [team("T1"), team("T2"), team("T3")])
+    assert _build(same, SolveParams()).depot_nodes == 1
+    apart = problem(sites, [team("T1"), team("T2", location=at(0.05, 0.0))])
+    assert _build(apart, SolveParams()).depot_nodes == 2
+    result = solve(apart, SolveParams(time_limit_s=1))
+    assert check(apart, result) == []
+    assert result.persons_served > 0
 
 
 def test_two_workers_give_a_checked_plan(small):
