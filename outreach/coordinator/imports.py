@@ -38,6 +38,7 @@ from flask_wtf import FlaskForm
 from flask_wtf.file import FileAllowed, FileField, FileRequired
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from ..exporting import content_disposition
 from ..extensions import db
 from ..importing import ImportRejected, Issue, template_csv, template_xlsx
 from ..importing.fields import FIELD_ALIASES
@@ -229,26 +230,30 @@ def imports():
     return _upload_page(UploadForm())
 
 
+XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _template_download(data: bytes, mimetype: str, ext: str) -> Response:
+    # The same attachment header as every other download (outreach.exporting).
+    return Response(
+        data,
+        mimetype=mimetype,
+        headers={"Content-Disposition": content_disposition(f"template-titik-layanan.{ext}")},
+    )
+
+
 @bp.get("/imports/template.csv")
 def import_template_csv():
     """Download the CSV template (UTF-8 with BOM, semicolon-separated, Indonesian headers)."""
     current_office()
-    return Response(
-        template_csv(),
-        mimetype="text/csv",
-        headers={"Content-Disposition": 'attachment; filename="template-titik-layanan.csv"'},
-    )
+    return _template_download(template_csv(), "text/csv", "csv")
 
 
 @bp.get("/imports/template.xlsx")
 def import_template_xlsx():
     """Download the XLSX template with an instructions sheet."""
     current_office()
-    return Response(
-        template_xlsx(),
-        mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        headers={"Content-Disposition": 'attachment; filename="template-titik-layanan.xlsx"'},
-    )
+    return _template_download(template_xlsx(), XLSX_MIMETYPE, "xlsx")
 
 
 @bp.post("/imports")
