@@ -21,7 +21,7 @@ Rules
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -631,26 +631,85 @@ def _problem(plan: Plan, *, with_locks: bool) -> adapter.BuiltProblem:
         ) from None
 
 
-def violation_text(v: Any) -> str:
-    """A checker violation as a sentence for the coordinator: an Indonesian explanation by
-    code, followed by the checker's precise detail (route, stop, numbers)."""
+def violation_text(
+    v: Any,
+    site_names: Mapping[str, str] | None = None,
+    team_names: Mapping[str, str] | None = None,
+) -> str:
+    """A checker violation as a sentence for the coordinator: where it happened (site, team,
+    date, from the violation's structured fields), an Indonesian explanation by code, and the
+    checker's precise detail (route, stop, numbers) in parentheses.
+
+    ``site_names`` and ``team_names`` map the checker's ids (``str`` of the row ids) to names;
+    an id missing from them is shown as is. Violations without structured fields (or objects
+    that are not checker violations) get the explanation and detail only.
+    """
     code = getattr(v, "code", "")
     detail = getattr(v, "message", "") or str(v)
     text = VIOLATION_TEXTS.get(code)
-    return f"{text} ({detail})" if text else detail
+    if not text:
+        return detail
+    place = _violation_place(v, site_names or {}, team_names or {})
+    return f"{place}: {text} ({detail})" if place else f"{text} ({detail})"
+
+
+def _violation_place(v: Any, site_names: Mapping[str, str], team_names: Mapping[str, str]) -> str:
+    """'Titik "SMA Negeri 3 Medan", tim "Tim 2", tanggal 2026-12-07' from the fields set."""
+    parts = []
+    site_id = getattr(v, "site_id", None)
+    if site_id is not None:
+        part = f'titik "{site_names.get(str(site_id), site_id)}"'
+        visit = getattr(v, "visit", None)
+        if visit:  # the first visit (0) is not numbered; a second one is "kunjungan ke-2"
+            part += f" (kunjungan ke-{visit + 1})"
+        parts.append(part)
+    team_id = getattr(v, "team_id", None)
+    if team_id is not None:
+        parts.append(f'tim "{team_names.get(str(team_id), team_id)}"')
+    day = getattr(v, "date", None)
+    if isinstance(day, date):
+        parts.append(f"tanggal {day.isoformat()}")
+    if not parts:
+        return ""
+    place = ", ".join(parts)
+    return place[0].upper() + place[1:]
+
+
+def _violation_names(
+    built: adapter.BuiltProblem, violations: Sequence[Any]
+) -> tuple[dict[str, str], dict[str, str]]:
+    """Site and team names by checker id: the problem's, plus rows the problem left out
+    (a hotspot finished meanwhile, a team no longer selected) that a violation names."""
+    sites = {s.id: s.name for s in built.problem.sites}
+    teams = {t.id: t.name for t in built.problem.teams}
+    missing_sites = {v.site_id for v in violations if v.site_id and v.site_id not in sites}
+    missing_teams = {v.team_id for v in violations if v.team_id and v.team_id not in teams}
+    site_ids = [int(i) for i in missing_sites if i.isdigit()]
+    team_ids = [int(i) for i in missing_teams if i.isdigit()]
+    if site_ids:
+        rows = db.session.execute(
+            sa.select(Hotspot.id, Hotspot.name).where(Hotspot.id.in_(site_ids))
+        )
+        sites.update({str(i): name for i, name in rows})
+    if team_ids:
+        rows = db.session.execute(sa.select(Team.id, Team.name).where(Team.id.in_(team_ids)))
+        teams.update({str(i): name for i, name in rows})
+    return sites, teams
 
 
 def validate(plan: Plan) -> list[str]:
     """Re-check the plan's stored routes with the independent checker.
 
     Stores the violations as sentences on ``plan.violations`` and returns them (empty list =
-    feasible). Does not commit.
+    feasible), each naming its site, team and date. Does not commit.
     """
     from ..planning import check
 
     built = _problem(plan, with_locks=True)
     result = adapter.result_from_plan(plan, built)
-    messages = [violation_text(v) for v in check(built.problem, result)]
+    violations = check(built.problem, result)
+    site_names, team_names = _violation_names(built, violations) if violations else ({}, {})
+    messages = [violation_text(v, site_names, team_names) for v in violations]
     messages.extend(built.notes)
     plan.violations = messages
     return messages

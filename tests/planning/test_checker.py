@@ -201,3 +201,58 @@ def test_missing_break_is_caught(planned):
     route = result.routes[0]
     bad = R(result, routes=(R(route, breaks=()),))
     assert "BREAK" in codes(p, bad)
+
+
+def violations_of(p, result, code: str) -> list:
+    found = [v for v in check(p, result) if v.code == code]
+    assert found, f"no {code} violation"
+    return found
+
+
+def test_window_violation_names_route_and_stop(planned):
+    """A window violation carries the team, date, site and visit of the stop."""
+    p, result = planned
+    k = next(i for i, s in enumerate(result.routes[0].stops) if s.site_id == "B")
+    stop = result.routes[0].stops[k]
+    late = stop.start + 4 * 3600
+    bad = mutate_stop(result, k, arrival=late, start=late, end=late + stop.end - stop.start)
+    (v,) = violations_of(p, bad, "WINDOW")
+    assert (v.team_id, v.date, v.site_id, v.visit) == ("T1", FRIDAY, "B", 0)
+    assert str(v) == f"WINDOW: {v.message}"
+
+
+def test_skill_violation_names_route_and_stop(planned):
+    """A skill violation names the stop that needs the printer."""
+    p, result = planned
+    no_printer = R(p, teams=(R(p.teams[0], printer=False),))
+    (v,) = violations_of(no_printer, result, "SKILL")
+    assert (v.team_id, v.date, v.site_id, v.visit) == ("T1", FRIDAY, "A", 0)
+
+
+def test_duplicate_visit_names_route_and_stop(planned):
+    """The duplicated stop is named by site and visit number."""
+    p, result = planned
+    route = result.routes[0]
+    first = route.stops[0]
+    bad = R(result, routes=(R(route, stops=route.stops + (first,)),))
+    (v,) = violations_of(p, bad, "DUPLICATE_VISIT")
+    assert (v.team_id, v.date, v.site_id, v.visit) == ("T1", FRIDAY, first.site_id, first.visit)
+
+
+def test_card_violations_name_what_they_concern(planned):
+    """Cards over the team's capacity name the route; over the office stock, nothing."""
+    p, result = planned
+    tight = R(p, teams=(R(p.teams[0], cards_per_day=4),))
+    (cards,) = violations_of(tight, result, "CARDS")
+    assert (cards.team_id, cards.date, cards.site_id, cards.visit) == ("T1", FRIDAY, None, None)
+    (stock,) = violations_of(R(p, card_stock=3), result, "CARD_STOCK")
+    assert (stock.team_id, stock.date, stock.site_id, stock.visit) == (None, None, None, None)
+
+
+def test_demand_violation_names_the_site(planned):
+    """A site-level rule names the site but no route."""
+    p, result = planned
+    k = next(i for i, s in enumerate(result.routes[0].stops) if s.site_id == "B")
+    bad = mutate_stop(result, k, persons={Service.KTP_RECORD: 11})
+    (v,) = violations_of(p, bad, "OVER_DEMAND")
+    assert (v.team_id, v.date, v.site_id, v.visit) == (None, None, "B", None)

@@ -10,7 +10,7 @@ from sqlalchemy import event
 
 from outreach.extensions import db
 from outreach.models import PlanPublication, PlanStatus
-from outreach.planning import check
+from outreach.planning import Violation, check
 from outreach.plans import adapter, service
 from tests.factories import make_hotspot, make_team, monday
 
@@ -57,6 +57,38 @@ def test_move_to_a_team_without_the_service_shows_a_violation_in_words(
         service.publish(solved_plan, None, solved_plan.version_id)
     assert err.value.details
     assert not db.session.scalars(sa.select(PlanPublication)).all()
+
+
+def test_violation_sentence_names_the_site_team_and_date(
+    solved_plan, office_data, expect_violations
+):
+    """The stored sentence names the hotspot and the team by name, and the date."""
+    kia_only = make_team(office_data["office"], services=["kia"], name="Tim Khusus KIA")
+    db.session.commit()
+    stop = solved_plan.routes[0].stops[0]
+    hotspot_name = stop.hotspot.name
+    day = solved_plan.start_date
+    service.move_stop(solved_plan, stop.id, kia_only.id, day, 0, solved_plan.version_id)
+    skill = [v for v in solved_plan.violations if "tidak dapat memberikan layanan" in v]
+    assert skill
+    sentence = skill[0]
+    assert sentence.startswith(f'Titik "{hotspot_name}", tim "Tim Khusus KIA", tanggal {day}: ')
+    assert sentence.endswith(")")  # the checker's detail stays in parentheses
+
+
+def test_violation_text_falls_back_to_ids_and_stays_compatible():
+    """Without name lookups the ids are shown; a plain object gets no place at all."""
+    v = Violation("WINDOW", "route 7 2026-12-07 stop 0 (3 visit 1): late", "7", monday(), "3", 1)
+    assert service.violation_text(v) == (
+        f'Titik "3" (kunjungan ke-2), tim "7", tanggal {monday().isoformat()}: '
+        "Kunjungan berada di luar jam buka lokasi. (route 7 2026-12-07 stop 0 (3 visit 1): late)"
+    )
+    named = service.violation_text(v, {"3": "SD Negeri 1"}, {"7": "Tim Satu"})
+    assert named.startswith('Titik "SD Negeri 1" (kunjungan ke-2), tim "Tim Satu", ')
+    assert service.violation_text(Violation("CARD_STOCK", "plan uses 9 cards, stock is 3")) == (
+        "Blangko KTP-el yang dibutuhkan melebihi stok kantor. (plan uses 9 cards, stock is 3)"
+    )
+    assert service.violation_text(Violation("NEW_CODE", "something")) == "something"
 
 
 def test_stale_expected_version_raises_conflict(solved_plan):
