@@ -21,8 +21,14 @@ Each reason is established by a check against the problem and the plan, in this 
     The visit alone would fit a capable team-day that the plan leaves empty: the search
     stopped (time limit or cancellation) before placing it. Run the plan longer.
 ``OUTRANKED``
-    The visit alone would fit, but the capacity went to residents worth more
-    (more persons or higher priority).
+    The visit alone would fit, but every team-day where it fits is in use and serves
+    only sites of the same or a higher priority: the capacity went to residents worth
+    at least as much.
+``NOT_PLACED``
+    The visit alone would fit and every team-day where it fits is in use, but one of
+    them serves a site of lower priority: the search kept those visits (weighted by
+    priority and residents, they were worth more in the same time, or the search did
+    not find the exchange); locking it to a day puts it first.
 
 Messages are plain English with named parameters; the web layer translates by code.
 """
@@ -53,6 +59,7 @@ UNREACHABLE_WITHIN_SHIFT = "UNREACHABLE_WITHIN_SHIFT"
 CARDS_EXHAUSTED = "CARDS_EXHAUSTED"
 SEARCH_STOPPED = "SEARCH_STOPPED"
 OUTRANKED = "OUTRANKED"
+NOT_PLACED = "NOT_PLACED"
 
 REASONS: Mapping[str, str] = MappingProxyType(
     {
@@ -66,8 +73,11 @@ REASONS: Mapping[str, str] = MappingProxyType(
         CARDS_EXHAUSTED: "Not enough blank cards left for {cards} KTP prints.",
         SEARCH_STOPPED: "The search stopped before placing it, although a team-day is still "
         "free; plan again with more time.",
-        OUTRANKED: "It would fit on its own, but the available time went to sites with more "
-        "residents or higher priority.",
+        OUTRANKED: "It would fit on its own, but the teams' time on the days that could take "
+        "it went to sites of the same or higher priority.",
+        NOT_PLACED: "It would fit on its own, but the days that could take it are full and "
+        "the search kept other visits there, some of lower priority. Lock it to a day to "
+        "put it first, or plan again with more time.",
     }
 )
 """Reason code -> English message template."""
@@ -109,6 +119,13 @@ def explain_unserved(
         matrices = place_matrices(problem)
     row = {p.key: i for i, p in enumerate(problem.places())}
     used_days = {(r.team_id, r.date) for r in routes if r.stops}
+    site_priority = {s.id: s.priority for s in problem.sites}
+    # the lowest priority (largest number) served on each team-day
+    lowest = {
+        (r.team_id, r.date): max(site_priority.get(s.site_id, 1) for s in r.stops)
+        for r in routes
+        if r.stops
+    }
     cards_used = sum(r.cards for r in routes)
     vehicles = problem.vehicles
     out: list[Unserved] = []
@@ -125,6 +142,7 @@ def explain_unserved(
             row,
             used_days,
             cards_used,
+            lowest,
         )
         out.append(
             Unserved(
@@ -133,6 +151,7 @@ def explain_unserved(
                 reason=code,
                 message=REASONS[code].format(**params),
                 partial=partial,
+                params={k: str(v) for k, v in params.items()},
             )
         )
     return out
@@ -148,6 +167,7 @@ def _reason(
     row: Mapping[tuple[str, str], int],
     used_days: set[tuple[str, object]],
     cards_used: int,
+    lowest: Mapping[tuple[str, object], int],
 ) -> tuple[str, dict[str, object]]:
     cards = sum(n for s, n in persons.items() if s in CARD_SERVICES)
     teams = problem.teams
@@ -184,6 +204,8 @@ def _reason(
         return CARDS_EXHAUSTED, {"cards": cards}
     if any((v.team.id, v.date) not in used_days for v in fitting):
         return SEARCH_STOPPED, {}
+    if any(lowest.get((v.team.id, v.date), 1) > site.priority for v in fitting):
+        return NOT_PLACED, {}
     return OUTRANKED, {}
 
 

@@ -99,6 +99,8 @@ class Unserved:
     reason: str
     message: str
     partial: bool = False
+    params: Mapping[str, str] = field(default_factory=dict, hash=False)
+    """The values named in the reason's message template (for translating by code)."""
 
     @property
     def total_persons(self) -> int:

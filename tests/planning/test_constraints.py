@@ -257,6 +257,20 @@ def test_priority_wins_when_only_one_site_fits():
     assert reason(result, "LOW") == "OUTRANKED"
 
 
+def test_lower_priority_kept_is_not_called_outranked():
+    """A priority-1 home visit that loses its day to a big priority-5 school (90 residents
+    outweigh one at 16x) is NOT_PLACED, never OUTRANKED: the day serves lower priority."""
+    school = site("SCHOOL", demand={Service.KTP_RECORD: 90}, priority=5)
+    home = site(
+        "HOME", location=at(-0.01), demand={Service.KTP_RECORD: 1}, priority=1, setup_s=3 * 3600
+    )
+    result = run(problem([school, home], [team()]))
+    assert stops_of(result, "SCHOOL") and not stops_of(result, "HOME")
+    assert reason(result, "HOME") == "NOT_PLACED"
+    unserved = next(u for u in result.unserved if u.site_id == "HOME")
+    assert "lower priority" in unserved.message
+
+
 def test_more_residents_win_at_equal_priority():
     """At equal priority the site with more residents takes the scarce day."""
     a = site("FEW", demand={Service.KTP_RECORD: 55})
