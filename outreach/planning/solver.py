@@ -181,9 +181,21 @@ class SolveParams:
         of them when ``solution_limit`` is set, so runs stay reproducible).
     restart_ruin_share
         Share of visits removed before a restart.
+    restart_ruin
+        ``"random"`` (each visit) or ``"string"`` (strings of nearby visits, see
+        :func:`_ruin`).
+    restart_limit_s
+        Time limit of each restart's search (``None``: ``time_limit_s / (restarts + 1)``);
+        with ``GREEDY_DESCENT`` each restart ends at its local optimum anyway, so many
+        short restarts make an iterated local search.
+    restart_threshold
+        Record-to-record acceptance: a restart's plan within this relative margin of the
+        best objective becomes the plan the next restart perturbs; the margin shrinks
+        linearly to 0 at the time limit. 0 (default): restart only from the best plan.
     workers
-        1 or 2. With 2, a second, differently configured search runs in a forked
-        process on the other core; the better plan wins.
+        1 or 2. With 2, a second search runs in a forked process on the other core with
+        seed + 1 and the ``second_worker`` overrides (any of these fields), through the
+        same phases (construction, metaheuristic, restarts); the better plan wins.
     priority_weights
         Weight of one resident at priority 1..5.
     split_fraction
@@ -224,10 +236,11 @@ class SolveParams:
     sisr_avg_removed: int = 10
     restarts: int = 0
     restart_ruin_share: float = 0.2
+    restart_ruin: str = "random"
+    restart_threshold: float = 0.0
+    restart_limit_s: float | None = None
     workers: int = 1
-    second_worker: Mapping[str, Any] = field(
-        default_factory=lambda: {"metaheuristic": "SIMULATED_ANNEALING"}, hash=False
-    )
+    second_worker: Mapping[str, Any] = field(default_factory=dict, hash=False)
     priority_weights: tuple[int, int, int, int, int] = (16, 8, 4, 2, 1)
     split_fraction: float = 0.9
     balance_coefficient: int = 100
@@ -235,6 +248,7 @@ class SolveParams:
     neighbors_ratio: float | None = None
     time_tick_s: int = 60
     log_search: bool = False
+    search_fields: Mapping[str, Any] = field(default_factory=dict, hash=False)
 
     def __post_init__(self) -> None:
         if not (math.isfinite(self.time_limit_s) and self.time_limit_s > 0):
@@ -267,6 +281,12 @@ class SolveParams:
             raise ValueError("params.balance_coefficient: must be >= 0")
         if not 0 < self.restart_ruin_share < 1:
             raise ValueError("params.restart_ruin_share: must be in (0, 1)")
+        if self.restart_limit_s is not None and not self.restart_limit_s > 0:
+            raise ValueError("params.restart_limit_s: must be > 0 or None")
+        if self.restart_ruin not in ("random", "string"):
+            raise ValueError("params.restart_ruin: 'random' or 'string'")
+        if not (math.isfinite(self.restart_threshold) and self.restart_threshold >= 0):
+            raise ValueError("params.restart_threshold: must be >= 0")
 
 
 # ---------------------------------------------------------------------- visit planning
@@ -511,6 +531,8 @@ class _Model:
     persons_requested: int
     full: dict[str, tuple[np.ndarray, np.ndarray]]
     penalties: dict[tuple[int, int], int]
+    locked: frozenset[int]
+    """Routing indices of locked visits (restarts never remove them)."""
 
 
 def _build(problem: Problem, params: SolveParams) -> _Model:
@@ -734,6 +756,7 @@ def _build(problem: Problem, params: SolveParams) -> _Model:
         persons_requested=sum(s.persons for s in problem.sites),
         full=full,
         penalties={key: penalties.get(key, forced) for key in groups},
+        locked=frozenset(i for items in locked.values() for _, i in items),
     )
 
 
@@ -773,6 +796,8 @@ def _search_parameters(
         p.ls_operator_min_neighbors = max(1, min(10, n_nodes))
         p.global_cheapest_insertion_ls_operator_parameters.neighbors_ratio = ratio
     p.log_search = params.log_search
+    for name, value in {**params.search_fields, **o.get("search_fields", {})}.items():
+        setattr(p, name, value)
     return p
 
 
@@ -856,12 +881,42 @@ def solve(
         watcher = threading.Thread(target=watch, daemon=True)
         watcher.start()
 
+    other = None
+    if params.workers == 2:
+        other = _start_worker(problem, params, params.time_limit_s - (time.monotonic() - t0))
+    solution, status_name = _search(model, t0, cancelled, timings)
+    if other is not None:
+        routes = _finish_worker(other, cancelled[0] or is_cancelled())
+        if routes is not None:
+            candidate = _restore(model, routes)
+            if candidate is not None and (
+                solution is None or candidate.ObjectiveValue() < solution.ObjectiveValue()
+            ):
+                solution = candidate
+                status_name = "ROUTING_SUCCESS"
+    stop_watch.set()
+    if watcher is not None:
+        watcher.join()
+    if cancelled[0]:
+        status_name = "CANCELLED"
+    timings["search"] = time.monotonic() - t0 - timings["build"] - timings["construction"]
+    t_extract = time.monotonic()
+    result = _to_result(problem, model, solution, status_name, t0, tuple(history))
+    timings["extract"] = time.monotonic() - t_extract
+    return dataclasses.replace(result, timings=timings, runtime_s=time.monotonic() - t0)
+
+
+def _search(
+    model: _Model, t0: float, cancelled: list[bool], timings: dict[str, float]
+) -> tuple[Any, str]:
+    """Construction, metaheuristic and restarts until ``params.time_limit_s`` after ``t0``.
+
+    Returns the best assignment (``None`` if none was found) and the status name.
+    """
+    params, routing = model.params, model.routing
     remaining = params.time_limit_s - (time.monotonic() - t0)
     runs = 1 + params.restarts
     first_share = remaining / runs
-    other = None
-    if params.workers == 2:
-        other = _start_worker(problem, params, first_share * runs)
     search = _search_parameters(len(model.visits), params, max(0.01, first_share))
     initial = None
     construction = params.construction
@@ -876,8 +931,7 @@ def solve(
         # pass must finish); keep a margin so the whole solve meets time_limit_s
         left -= min(5.0, 0.1 * left) if left > 10 else 0.0
         search = _search_parameters(len(model.visits), params, max(0.01, left / runs))
-    timings["construction"] = time.monotonic() - t0 - timings["build"]
-    t_search = time.monotonic()
+    timings["construction"] = time.monotonic() - t0 - timings.get("build", 0.0)
     if initial is not None:
         solution = routing.SolveFromAssignmentWithParameters(initial, search)
         status_name = _STATUS.Name(routing.status())
@@ -898,17 +952,18 @@ def solve(
         # "the best" into another plan (benchmarks/RESULTS.md R4): keep a copy
         best_plan = routing.solver().Assignment(solution)
         best_obj = solution.ObjectiveValue()
-        per_run = params.time_limit_s / runs
+        per_run = params.restart_limit_s or params.time_limit_s / runs
         # with a solution limit (reproducible runs) do exactly `restarts` runs;
         # otherwise keep restarting from the best plan until the time is up
         budget = params.restarts if params.solution_limit is not None else None
         done = fails = 0
+        current_plan, current_obj = best_plan, best_obj
         while not cancelled[0] and fails < 50 and (budget is None or done < budget):
             left = params.time_limit_s - (time.monotonic() - t0)
             if left <= 0.05:
                 break
             done += 1
-            perturbed = _ruin(_routes_of(model, best_plan), rng, params.restart_ruin_share)
+            perturbed = _ruin(model, _routes_of(model, current_plan), rng, params)
             start = _start_from(routing, perturbed)
             if start is None:
                 fails += 1
@@ -918,30 +973,21 @@ def solve(
             if candidate is None:
                 fails += 1
                 continue
-            if candidate.ObjectiveValue() < best_obj:
+            obj = candidate.ObjectiveValue()
+            # record-to-record travel: a candidate within a shrinking margin of the best
+            # becomes the plan the next restart perturbs (threshold 0 = improvements only)
+            used = (time.monotonic() - t0) / params.time_limit_s
+            margin = params.restart_threshold * max(0.0, 1.0 - used)
+            if obj < best_obj:
                 best_plan = routing.solver().Assignment(candidate)
-                best_obj = candidate.ObjectiveValue()
+                best_obj = obj
                 status_name = _STATUS.Name(routing.status())
+                current_plan, current_obj = best_plan, obj
+            elif obj < current_obj or obj <= best_obj * (1.0 + margin):
+                current_plan = routing.solver().Assignment(candidate)
+                current_obj = obj
         solution = best_plan
-    if other is not None:
-        routes = _finish_worker(other, cancelled[0] or is_cancelled())
-        if routes is not None:
-            candidate = _restore(model, routes)
-            if candidate is not None and (
-                solution is None or candidate.ObjectiveValue() < solution.ObjectiveValue()
-            ):
-                solution = candidate
-                status_name = "ROUTING_SUCCESS"
-    stop_watch.set()
-    if watcher is not None:
-        watcher.join()
-    if cancelled[0]:
-        status_name = "CANCELLED"
-    timings["search"] = time.monotonic() - t_search
-    t_extract = time.monotonic()
-    result = _to_result(problem, model, solution, status_name, t0, tuple(history))
-    timings["extract"] = time.monotonic() - t_extract
-    return dataclasses.replace(result, timings=timings, runtime_s=time.monotonic() - t0)
+    return solution, status_name
 
 
 def _start_from(routing: Any, routes: list[list[int]]) -> Any:
@@ -1088,9 +1134,47 @@ def _routes_of(model: _Model, solution: Any) -> list[list[int]]:
     return out
 
 
-def _ruin(routes: list[list[int]], rng: np.random.Generator, share: float) -> list[list[int]]:
-    """Remove a seeded random share of visits (locked ones stay; the solver re-inserts)."""
-    return [[i for i in r if rng.random() >= share] for r in routes]
+def _ruin(
+    model: _Model, routes: list[list[int]], rng: np.random.Generator, params: SolveParams
+) -> list[list[int]]:
+    """Remove a seeded share of the planned visits before a restart; locked visits stay.
+
+    ``restart_ruin="random"`` drops each visit with probability ``restart_ruin_share``.
+    ``"string"`` removes strings of consecutive visits (at most ``sisr_max_sequence``)
+    from the routes nearest a random seed visit until that share is gone, in the manner
+    of slack-induction string removals (Christiaens & Vanden Berghe 2020): it frees room
+    in one area, where re-insertion can reorder several routes at once.
+    """
+    locked = model.locked
+    if params.restart_ruin == "random":
+        return [
+            [i for i in r if i in locked or rng.random() >= params.restart_ruin_share]
+            for r in routes
+        ]
+    manager = model.manager
+    where = {i: (ri, pos) for ri, r in enumerate(routes) for pos, i in enumerate(r)}
+    free = [i for i in where if i not in locked]
+    if not free:
+        return [list(r) for r in routes]
+    goal = max(1, round(params.restart_ruin_share * len(free)))
+    dist = next(iter(model.dist.values()))
+    seed = free[int(rng.integers(len(free)))]
+    nodes = np.array([manager.IndexToNode(i) for i in free])
+    order = np.argsort(dist[manager.IndexToNode(seed), nodes], kind="stable")
+    removed: set[int] = set()
+    ruined: set[int] = set()
+    for k in order:
+        if len(removed) >= goal:
+            break
+        ri, pos = where[free[int(k)]]
+        if ri in ruined:
+            continue
+        ruined.add(ri)
+        route = routes[ri]
+        length = int(rng.integers(1, min(params.sisr_max_sequence, len(route)) + 1))
+        first = max(0, min(pos - int(rng.integers(length)), len(route) - length))
+        removed.update(i for i in route[first : first + length] if i not in locked)
+    return [[i for i in r if i not in removed] for r in routes]
 
 
 # ----------------------------------------------------------------- two-core portfolio
@@ -1113,11 +1197,20 @@ def _start_worker(problem: Problem, params: SolveParams, time_limit_s: float) ->
 def _worker_main(
     problem: Problem, params: SolveParams, limit: float, overrides: Mapping[str, Any], conn: Any
 ) -> None:
+    """The second core's search: same model, another seed and the ``second_worker``
+    settings, run through the same phases as the main search."""
     try:
-        model = _build(problem, params)
-        sol = model.routing.SolveWithParameters(
-            _search_parameters(len(model.visits), params, limit, overrides)
+        t0 = time.monotonic()
+        fields = {f.name for f in dataclasses.fields(SolveParams)}
+        mine = dataclasses.replace(
+            params,
+            workers=1,
+            seed=params.seed + 1,
+            time_limit_s=max(0.01, limit),
+            **{k: v for k, v in overrides.items() if k in fields},
         )
+        model = _build(problem, mine)
+        sol, _ = _search(model, t0, [False], {})
         conn.send(None if sol is None else _routes_of(model, sol))
     except Exception:  # noqa: BLE001 - the main search's plan still stands
         conn.send(None)
