@@ -1,4 +1,4 @@
-"""Human labels for the model's enums, translated (msgids in English, Indonesian catalogue).
+"""Human labels for enums and plan reasons, translated (English msgids, Indonesian catalogue).
 
 Lazy strings: they resolve to the request's language when rendered. Use ``str(label)`` when a
 plain string is needed (e.g. before escaping it for a map).
@@ -6,9 +6,17 @@ plain string is needed (e.g. before escaping it for a map).
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+from datetime import date
+from typing import Any
+
+import sqlalchemy as sa
+from babel.lists import format_list
+from flask_babel import format_date, format_decimal, get_locale
 from flask_babel import lazy_gettext as _l
 
-from .models import HotspotKind, Role, Service, VehicleKind
+from .extensions import db
+from .models import HotspotKind, Role, Service, Team, VehicleKind
 
 SERVICE_LABELS = {
     Service.KTP_RECORD.value: _l("KTP-el recording"),
@@ -69,3 +77,107 @@ def kind_label(kind: str) -> str:
     """Return the translated label of a hotspot kind (the code itself if unknown)."""
     label = KIND_LABELS.get(str(kind))
     return str(label) if label is not None else str(kind)
+
+
+# -- why a hotspot is left out of a plan --------------------------------------------------------
+
+# Reason code -> sentence. The codes are those of ``outreach.planning.explain`` (the planning
+# engine) and ``outreach.plans.adapter`` (left out before solving); they are spelled out here so
+# that this module does not import the planner (tests check that the two lists agree). The
+# %(name)s values are the engine's message parameters, rendered by ``unserved_reason``.
+UNSERVED_REASONS = {
+    "LOCK_CONFLICT": _l("It is locked to team %(team)s on %(date)s, where it cannot be served."),
+    "NO_TEAM_OFFERS_SERVICE": _l("No team offers %(services)s."),
+    "NO_PRINTER": _l("KTP-el printing is requested but no team offering it has a printer."),
+    "HOURS_NEVER_MEET_SHIFT": _l(
+        "Its opening hours never overlap a working shift of a team that offers its services."
+    ),
+    "UNREACHABLE_WITHIN_SHIFT": _l(
+        "No team can reach it, serve %(persons)s persons within its opening hours and return "
+        "before the end of the shift."
+    ),
+    "CARDS_EXHAUSTED": _l("Not enough blank cards left for %(cards)s KTP-el prints."),
+    "SEARCH_STOPPED": _l(
+        "The search stopped before placing it, although a team-day is still free; plan again "
+        "with more time."
+    ),
+    "OUTRANKED": _l(
+        "It would fit on its own, but the teams' time on the days that could take it went to "
+        "sites of the same or higher priority."
+    ),
+    "NOT_PLACED": _l(
+        "It would fit on its own, but the days that could take it are full and the search kept "
+        "other visits there, some of lower priority. Lock it to a day to put it first, or plan "
+        "again with more time."
+    ),
+    "needs_location": _l(
+        "The location is not known yet: put a pin on the map so this point can be planned."
+    ),
+    "dropped_by_coordinator": _l("Removed from the plan by the coordinator."),
+}
+
+# NO_TEAM_OFFERS_SERVICE when each service has a team but no team offers all of them: the
+# engine then sends services as "ktp_record + ktp_print together".
+_SERVICES_TOGETHER = _l("No single team offers %(services)s together.")
+_TOGETHER_SUFFIX = " together"
+
+
+def _service_list(codes: list[str]) -> str:
+    labels = [service_label(c.strip()) for c in codes if c.strip()]
+    if not labels:
+        raise ValueError("no services")
+    return format_list(labels, locale=get_locale() or "id")
+
+
+def _param(name: str, value: str, team_names: Mapping[str, str] | None) -> str:
+    if name == "date":
+        return format_date(date.fromisoformat(value), "EEEE, d MMMM y")
+    if name in ("persons", "cards"):
+        return format_decimal(int(value))
+    if name == "team":
+        return (team_names or {}).get(value, value)
+    if name == "services":
+        return _service_list(value.split(","))
+    return value
+
+
+def unserved_reason(
+    code: str | None,
+    params: Mapping[str, Any] | None,
+    fallback_text: str | None,
+    team_names: Mapping[str, str] | None = None,
+) -> str:
+    """Why a hotspot is left out of a plan, as a sentence in the request's language.
+
+    ``code`` and ``params`` are what the plan stores (``PlanUnserved.reason_code`` and
+    ``reason_params``): services are shown with their labels, dates in the language's long
+    form, counts with its grouping and a team by its name from ``team_names`` (team id ->
+    name). An unknown code, or a sentence whose values are missing or malformed, gives
+    ``fallback_text`` (the sentence stored with the row).
+    """
+    fallback = fallback_text or code or ""
+    template = UNSERVED_REASONS.get(code or "")
+    if template is None:
+        return fallback
+    raw = {str(k): str(v) for k, v in (params or {}).items()}
+    if code == "NO_TEAM_OFFERS_SERVICE" and raw.get("services", "").endswith(_TOGETHER_SUFFIX):
+        template = _SERVICES_TOGETHER
+        raw["services"] = raw["services"].removesuffix(_TOGETHER_SUFFIX).replace("+", ",")
+    try:
+        values = {k: _param(k, v, team_names) for k, v in raw.items()}
+        return str(template) % values
+    except (KeyError, ValueError, TypeError):
+        return fallback
+
+
+def unserved_reasons(rows: Iterable[Any]) -> dict[Any, str]:
+    """``unserved_reason`` of each ``PlanUnserved`` row, keyed by the row (teams named from DB)."""
+    rows = list(rows)
+    team_ids = {
+        int(p["team"]) for r in rows if (p := r.reason_params) and str(p.get("team", "")).isdigit()
+    }
+    names = {}
+    if team_ids:
+        teams = db.session.execute(sa.select(Team.id, Team.name).where(Team.id.in_(team_ids)))
+        names = {str(i): n for i, n in teams}
+    return {r: unserved_reason(r.reason_code, r.reason_params, r.reason_text, names) for r in rows}

@@ -445,6 +445,9 @@ class PlanUnserved(db.Model):
     hotspot_id: Mapped[int] = mapped_column(sa.ForeignKey("hotspot.id"))
     reason_code: Mapped[str] = mapped_column(sa.String(40))
     reason_text: Mapped[str] = mapped_column(sa.String(500))
+    # The named values of the reason's sentence (team, date, services, persons, cards), so
+    # the page can say it in the reader's language; None for rows stored before they were kept.
+    reason_params: Mapped[dict[str, str] | None] = mapped_column(sa.JSON, nullable=True)
     persons: Mapped[int] = mapped_column(default=0)
 
     plan: Mapped[Plan] = relationship(back_populates="unserved")

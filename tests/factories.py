@@ -193,6 +193,7 @@ def make_unserved(plan, hotspot: Hotspot | None = None, **kw):
         hotspot=hotspot,
         reason_code=kw.pop("reason_code", "no_capacity"),
         reason_text=kw.pop("reason_text", "Semua tim sudah penuh pada hari-hari rencana."),
+        reason_params=kw.pop("reason_params", None),
         persons=kw.pop("persons", hotspot.remaining_total),
     )
     db.session.add(row)

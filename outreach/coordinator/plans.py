@@ -28,7 +28,7 @@ from sqlalchemy.orm import selectinload
 from .. import maps
 from ..errors import DomainError
 from ..extensions import db
-from ..labels import KIND_LABELS, SERVICE_LABELS
+from ..labels import KIND_LABELS, SERVICE_LABELS, unserved_reasons
 from ..models import (
     PRIORITY_MAX,
     PRIORITY_MIN,
@@ -701,6 +701,7 @@ def review_context(plan: Plan) -> dict[str, Any]:
         "views": views,
         "kpis": compute_kpis(plan, views, office),
         "unserved": sorted(plan.unserved, key=lambda u: (u.hotspot.priority, -u.persons)),
+        "unserved_reasons": unserved_reasons(plan.unserved),
         "unserved_ids": unserved_ids,
         "addable": addable,
         "map_html": map_html,

@@ -500,6 +500,7 @@ def write_result(plan: Plan, built: BuiltProblem, result: Result) -> None:
                 hotspot_id=int(u.site_id),
                 reason_code=u.reason[:40],
                 reason_text=u.message[:500],
+                reason_params={str(k): str(v) for k, v in u.params.items()} or None,
                 persons=int(u.total_persons),
             )
         )

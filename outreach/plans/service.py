@@ -32,6 +32,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from ..errors import Conflict, NotFound, ValidationFailed
 from ..extensions import db
+from ..labels import unserved_reasons
 from ..models import (
     Hotspot,
     HotspotDemand,
@@ -874,6 +875,7 @@ def plan_to_dict(plan: Plan, *, include_job: bool = True) -> dict[str, Any]:
     """The plan for the API and the review screens (ISO 8601 times with the office offset)."""
     office = db.session.get(Office, plan.office_id)
     tz = adapter.office_tz(office, plan.start_date)
+    reasons = unserved_reasons(plan.unserved)  # in the request's language
     routes = []
     for r in sorted(plan.routes, key=lambda r: (r.day, r.team_id)):
         stops = sorted(r.stops, key=lambda s: s.position)
@@ -940,7 +942,7 @@ def plan_to_dict(plan: Plan, *, include_job: bool = True) -> dict[str, Any]:
                 "hotspot_id": u.hotspot_id,
                 "hotspot_name": u.hotspot.name if u.hotspot else None,
                 "reason_code": u.reason_code,
-                "reason": u.reason_text,
+                "reason": reasons[u],
                 "persons": u.persons,
             }
             for u in sorted(plan.unserved, key=lambda u: (u.reason_code, u.hotspot_id))

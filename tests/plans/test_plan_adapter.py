@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 from outreach.extensions import db
 from outreach.models import ExceptionKind, PlanStatus, TeamException
@@ -119,3 +119,27 @@ def test_demand_snapshot_keeps_a_plan_valid_after_field_outcomes(solved_plan):
     assert validate(solved_plan) == []
     live = adapter.problem_for_plan(solved_plan, live_demand=True)
     assert str(stop.hotspot_id) not in {s.id for s in live.problem.sites}
+
+
+def test_engine_reason_values_are_stored_for_translation(office_data):
+    """An unserved site keeps the engine's reason code and the values of its sentence."""
+    from outreach.plans import service
+
+    printing = make_hotspot(office_data["office"], demand={"ktp_print": 5})
+    db.session.commit()
+    plan = service.create_plan(
+        office_data["office"],
+        office_data["user"],
+        name="Rencana cetak",
+        start_date=monday(),
+        end_date=monday() + timedelta(days=1),
+        time_limit_s=1,
+    )
+    service.start_solve(plan, office_data["user"])
+    db.session.refresh(plan)
+    row = next(u for u in plan.unserved if u.hotspot_id == printing.id)
+    assert row.reason_code == "NO_TEAM_OFFERS_SERVICE"
+    assert row.reason_params == {"services": "ktp_print"}
+    assert row.reason_text == "No team offers ktp_print."  # the engine's own English message
+    located = next(u for u in plan.unserved if u.reason_code == "needs_location")
+    assert located.reason_params is None

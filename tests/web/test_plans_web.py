@@ -185,6 +185,63 @@ def test_review_shows_routes_kpis_and_unserved_reason(coord_client, plan):
     assert "markerClusterGroup" in html
 
 
+def test_review_shows_engine_reasons_in_the_page_language(coord_client, plan):
+    """The engine's reasons (stored in English, with their values) read in Indonesian by
+    default and in English on request, with service labels, the team's name and the date."""
+    team = plan.routes[0].team
+    make_unserved(
+        plan,
+        reason_code="NO_TEAM_OFFERS_SERVICE",
+        reason_text="No team offers ktp_print.",
+        reason_params={"services": "ktp_print"},
+    )
+    make_unserved(
+        plan,
+        reason_code="LOCK_CONFLICT",
+        reason_text=f"It is locked to team {team.id} on 2026-12-08, where it cannot be served.",
+        reason_params={"team": str(team.id), "date": "2026-12-08"},
+    )
+    make_unserved(
+        plan,
+        reason_code="OUTRANKED",
+        reason_text="It would fit on its own, but the teams' time on the days that could take "
+        "it went to sites of the same or higher priority.",
+    )
+    db.session.commit()
+    url = f"/coord/plans/{plan.id}"
+    html = coord_client.get(url).get_data(as_text=True)
+    assert "Tidak ada tim yang menawarkan Pencetakan KTP-el." in html
+    assert f"Titik ini dikunci ke tim {team.name} pada Selasa, 8 Desember 2026" in html
+    assert (
+        "Sebenarnya muat sendiri, tetapi waktu tim pada hari yang memungkinkan sudah dipakai "
+        "untuk titik dengan prioritas sama atau lebih tinggi." in html
+    )
+    assert "Tidak ada tim dengan layanan KIA pada hari itu." in html  # unknown code: as stored
+    assert "No team offers" not in html and "It would fit" not in html
+    html = coord_client.get(url + "?lang=en").get_data(as_text=True)
+    assert "No team offers KTP-el printing." in html
+    assert f"It is locked to team {team.name} on Tuesday, 8 December 2026" in html
+    assert "It would fit on its own, but the teams&#39; time" in html
+    assert "Tidak ada tim yang menawarkan" not in html
+
+
+def test_plan_json_gives_the_reason_in_the_request_language(app, plan):
+    """The API keeps the reason code and gives the sentence in the request's language."""
+    from outreach.plans import service
+
+    make_unserved(
+        plan,
+        reason_code="CARDS_EXHAUSTED",
+        reason_text="Not enough blank cards left for 1200 KTP prints.",
+        reason_params={"cards": "1200"},
+    )
+    db.session.commit()
+    with app.test_request_context("/api/v1/plans"):
+        rows = service.plan_to_dict(plan)["unserved"]
+    row = next(r for r in rows if r["reason_code"] == "CARDS_EXHAUSTED")
+    assert row["reason"] == "Sisa blangko KTP-el tidak cukup untuk mencetak 1.200 kartu."
+
+
 def test_plan_pages_are_indonesian_by_default_and_english_on_request(coord_client, plan):
     """Review, form and list speak Indonesian by default and English after ?lang=en."""
     url = f"/coord/plans/{plan.id}"
