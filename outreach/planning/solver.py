@@ -172,8 +172,11 @@ class SolveParams:
         Names of ``local_search_operators`` fields to switch on (see
         :data:`EXTRA_OPERATORS`; default none); ``disabled_operators`` to switch off.
     iterated_local_search
-        Use 9.15's iterated local search with ruin-and-recreate (SISR ruin, sized by
-        ``sisr_max_sequence`` and ``sisr_avg_removed``) instead of the metaheuristic.
+        Ask 9.15's own iterated local search with ruin-and-recreate (SISR ruin, sized by
+        ``sisr_max_sequence`` and ``sisr_avg_removed``). Measured without effect in the
+        9.15 wheel (benchmarks/RESULTS.md §9): with guided local search the plans were
+        identical, with greedy descent the search stopped at its first local optimum.
+        The restarts below (``restart_ruin="string"``) are our working ILS.
     restarts
         Searches after the first one each get ``time_limit_s / (restarts + 1)``; they
         start from a copy of the best plan with a seeded share of visits removed
@@ -1141,7 +1144,8 @@ def _ruin(
 
     ``restart_ruin="random"`` drops each visit with probability ``restart_ruin_share``.
     ``"string"`` removes strings of consecutive visits (at most ``sisr_max_sequence``)
-    from the routes nearest a random seed visit until that share is gone, in the manner
+    from the routes nearest a random seed visit, one string per route, until that share is
+    gone or every route has lost one, in the manner
     of slack-induction string removals (Christiaens & Vanden Berghe 2020): it frees room
     in one area, where re-insertion can reorder several routes at once.
     """

@@ -7,12 +7,15 @@ import threading
 import time
 from datetime import date
 
+import numpy as np
 import pytest
 
-from outreach.planning import Result, Service, SolveParams, check, solve
+from outreach.planning import Lock, Result, Service, SolveParams, check, solve
+from outreach.planning.__main__ import ILS
 from outreach.planning.solver import (
     EXTRA_OPERATORS,
     _build,
+    _ruin,
     _search_parameters,
     split_persons,
 )
@@ -130,6 +133,8 @@ def test_no_working_day_gives_an_empty_plan():
         {"restarts": 2},
         {"construction": "solver", "first_solution": "LOCAL_CHEAPEST_INSERTION"},
         {"metaheuristic": "SIMULATED_ANNEALING", "operators": EXTRA_OPERATORS},
+        {**ILS, "workers": 1, "restart_limit_s": 0.5, "restart_threshold": 0.01},
+        {"restarts": 3, "restart_ruin": "string", "restart_ruin_share": 0.3},
     ],
 )
 def test_search_variants_give_checked_plans(small, kwargs):
@@ -161,6 +166,44 @@ def test_teams_at_one_place_share_one_depot_node():
     assert result.persons_served > 0
 
 
+def _spread(model) -> list[list[int]]:
+    """Every visit node on some route, dealt round-robin (ruin needs no feasible plan)."""
+    routes: list[list[int]] = [[] for _ in model.vehicles]
+    for k in range(len(model.visits)):
+        routes[k % len(routes)].append(model.manager.NodeToIndex(model.depot_nodes + k))
+    return routes
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_string_ruin_removes_nearby_strings_and_keeps_locks(seed):
+    """String ruin removes about the asked share, at most one consecutive run per route,
+    never a locked visit; uniform ruin never removes a locked visit either."""
+    sites = [site(f"S{i}", location=at(0.002 * i, 0.001 * (i % 5))) for i in range(30)]
+    sites[3] = site("S3", location=at(0.006, 0.003), lock=Lock("T1", MONDAY, 0))
+    p = problem(sites, [team("T1"), team("T2"), team("T3")])
+    params = SolveParams(restart_ruin="string", restart_ruin_share=0.2, sisr_max_sequence=4)
+    model = _build(p, params)
+    routes = _spread(model)
+    locked = set(model.locked)
+    assert len(locked) == 1 and any(i in locked for r in routes for i in r)
+    rng = np.random.default_rng(seed)
+    ruined = _ruin(model, routes, rng, params)
+    free = sum(len(r) for r in routes) - len(locked)
+    removed = [[i for i in r if i not in set(q)] for r, q in zip(routes, ruined, strict=True)]
+    goal = round(0.2 * free)
+    assert 1 <= sum(len(x) for x in removed) <= goal + 3
+    # stops early only when every route has lost its string
+    assert sum(len(x) for x in removed) >= goal or all(removed)
+    assert not locked & {i for x in removed for i in x}
+    for r, gone in zip(routes, removed, strict=True):
+        if gone:
+            pos = [r.index(i) for i in gone]
+            # one string per route, at most sisr_max_sequence long (a lock may split it)
+            assert max(pos) - min(pos) < 4
+    uniform = _ruin(model, routes, rng, SolveParams(restart_ruin_share=0.9))
+    assert locked <= {i for r in uniform for i in r}
+
+
 def test_two_workers_give_a_checked_plan(small):
     """The two-process portfolio returns a checked plan no worse than one worker's."""
     one = solve(small, SolveParams(time_limit_s=2))
@@ -177,6 +220,10 @@ def test_two_workers_give_a_checked_plan(small):
         ({"operators": ("use_teleport",)}, "unknown operator"),
         ({"time_tick_s": 7}, "must divide 86400"),
         ({"workers": 3}, "workers"),
+        ({"restart_ruin": "bulldozer"}, "restart_ruin"),
+        ({"restart_threshold": -0.1}, "restart_threshold"),
+        ({"restart_limit_s": 0}, "restart_limit_s"),
+        ({"restart_ruin_share": 1.0}, "restart_ruin_share"),
     ],
 )
 def test_bad_parameters_are_rejected(kwargs, message):
