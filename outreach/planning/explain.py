@@ -21,14 +21,14 @@ Each reason is established by a check against the problem and the plan, in this 
     The visit alone would fit a capable team-day that the plan leaves empty: the search
     stopped (time limit or cancellation) before placing it. Run the plan longer.
 ``OUTRANKED``
-    The visit alone would fit, but every team-day where it fits is in use and serves
-    only sites of the same or a higher priority: the capacity went to residents worth
-    at least as much.
+    The visit alone would fit, but every team-day where it fits is in use and, while
+    the site is open, serves only sites of the same or a higher priority: the capacity
+    went to residents worth at least as much.
 ``NOT_PLACED``
     The visit alone would fit and every team-day where it fits is in use, but one of
-    them serves a site of lower priority: the search kept those visits (weighted by
-    priority and residents, they were worth more in the same time, or the search did
-    not find the exchange); locking it to a day puts it first.
+    them serves a site of lower priority while this site is open: the search kept those
+    visits (weighted by priority and residents they were worth more in the same time,
+    or the search did not find the exchange); locking it to a day puts it first.
 
 Messages are plain English with named parameters; the web layer translates by code.
 """
@@ -120,9 +120,9 @@ def explain_unserved(
     row = {p.key: i for i, p in enumerate(problem.places())}
     used_days = {(r.team_id, r.date) for r in routes if r.stops}
     site_priority = {s.id: s.priority for s in problem.sites}
-    # the lowest priority (largest number) served on each team-day
-    lowest = {
-        (r.team_id, r.date): max(site_priority.get(s.site_id, 1) for s in r.stops)
+    # per team-day: (start, end, priority) of each planned visit
+    visits_on = {
+        (r.team_id, r.date): [(s.start, s.end, site_priority.get(s.site_id, 1)) for s in r.stops]
         for r in routes
         if r.stops
     }
@@ -142,7 +142,7 @@ def explain_unserved(
             row,
             used_days,
             cards_used,
-            lowest,
+            visits_on,
         )
         out.append(
             Unserved(
@@ -167,7 +167,7 @@ def _reason(
     row: Mapping[tuple[str, str], int],
     used_days: set[tuple[str, object]],
     cards_used: int,
-    lowest: Mapping[tuple[str, object], int],
+    visits_on: Mapping[tuple[str, object], Sequence[tuple[int, int, int]]],
 ) -> tuple[str, dict[str, object]]:
     cards = sum(n for s, n in persons.items() if s in CARD_SERVICES)
     teams = problem.teams
@@ -204,9 +204,34 @@ def _reason(
         return CARDS_EXHAUSTED, {"cards": cards}
     if any((v.team.id, v.date) not in used_days for v in fitting):
         return SEARCH_STOPPED, {}
-    if any(lowest.get((v.team.id, v.date), 1) > site.priority for v in fitting):
+    if any(_lower_priority_in_hours(problem, site, visit, v, visits_on) for v in fitting):
         return NOT_PLACED, {}
     return OUTRANKED, {}
+
+
+def _lower_priority_in_hours(
+    problem: Problem,
+    site: Site,
+    visit: Mapping[Service, int],
+    v: Vehicle,
+    visits_on: Mapping[tuple[str, object], Sequence[tuple[int, int, int]]],
+) -> bool:
+    """Whether the team-day serves a lower-priority site during an opening window of
+    ``site`` long enough for the visit."""
+    off = problem.day_offset(v.date)
+    shift = v.shift
+    need = problem.visit_seconds(site, visit, v.team.kits)
+    hours = [
+        (off + lo, off + hi)
+        for w in site.windows_on(v.date)
+        for lo, hi in [(max(w.start, shift.start), min(w.end, shift.end))]
+        if hi - lo >= need
+    ]
+    return any(
+        prio > site.priority and start < hi and end > lo
+        for start, end, prio in visits_on.get((v.team.id, v.date), ())
+        for lo, hi in hours
+    )
 
 
 def _overlaps(site: Site, v: Vehicle) -> bool:

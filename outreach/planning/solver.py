@@ -927,7 +927,12 @@ def _search(
         construction = "greedy" if len(model.visits) > params.greedy_above else "solver"
     if construction == "greedy":
         routing.CloseModelWithParameters(search)
-        greedy = _greedy_routes(model)
+        # two greedy starts, by value per tick and priority first; the one leaving the
+        # smaller penalty (residents x priority weight) unserved wins
+        greedy = min(
+            (_greedy_routes(model), _greedy_routes(model, priority_first=True)),
+            key=lambda routes: _unserved_penalty(model, routes),
+        )
         initial = _start_from(routing, greedy)
         left = params.time_limit_s - (time.monotonic() - t0)
         # large searches overrun their limit by several seconds (one local-search
@@ -1021,7 +1026,7 @@ def _restore(model: _Model, routes: list[list[int]]) -> Any:
     return model.routing.SolveFromAssignmentWithParameters(start, p)
 
 
-def _greedy_routes(model: _Model) -> list[list[int]]:
+def _greedy_routes(model: _Model, priority_first: bool = False) -> list[list[int]]:
     """Prize-aware construction: per team-day, add the feasible visit worth most per tick.
 
     Uses exactly the model's quantities (ticks, start intervals, transit = travel +
@@ -1043,6 +1048,9 @@ def _greedy_routes(model: _Model) -> list[list[int]]:
     key_pos = {k: i for i, k in enumerate(keys)}
     group = np.array([key_pos[(v.site_index, v.chunk)] for v in visits], dtype=np.int64)
     value = np.array([float(model.penalties[k]) for k in keys])[group]
+    # priority_first: a feasible visit of a higher priority always beats any of a lower
+    # one; within a priority, value per tick decides
+    rank = np.array([5 - problem.sites[v.site_index].priority for v in visits], dtype=float)
     allowed = np.zeros((n, len(vehicles)), dtype=bool)
     locked = np.zeros(n, dtype=bool)
     for k, v in enumerate(visits):
@@ -1084,6 +1092,8 @@ def _greedy_routes(model: _Model) -> list[list[int]]:
             return (-1.0, -1, 0)
         idx, finish = idx[ok], finish[ok]
         score = value[idx] / (finish - t + 1) ** model.params.greedy_time_exponent
+        if priority_first:
+            score = score / (1.0 + score.max()) + rank[idx]
         b = int(np.argmax(score))
         return (float(score[b]), int(idx[b]), int(finish[b]))
 
@@ -1102,6 +1112,18 @@ def _greedy_routes(model: _Model) -> list[list[int]]:
         state[i] = [finish, d0 + k, state[i][2] - int(cards[k])]
         best[i] = best_for(i)
     return routes
+
+
+def _unserved_penalty(model: _Model, routes: list[list[int]]) -> int:
+    """Sum of the disjunction penalties ``routes`` leave unserved (the objective's main
+    term)."""
+    manager = model.manager
+    served = {
+        (v.site_index, v.chunk)
+        for r in routes
+        for v in (model.visits[manager.IndexToNode(i) - model.depot_nodes] for i in r)
+    }
+    return sum(p for key, p in model.penalties.items() if key not in served)
 
 
 def _snapshot(model: _Model) -> tuple[int, int]:

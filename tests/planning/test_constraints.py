@@ -271,6 +271,21 @@ def test_lower_priority_kept_is_not_called_outranked():
     assert "lower priority" in unserved.message
 
 
+def test_outranked_when_lower_priority_is_served_only_outside_the_sites_hours():
+    """Two priority-1 sites compete for one morning; the priority-5 site is served in the
+    afternoon, when they are closed: the loser is OUTRANKED, not NOT_PLACED."""
+    morning = {0: (TimeWindow.hm("09:00", "12:00"),)}
+    afternoon = {0: (TimeWindow.hm("13:00", "16:00"),)}
+    a = site("A", demand={Service.KTP_RECORD: 30}, priority=1, windows=morning)
+    b = site("B", location=at(-0.01), demand={Service.KTP_RECORD: 25}, priority=1, windows=morning)
+    c = site(
+        "C", location=at(0.0, 0.01), demand={Service.KTP_RECORD: 20}, priority=5, windows=afternoon
+    )
+    result = run(problem([a, b, c], [team()]))
+    assert stops_of(result, "A") and stops_of(result, "C") and not stops_of(result, "B")
+    assert reason(result, "B") == "OUTRANKED"
+
+
 def test_more_residents_win_at_equal_priority():
     """At equal priority the site with more residents takes the scarce day."""
     a = site("FEW", demand={Service.KTP_RECORD: 55})

@@ -15,8 +15,10 @@ from outreach.planning.__main__ import ILS
 from outreach.planning.solver import (
     EXTRA_OPERATORS,
     _build,
+    _greedy_routes,
     _ruin,
     _search_parameters,
+    _unserved_penalty,
     split_persons,
 )
 from outreach.planning.synthetic import medan_problem
@@ -202,6 +204,26 @@ def test_string_ruin_removes_nearby_strings_and_keeps_locks(seed):
             assert max(pos) - min(pos) < 4
     uniform = _ruin(model, routes, rng, SolveParams(restart_ruin_share=0.9))
     assert locked <= {i for r in uniform for i in r}
+
+
+def test_greedy_starts_by_value_and_by_priority_and_the_smaller_penalty_wins():
+    """The priority-first greedy takes the priority-1 home visit before the big priority-5
+    school; by value per tick the school wins, and it leaves less penalty unserved (90
+    residents x 1 > 1 resident x 16), so the solve keeps it."""
+    school = site("SCHOOL", demand={Service.KTP_RECORD: 90}, priority=5)
+    home = site(
+        "HOME", location=at(-0.01), demand={Service.KTP_RECORD: 1}, priority=1, setup_s=3 * 3600
+    )
+    model = _build(problem([school, home], [team()]), SolveParams())
+    site_of = {
+        model.manager.NodeToIndex(model.depot_nodes + k): model.problem.sites[v.site_index].id
+        for k, v in enumerate(model.visits)
+    }
+    by_value = _greedy_routes(model)
+    by_priority = _greedy_routes(model, priority_first=True)
+    assert [site_of[i] for r in by_value for i in r][:1] == ["SCHOOL"]
+    assert [site_of[i] for r in by_priority for i in r][:1] == ["HOME"]
+    assert _unserved_penalty(model, by_value) < _unserved_penalty(model, by_priority)
 
 
 def test_two_workers_give_a_checked_plan(small):
