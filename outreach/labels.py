@@ -106,9 +106,9 @@ UNSERVED_REASONS = {
         "sites of the same or higher priority."
     ),
     "NOT_PLACED": _l(
-        "It would fit on its own, but every day that could take it is in use, also for sites "
-        "of lower priority, and the search found no way to add it there. Lock it to a day to "
-        "put it first, or plan again with more time."
+        "It would fit on its own, but every day that could take it is in use, also for "
+        "sites of lower priority during its opening hours, and the search found no way to "
+        "add it there. Lock it to a day to put it first, or plan again with more time."
     ),
     "needs_location": _l(
         "The location is not known yet: put a pin on the map so this point can be planned."

@@ -62,13 +62,13 @@ CASES = {
     ),
     explain.NOT_PLACED: (
         {},
-        "Sebenarnya muat sendiri, tetapi setiap hari yang memungkinkan sudah terpakai, juga untuk "
-        "titik berprioritas lebih rendah, dan pencarian tidak menemukan cara menambahkannya di "
-        "sana. Kunci titik ini ke satu hari agar didahulukan, atau rencanakan ulang dengan waktu "
-        "lebih lama.",
-        "It would fit on its own, but every day that could take it is in use, also for sites "
-        "of lower priority, and the search found no way to add it there. Lock it to a day to "
-        "put it first, or plan again with more time.",
+        "Sebenarnya muat sendiri, tetapi setiap hari yang memungkinkan sudah terpakai, "
+        "juga untuk titik berprioritas lebih rendah pada jam bukanya, dan pencarian tidak "
+        "menemukan cara menambahkannya di sana. Kunci titik ini ke satu hari agar "
+        "didahulukan, atau rencanakan ulang dengan waktu lebih lama.",
+        "It would fit on its own, but every day that could take it is in use, also for "
+        "sites of lower priority during its opening hours, and the search found no way to "
+        "add it there. Lock it to a day to put it first, or plan again with more time.",
     ),
     adapter.REASON_NEEDS_LOCATION: (
         None,

@@ -76,8 +76,8 @@ REASONS: Mapping[str, str] = MappingProxyType(
         OUTRANKED: "It would fit on its own, but the teams' time on the days that could take "
         "it went to sites of the same or higher priority.",
         NOT_PLACED: "It would fit on its own, but every day that could take it is in use, "
-        "also for sites of lower priority, and the search found no way to add it there. "
-        "Lock it to a day to put it first, or plan again with more time.",
+        "also for sites of lower priority during its opening hours, and the search found no "
+        "way to add it there. Lock it to a day to put it first, or plan again with more time.",
     }
 )
 """Reason code -> English message template."""
