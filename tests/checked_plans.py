@@ -1,7 +1,11 @@
-"""Every plan a test produces must pass the independent checker (used by autouse fixtures)."""
+"""Every plan a test produces must pass the independent checker.
+
+The API, jobs and plans test packages import the two fixtures below into their conftest.
+"""
 
 from __future__ import annotations
 
+import pytest
 import sqlalchemy as sa
 
 from outreach.extensions import db
@@ -25,3 +29,20 @@ def assert_every_plan_passes_the_checker() -> int:
         checked += 1
     db.session.rollback()
     return checked
+
+
+@pytest.fixture(autouse=True)
+def every_plan_passes_the_checker(request, app):
+    """After each test, every solved or published plan it left behind passes the checker.
+
+    Tests that create violations on purpose request ``expect_violations``.
+    """
+    yield
+    if "expect_violations" not in request.fixturenames:
+        assert_every_plan_passes_the_checker()
+
+
+@pytest.fixture
+def expect_violations():
+    """Opt out of the after-test checker pass (the test breaks a rule on purpose)."""
+    return True

@@ -7,6 +7,10 @@ import pytest
 from outreach.auth.tokens import create_token
 from outreach.extensions import db
 from outreach.models import Role
+from tests.checked_plans import (  # noqa: F401 - fixtures
+    every_plan_passes_the_checker,
+    expect_violations,
+)
 from tests.factories import make_hotspot, make_office, make_team, make_user
 
 
@@ -50,22 +54,3 @@ def api(app, client):
             return client.post("/api/v1" + path, headers=self._headers(token), **kw)
 
     return Api()
-
-
-@pytest.fixture(autouse=True)
-def every_plan_passes_the_checker(request, app):
-    """After each test, every solved or published plan it left behind passes the checker.
-
-    Tests that create violations on purpose request ``expect_violations``.
-    """
-    yield
-    if "expect_violations" not in request.fixturenames:
-        from tests.checked_plans import assert_every_plan_passes_the_checker
-
-        assert_every_plan_passes_the_checker()
-
-
-@pytest.fixture
-def expect_violations():
-    """Opt out of the after-test checker pass (the test breaks a rule on purpose)."""
-    return True

@@ -10,6 +10,10 @@ import pytest
 from outreach.extensions import db
 from outreach.models import JobStatus, Plan, Role, SolveJob
 from outreach.plans import service
+from tests.checked_plans import (  # noqa: F401 - fixtures
+    every_plan_passes_the_checker,
+    expect_violations,
+)
 from tests.factories import make_hotspot, make_office, make_team, make_user, monday
 
 FINISHED = {JobStatus.DONE, JobStatus.FAILED, JobStatus.CANCELLED}
@@ -67,22 +71,3 @@ def wait_for(job_id: str, statuses=FINISHED, timeout: float = 60.0, predicate=No
         if time.monotonic() > deadline:
             raise AssertionError(f"job {job_id} still {job.status} after {timeout} s")
         time.sleep(0.2)
-
-
-@pytest.fixture(autouse=True)
-def every_plan_passes_the_checker(request, app):
-    """After each test, every solved or published plan it left behind passes the checker.
-
-    Tests that create violations on purpose request ``expect_violations``.
-    """
-    yield
-    if "expect_violations" not in request.fixturenames:
-        from tests.checked_plans import assert_every_plan_passes_the_checker
-
-        assert_every_plan_passes_the_checker()
-
-
-@pytest.fixture
-def expect_violations():
-    """Opt out of the after-test checker pass (the test breaks a rule on purpose)."""
-    return True

@@ -9,6 +9,10 @@ import pytest
 from outreach.extensions import db
 from outreach.models import Role
 from outreach.plans import service
+from tests.checked_plans import (  # noqa: F401 - fixtures
+    every_plan_passes_the_checker,
+    expect_violations,
+)
 from tests.factories import make_hotspot, make_office, make_team, make_user, monday
 
 
@@ -46,22 +50,3 @@ def solved_plan(office_data):
     db.session.refresh(plan)
     assert job.id
     return plan
-
-
-@pytest.fixture(autouse=True)
-def every_plan_passes_the_checker(request, app):
-    """After each test, every solved or published plan it left behind passes the checker.
-
-    Tests that create violations on purpose request ``expect_violations``.
-    """
-    yield
-    if "expect_violations" not in request.fixturenames:
-        from tests.checked_plans import assert_every_plan_passes_the_checker
-
-        assert_every_plan_passes_the_checker()
-
-
-@pytest.fixture
-def expect_violations():
-    """Opt out of the after-test checker pass (the test breaks a rule on purpose)."""
-    return True
