@@ -239,6 +239,10 @@ class Hotspot(db.Model):
     kelurahan_name: Mapped[str] = mapped_column(sa.String(120), default="")
     priority: Mapped[int] = mapped_column(sa.SmallInteger, default=3)
     notes: Mapped[str] = mapped_column(sa.Text, default="")
+    # The site's contact (a head teacher, a ward nurse): shown to field teams only, never on
+    # public pages. Home visits have no contact here: the resident's data stays in VisitRequest.
+    contact_name: Mapped[str] = mapped_column(sa.String(120), default="", server_default="")
+    contact_phone: Mapped[str] = mapped_column(sa.String(32), default="", server_default="")
     status: Mapped[HotspotStatus] = mapped_column(
         _enum(HotspotStatus), default=HotspotStatus.ACTIVE, index=True
     )
@@ -430,6 +434,7 @@ class PlannedStop(db.Model):
     route: Mapped[PlannedRoute] = relationship(back_populates="stops")
     hotspot: Mapped[Hotspot] = relationship()
     outcomes: Mapped[list[VisitOutcome]] = relationship(back_populates="stop")
+    checkins: Mapped[list[StopCheckin]] = relationship()
 
     __table_args__ = (
         sa.CheckConstraint("position >= 0", name="position_nonneg"),
@@ -471,25 +476,103 @@ class PlanPublication(db.Model):
     __table_args__ = (sa.UniqueConstraint("plan_id", "version", name="uq_publication_version"),)
 
 
-class VisitOutcome(db.Model):
-    """What a field team recorded at a stop; ``client_uuid`` makes tablet retries idempotent."""
+class OutcomeResult(enum.StrEnum):
+    """How a visit ended, as the field team reports it."""
+
+    SERVED = "served"  # the team worked at the site (all or part of the planned persons)
+    NOT_SERVED = "not_served"  # could not serve: the demand stays for the next plan
+
+
+class OutcomeProblem(enum.StrEnum):
+    """Problems a field team can report at a stop."""
+
+    KIT_BROKEN = "kit_broken"
+    NO_POWER = "no_power"
+    NO_NETWORK = "no_network"
+    SITE_CLOSED = "site_closed"
+
+
+class TurnAwayReason(enum.StrEnum):
+    """Why persons present at a stop were turned away."""
+
+    NO_DOCUMENTS = "no_documents"  # no KK or birth certificate with them
+    NOT_ELIGIBLE = "not_eligible"  # under 17 and not married, not resident of the office
+    ALREADY_RECORDED = "already_recorded"
+    OUT_OF_TIME = "out_of_time"
+    OUT_OF_CARDS = "out_of_cards"
+    EQUIPMENT = "equipment"  # the kit or the network failed
+    OTHER = "other"
+
+
+class StopCheckin(db.Model):
+    """A field team's arrival at a stop (time and position); ``client_uuid`` makes retries
+    idempotent. Kept when the plan is re-optimised (the stop link then becomes NULL)."""
 
     id: Mapped[int] = mapped_column(primary_key=True)
     client_uuid: Mapped[str] = mapped_column(sa.String(36), unique=True)
-    stop_id: Mapped[int] = mapped_column(sa.ForeignKey("planned_stop.id"), index=True)
+    stop_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("planned_stop.id", ondelete="SET NULL"), index=True
+    )
+    hotspot_id: Mapped[int] = mapped_column(sa.ForeignKey("hotspot.id"), index=True)
     team_id: Mapped[int] = mapped_column(sa.ForeignKey("team.id"), index=True)
-    recorded_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id"))
+    day: Mapped[date] = mapped_column(sa.Date, index=True)
+    recorded_by_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("user.id", ondelete="SET NULL")
+    )
+    at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+    lat: Mapped[float | None] = mapped_column(sa.Float)
+    lon: Mapped[float | None] = mapped_column(sa.Float)
+    accuracy_m: Mapped[float | None] = mapped_column(sa.Float)
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+
+    __table_args__ = (
+        sa.UniqueConstraint("stop_id", name="uq_checkin_stop"),
+        sa.CheckConstraint("(lat IS NULL) = (lon IS NULL)", name="latlon_together"),
+    )
+
+
+class VisitOutcome(db.Model):
+    """What a field team recorded at a stop; ``client_uuid`` makes tablet retries idempotent.
+
+    One outcome per stop (a unique constraint, so two devices racing cannot both count).
+    ``demand_applied`` is what the outcome took off the hotspot's remaining demand, per
+    service; the stop link becomes NULL if a later re-plan removes the stop, the outcome stays.
+    """
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client_uuid: Mapped[str] = mapped_column(sa.String(36), unique=True)
+    stop_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("planned_stop.id", ondelete="SET NULL"), index=True
+    )
+    hotspot_id: Mapped[int] = mapped_column(sa.ForeignKey("hotspot.id"), index=True)
+    team_id: Mapped[int] = mapped_column(sa.ForeignKey("team.id"), index=True)
+    day: Mapped[date] = mapped_column(sa.Date, index=True)
+    recorded_by_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("user.id", ondelete="SET NULL")
+    )
+    result: Mapped[OutcomeResult] = mapped_column(_enum(OutcomeResult))
     checked_in_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
     checked_out_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    present: Mapped[int] = mapped_column(default=0)  # persons who came to the team
     recorded: Mapped[dict[str, int]] = mapped_column(sa.JSON, default=dict)  # per service
+    cards_carried: Mapped[int] = mapped_column(default=0)
     cards_used: Mapped[int] = mapped_column(default=0)
-    problems: Mapped[list[str]] = mapped_column(sa.JSON, default=list)  # kit_broken, no_power, ...
+    turned_away: Mapped[int] = mapped_column(default=0)
+    turned_away_reasons: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
+    problems: Mapped[list[str]] = mapped_column(sa.JSON, default=list)  # OutcomeProblem values
+    demand_applied: Mapped[dict[str, int]] = mapped_column(sa.JSON, default=dict)
     notes: Mapped[str] = mapped_column(sa.Text, default="")
     created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
 
-    stop: Mapped[PlannedStop] = relationship(back_populates="outcomes")
+    stop: Mapped[PlannedStop | None] = relationship(back_populates="outcomes")
 
-    __table_args__ = (sa.CheckConstraint("cards_used >= 0", name="cards_used_nonneg"),)
+    __table_args__ = (
+        sa.UniqueConstraint("stop_id", name="uq_outcome_stop"),
+        sa.CheckConstraint("cards_used >= 0", name="cards_used_nonneg"),
+        sa.CheckConstraint("cards_used <= cards_carried", name="cards_used_carried"),
+        sa.CheckConstraint(f"present BETWEEN 0 AND {MAX_COUNT}", name="present_range"),
+        sa.CheckConstraint("turned_away BETWEEN 0 AND present", name="turned_away_range"),
+    )
 
 
 class SolveJob(db.Model):
@@ -567,6 +650,9 @@ class UserSession(db.Model):
     last_seen_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
     user_agent: Mapped[str] = mapped_column(sa.String(200), default="")
+    # A field team's tablet or phone: signed in once, kept for days (FIELD_DEVICE_*), listed
+    # by name so a lost device can be revoked by its member or the coordinator.
+    device_name: Mapped[str | None] = mapped_column(sa.String(80))
 
     user: Mapped[User] = relationship(back_populates="sessions")
 
