@@ -81,6 +81,7 @@ def register_extensions(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     from .api import bp as api_bp
+    from .api.field import bp as api_field_bp
     from .auth import bp as auth_bp
     from .coordinator import bp as coord_bp
     from .field import bp as field_bp
@@ -91,6 +92,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(coord_bp, url_prefix="/coord")
     app.register_blueprint(field_bp, url_prefix="/field")
     app.register_blueprint(api_bp, url_prefix="/api/v1")
+    app.register_blueprint(api_field_bp, url_prefix="/api/v1")
 
 
 def register_errorhandlers(app: Flask) -> None:

@@ -234,6 +234,8 @@ def openapi_document(version: str) -> dict[str, Any]:
             "schemas": {
                 "Error": ERROR_SCHEMA,
                 **{s.name: s.json_schema() for s in ALL_SCHEMAS},
+                # Bodies declared by other API modules (the field API) are documented too.
+                **{ep.body.name: ep.body.json_schema() for ep in ENDPOINTS if ep.body},
             },
         },
         "paths": paths,
