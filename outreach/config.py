@@ -38,6 +38,13 @@ DEFAULTS: dict[str, Any] = {
     "PERMANENT_SESSION_LIFETIME": timedelta(hours=12),
     "SESSION_IDLE_MINUTES": 60,
     "SESSION_ABSOLUTE_HOURS": 12,
+    # A field member signs in once on a tablet for the whole week (weak network, shared device):
+    # such a device session ends after this many idle days or, at the latest, this many days
+    # after sign-in. The member or the coordinator can revoke it at any time. Other roles keep
+    # the short limits above. The device's cookie lives FIELD_DEVICE_ABSOLUTE_DAYS (see
+    # outreach.auth.sessions.DeviceAwareSessionInterface); the server-side row is the real limit.
+    "FIELD_DEVICE_IDLE_DAYS": 14,
+    "FIELD_DEVICE_ABSOLUTE_DAYS": 30,
     "REMEMBER_COOKIE_DURATION": timedelta(seconds=0),
     "WTF_CSRF_ENABLED": True,
     # Field tablets keep forms open for hours on weak networks: tie the token to the session.
@@ -59,6 +66,10 @@ DEFAULTS: dict[str, Any] = {
     "JOB_QUEUED_STALE_SECONDS": 3600,
     "JOB_PROGRESS_INTERVAL_S": 0.5,
     "PLAN_MAX_HOTSPOTS": 2000,
+    # Dashboard: a stop without a check-in this many minutes after its planned start is late.
+    "FIELD_LATE_GRACE_MINUTES": 30,
+    # Field teams record outcomes for visits from this many days ago up to today.
+    "FIELD_OUTCOME_MAX_AGE_DAYS": 7,
     "SOLVER_MAX_SECONDS": 600,
     "MAP_TILE_URL": "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
     "MAP_TILE_ATTRIBUTION": "&copy; OpenStreetMap contributors",
@@ -80,6 +91,14 @@ ENV_KEYS = {
     "GEOCODER_URL": str,
     "OSRM_URL": str,
     "RATELIMIT_STORAGE_URI": str,
+    "FIELD_DEVICE_IDLE_DAYS": int,
+    "FIELD_DEVICE_ABSOLUTE_DAYS": int,
+}
+
+# Whole-day settings: (smallest, largest) accepted value.
+DAY_LIMITS = {
+    "FIELD_DEVICE_IDLE_DAYS": (1, 90),
+    "FIELD_DEVICE_ABSOLUTE_DAYS": (1, 180),
 }
 
 
@@ -99,10 +118,33 @@ def apply_environment(config: dict[str, Any], environ: Mapping[str, str]) -> Non
             continue
         if key == "DATABASE_URL":
             config["SQLALCHEMY_DATABASE_URI"] = database_uri_from_env(value)
+        elif ENV_KEYS[key] is int:
+            value = value.strip()
+            if not value.isascii() or not value.isdigit():
+                raise ConfigError(f"{key} must be a whole number, got {value!r}")
+            config[key] = int(value)
         else:
             config[key] = value
     if environ.get("JEMPUT_ENV"):
         config["ENV_NAME"] = environ["JEMPUT_ENV"]
+
+
+def device_session_days(config: Mapping[str, Any]) -> tuple[int, int]:
+    """Return ``(idle_days, absolute_days)`` of a field device session; ConfigError if unusable.
+
+    Both must be whole numbers inside :data:`DAY_LIMITS`, and the idle limit cannot exceed the
+    absolute one.
+    """
+    values = []
+    for key, (low, high) in DAY_LIMITS.items():
+        value = config.get(key, DEFAULTS[key])
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise ConfigError(f"{key} must be a whole number of days from {low} to {high}")
+        values.append(value)
+    idle, absolute = values
+    if idle > absolute:
+        raise ConfigError("FIELD_DEVICE_IDLE_DAYS must not exceed FIELD_DEVICE_ABSOLUTE_DAYS")
+    return idle, absolute
 
 
 def validate_production(config: Mapping[str, Any]) -> None:

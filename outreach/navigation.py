@@ -45,7 +45,10 @@ _COORDINATOR_NAV = (
     (_l("Teams"), "coord.teams", "/coord/teams"),
     (_l("Plans"), "coord.plans_index", "/coord/plans"),
 )
-_FIELD_NAV = ((_l("Today's route"), "field.home", "/field/"),)
+_FIELD_NAV = (
+    (_l("Today's route"), "field.home", "/field/"),
+    (_l("My devices"), "field.devices", "/field/devices"),
+)
 _PUBLIC_NAV = ((_l("Service schedule"), "public.home", "/"),)
 
 

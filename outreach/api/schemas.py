@@ -17,6 +17,7 @@ from datetime import date
 from typing import Any
 
 from ..errors import ValidationFailed
+from ..importing.fields import parse_phone
 from ..models import MAX_COUNT, PRIORITY_MAX, PRIORITY_MIN, HotspotKind, HotspotStatus, Service
 
 _INT = re.compile(r"^-?[0-9]{1,9}$")
@@ -275,6 +276,31 @@ def _latlon_together(data: dict[str, Any], path: str) -> list[dict[str, str]]:
     return []
 
 
+def _contact(data: dict[str, Any], path: str) -> list[dict[str, str]]:
+    """Check the contact phone (same rule as the importer) and tidy both contact fields.
+
+    The clean values replace the raw ones in ``data``: whitespace collapsed, as the web form
+    and the importer store them.
+    """
+    if "contact_name" in data:
+        data["contact_name"] = " ".join(data["contact_name"].split())
+    raw = data.get("contact_phone") or ""
+    if not raw.strip():
+        if "contact_phone" in data:
+            data["contact_phone"] = ""
+        return []
+    phone = parse_phone(raw)
+    if phone is None:
+        return [
+            {
+                "field": _join(path, "contact_phone"),
+                "message": 'Nomor telepon: angka, spasi, "-" dan "+" di depan, 6–20 angka.',
+            }
+        ]
+    data["contact_phone"] = phone
+    return []
+
+
 def _some_demand(data: dict[str, Any], path: str) -> list[dict[str, str]]:
     if not any(v > 0 for v in data.get("demand", {}).values()):
         return [
@@ -327,6 +353,20 @@ HotspotCreate = Schema(
             default=3,
         ),
         "notes": F("string", False, max_length=2000, default=""),
+        "contact_name": F(
+            "string",
+            False,
+            "Narahubung di lokasi (hanya untuk tim lapangan, tidak pernah publik)",
+            max_length=120,
+            default="",
+        ),
+        "contact_phone": F(
+            "string",
+            False,
+            'Telepon narahubung: angka, spasi, "-", "+" di depan; 6–20 angka',
+            max_length=32,
+            default="",
+        ),
         "demand": F("map", True, "Warga per layanan", items=COUNT, keys=SERVICES),
         "openings": F(
             "array",
@@ -338,7 +378,7 @@ HotspotCreate = Schema(
         ),
     },
     "Titik baru. Tanpa lintang/bujur titik berstatus 'needs_location'.",
-    checks=(_latlon_together, _some_demand),
+    checks=(_latlon_together, _some_demand, _contact),
 )
 
 HotspotQuery = Schema(

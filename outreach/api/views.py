@@ -191,6 +191,8 @@ def hotspots_create(body: dict[str, Any]):
         kelurahan_name=body["kelurahan_name"],
         priority=body["priority"],
         notes=body["notes"],
+        contact_name=body["contact_name"],
+        contact_phone=body["contact_phone"],
         status=HotspotStatus.ACTIVE if located else HotspotStatus.NEEDS_LOCATION,
     )
     for svc, n in body["demand"].items():

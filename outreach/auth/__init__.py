@@ -29,9 +29,16 @@ def _unauthorized() -> Response | tuple[Response, int]:
 
 
 @bp.record_once
-def _configure_login(_state: BlueprintSetupState) -> None:
+def _configure_login(state: BlueprintSetupState) -> None:
+    from ..config import device_session_days
+    from .sessions import DeviceAwareSessionInterface
+
     login_manager.login_view = "auth.login"
     login_manager.unauthorized_handler(_unauthorized)
+    # Refuse to start with unusable FIELD_DEVICE_* settings (ConfigError), like a weak key.
+    device_session_days(state.app.config)
+    # Field devices keep their cookie for days; every other cookie keeps Flask's lifetime.
+    state.app.session_interface = DeviceAwareSessionInterface()
 
 
 from . import accounts, sessions, tokens, views  # noqa: E402,F401

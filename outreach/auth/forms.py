@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, PasswordField, StringField, SubmitField
-from wtforms.validators import DataRequired, EqualTo, InputRequired, Length
+from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, Optional
 
 from .passwords import MAX_LENGTH
 
@@ -23,6 +23,14 @@ class LoginForm(FlaskForm):
         _l("Password"),
         validators=[InputRequired(), Length(max=MAX_LENGTH)],
         render_kw={"autocomplete": "current-password"},
+    )
+    # Only used for field members: their sign-in becomes a device session with this name.
+    device_name = StringField(
+        _l("Device name"),
+        validators=[Optional(), Length(max=80)],
+        filters=[lambda v: " ".join(v.split()) if isinstance(v, str) else v],
+        description=_l('Field teams: name this tablet or phone, e.g. "Tablet Tim 1".'),
+        render_kw={"autocomplete": "off", "maxlength": 80},
     )
     next = HiddenField()
     submit = SubmitField(_l("Log in"))

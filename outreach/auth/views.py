@@ -19,7 +19,7 @@ from . import bp, lockout
 from .accounts import change_password
 from .forms import LoginForm, PasswordChangeForm
 from .passwords import PasswordRejected
-from .sessions import end_session, start_session
+from .sessions import current_session_row, end_session, start_session
 
 
 def _login_rate_limit() -> str:
@@ -102,7 +102,8 @@ def login() -> Response | str | tuple[str, int]:
 
     next_url = safe_next(form.next.data)
     _fresh_session()
-    start_session(user)
+    # A field member's sign-in is a device session (named, kept for days, revocable).
+    start_session(user, device_name=form.device_name.data)
     lockout.record_success(username, ip, user)
     db.session.commit()
     login_user(user)
@@ -140,6 +141,8 @@ def password() -> Response | str | tuple[str, int]:
             db.session.commit()
             error = _("Your current password is wrong.")
         else:
+            row = current_session_row(user)
+            device_name = row.device_name if row is not None else None
             try:
                 change_password(user, form.new.data)
             except PasswordRejected as exc:
@@ -147,7 +150,7 @@ def password() -> Response | str | tuple[str, int]:
             else:
                 # The flush hook revokes every existing session; this browser gets a new one.
                 _fresh_session()
-                start_session(user)
+                start_session(user, device_name=device_name)
                 db.session.commit()
                 login_user(user)
                 return redirect(home_for(user))

@@ -21,6 +21,7 @@ from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
 from ..extensions import db
 from ..gazetteer import area_by_code
+from ..importing.fields import parse_phone
 from ..models import (
     MAX_COUNT,
     PRIORITY_MAX,
@@ -200,9 +201,31 @@ class HotspotForm(FlaskForm, LocationMixin):
     )
     priority = SelectField(_l("Priority"), choices=_choices(PRIORITY_LABELS), default="3")
     notes = TextAreaField(_l("Notes"), validators=[Optional(), Length(max=2000)])
+    # The site's contact person: shown to field teams only, never on public pages.
+    contact_name = StringField(
+        _l("Contact person"),
+        validators=[Optional(), Length(max=120)],
+        description=_l("E.g. the head teacher or the ward nurse. Shown to field teams only."),
+    )
+    contact_phone = StringField(
+        _l("Contact phone"),
+        validators=[Optional(), Length(max=32)],
+        description=_l("E.g. 0812-3456-7890 or +62 61 4512345."),
+        render_kw={"type": "tel", "autocomplete": "off", "inputmode": "tel"},
+    )
     lat = StringField(_l("Latitude"), validators=[Optional(), Length(max=20)])
     lon = StringField(_l("Longitude"), validators=[Optional(), Length(max=20)])
     archived = BooleanField(_l("Archived: left out of plans and hidden from the list"))
+
+    def validate_contact_phone(self, field: StringField) -> None:
+        text = (field.data or "").strip()
+        if text and parse_phone(text) is None:
+            raise ValidationError(
+                _(
+                    'Enter a phone number with digits, spaces, "-" and a leading "+" only '
+                    "(6 to 20 digits), e.g. 0812-3456-7890."
+                )
+            )
 
     def validate_kecamatan_code(self, field: StringField) -> None:
         if field.data and not _KEC_CODE.match(field.data.strip()):
@@ -423,6 +446,8 @@ def _form_data(hs: Hotspot) -> dict[str, Any]:
         "kelurahan_name": hs.kelurahan_name,
         "priority": str(hs.priority),
         "notes": hs.notes,
+        "contact_name": hs.contact_name,
+        "contact_phone": hs.contact_phone,
         "lat": _coord_text(hs.lat),
         "lon": _coord_text(hs.lon),
         "archived": hs.status == HotspotStatus.ARCHIVED,
@@ -445,6 +470,8 @@ def _fill_hotspot(hs: Hotspot, form: HotspotForm) -> dict[str, Any]:
     hs.kelurahan_name = (form.kelurahan_name.data or "").strip()
     hs.priority = max(PRIORITY_MIN, min(PRIORITY_MAX, int(form.priority.data)))
     hs.notes = (form.notes.data or "").strip()
+    hs.contact_name = " ".join((form.contact_name.data or "").split())
+    hs.contact_phone = parse_phone(form.contact_phone.data or "") or ""
     for service in SERVICE_LABELS:
         requested = getattr(form, f"requested_{service}").data or 0
         remaining = getattr(form, f"remaining_{service}").data or 0

@@ -10,12 +10,12 @@ from __future__ import annotations
 import calendar
 import re
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import holidays
 from flask import abort, flash, redirect, render_template, request, url_for
-from flask_babel import format_date, get_locale
+from flask_babel import format_date, get_locale, ngettext
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -35,6 +35,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
+from ..auth.sessions import device_label, live_sessions, revoke
 from ..extensions import db
 from ..models import (
     MAX_COUNT,
@@ -44,6 +45,8 @@ from ..models import (
     Team,
     TeamException,
     TeamWeeklyShift,
+    User,
+    UserSession,
     VehicleKind,
     audit,
 )
@@ -499,9 +502,111 @@ def team_edit(team_id: int):
         db.session.commit()
         flash(_("Team %(name)s saved.", name=team.name), "success")
         return redirect(url_for("coord.teams"))
-    return render_template("coordinator/teams/form.html", form=form, team=team), (
-        400 if form.is_submitted() else 200
+    return render_template(
+        "coordinator/teams/form.html", form=form, team=team, members=member_devices(team)
+    ), (400 if form.is_submitted() else 200)
+
+
+# ---------------------------------------------------------------------------------------------
+# Members' devices (field device sessions)
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MemberDevice:
+    """One live session of a team member, as the coordinator sees it."""
+
+    id: int
+    name: str
+    last_seen: datetime
+
+
+@dataclass(frozen=True)
+class MemberDevices:
+    """A team member and the devices they are signed in on."""
+
+    id: int
+    username: str
+    active: bool
+    devices: list[MemberDevice]
+
+
+def _aware(dt: datetime) -> datetime:
+    # SQLite returns naive datetimes for timezone-aware columns; they are UTC.
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+
+
+def member_devices(team: Team) -> list[MemberDevices]:
+    """The team's members, each with their live device sessions (most recent first)."""
+    members = sorted(team.members, key=lambda u: u.username.casefold())
+    return [
+        MemberDevices(
+            id=member.id,
+            username=member.username,
+            active=member.active,
+            devices=[
+                MemberDevice(row.id, device_label(row), _aware(row.last_seen_at))
+                for row in live_sessions(member)
+            ],
+        )
+        for member in members
+    ]
+
+
+def _member_or_404(team: Team, user_id: int) -> User:
+    member = db.session.get(User, user_id)
+    # A member of another team (or office) is as invisible as a missing account.
+    if member is None or member.team_id != team.id:
+        abort(404)
+    return member
+
+
+@bp.post("/teams/<int:team_id>/members/<int:user_id>/devices/<int:session_id>/revoke")
+def team_device_revoke(team_id: int, user_id: int, session_id: int):
+    """Sign one of a member's devices out (a lost or handed-over tablet)."""
+    team = _team_or_404(team_id)
+    member = _member_or_404(team, user_id)
+    row = db.session.scalar(
+        db.select(UserSession).where(UserSession.id == session_id, UserSession.user_id == member.id)
     )
+    if row is None:
+        abort(404)
+    if revoke(row):
+        # No names, device names or user agents in the trail: ids are enough to trace it.
+        audit("session.revoke", row, user=acting_user(), team_id=team.id, member_id=member.id)
+    db.session.commit()
+    flash(_("The device is signed out. It must log in again to be used."), "success")
+    return redirect(url_for("coord.team_edit", team_id=team.id) + "#devices")
+
+
+@bp.post("/teams/<int:team_id>/members/<int:user_id>/devices/revoke")
+def team_devices_revoke_all(team_id: int, user_id: int):
+    """Sign all of a member's devices out."""
+    team = _team_or_404(team_id)
+    member = _member_or_404(team, user_id)
+    count = sum(1 for row in live_sessions(member) if revoke(row))
+    # Also close rows that are past their limits but not yet marked: nothing is left alive.
+    for row in member.sessions:
+        revoke(row)
+    audit(
+        "session.revoke",
+        member,
+        user=acting_user(),
+        team_id=team.id,
+        member_id=member.id,
+        scope="all",
+        count=count,
+    )
+    db.session.commit()
+    flash(
+        ngettext(
+            "%(num)d device signed out.",
+            "%(num)d devices signed out.",
+            count,
+        ),
+        "success",
+    )
+    return redirect(url_for("coord.team_edit", team_id=team.id) + "#devices")
 
 
 def _day_data(shift: TeamWeeklyShift | None, weekday: int) -> dict[str, Any]:

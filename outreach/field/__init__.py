@@ -8,4 +8,4 @@ from ..roles import protect_blueprint
 bp = Blueprint("field", __name__)
 protect_blueprint(bp, Role.FIELD, Role.COORDINATOR, Role.ADMIN)
 
-from . import views  # noqa: E402,F401
+from . import devices, views  # noqa: E402,F401

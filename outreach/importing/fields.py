@@ -64,6 +64,18 @@ FIELD_ALIASES: dict[str, tuple[str, ...]] = {
     "priority": ("prioritas", "priority"),
     "opening_hours": ("jam_buka", "jam_layanan", "opening_hours", "hours", "jam"),
     "notes": ("catatan", "keterangan", "notes", "note"),
+    # The site's contact person (head teacher, ward nurse): for field teams, never public.
+    "contact_name": ("nama_kontak", "contact_name", "kontak", "narahubung", "contact"),
+    "contact_phone": (
+        "telepon_kontak",
+        "contact_phone",
+        "telepon",
+        "no_telepon",
+        "nomor_telepon",
+        "no_hp",
+        "hp",
+        "phone",
+    ),
 }
 
 # The headers the template writes, in order.
@@ -85,6 +97,8 @@ TEMPLATE_HEADERS: tuple[str, ...] = (
     "prioritas",
     "jam_buka",
     "catatan",
+    "nama_kontak",
+    "telepon_kontak",
 )
 
 # Longest accepted text per field, in characters (longer cells are a row error, never truncated).
@@ -99,7 +113,30 @@ TEXT_LIMITS: dict[str, int] = {
     "kelurahan_code": 32,
     "opening_hours": 300,
     "notes": 2000,
+    "contact_name": 120,
+    "contact_phone": 32,
 }
+
+# A contact phone: digits, spaces, "-" and one leading "+", with 6 to 20 digits in all.
+PHONE_DIGITS = (6, 20)
+_PHONE = re.compile(r"^\+?[0-9][0-9 \-]*$")
+
+
+def parse_phone(value: str) -> str | None:
+    """Return a contact phone with its whitespace collapsed, or ``None`` if it is not one.
+
+    Accepted: ASCII digits, spaces, ``-`` and a leading ``+`` (``+62 812-3456-7890``,
+    ``061 4512345``), 6 to 20 digits, at most 32 characters. Letters, brackets, dots, ``/``,
+    extensions and other scripts' digits are refused rather than guessed at.
+    """
+    text = " ".join(value.split())
+    if not text or len(text) > 32 or not _PHONE.match(text):
+        return None
+    digits = sum(c.isdigit() for c in text)
+    if not PHONE_DIGITS[0] <= digits <= PHONE_DIGITS[1]:
+        return None
+    return text
+
 
 _NON_ALNUM = re.compile(r"[\W_]+", re.UNICODE)
 

@@ -144,6 +144,12 @@ MESSAGES: dict[str, tuple[str, str]] = {
         'Opening hours cannot be read: "{value}" ({detail}). Example: '
         '"Mon-Thu 08:00-16:00; Fri 08:00-11:30,13:30-16:00".',
     ),
+    "bad_phone": (
+        'Nomor telepon kontak "{value}" tidak sah: pakai angka, spasi, "-" dan "+" di depan, '
+        "6–20 angka; contoh: 0812-3456-7890 atau +62 61 4512345.",
+        'The contact phone "{value}" is not valid: use digits, spaces, "-" and a leading "+", '
+        "6–20 digits; e.g. 0812-3456-7890 or +62 61 4512345.",
+    ),
     "duplicate_code_in_file": (
         'Kode "{value}" sudah dipakai di baris {other_row}.',
         'Code "{value}" is already used in row {other_row}.',

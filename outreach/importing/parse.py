@@ -26,6 +26,10 @@ Row numbers
     As the spreadsheet shows them: 1-based, counting the header and any title rows (the ``sep=``
     line excepted, which Excel hides). With the header on row 1, data starts on row 2. A quoted
     cell spanning several lines is one row.
+Contacts
+    ``contact_name``/``nama_kontak`` and ``contact_phone``/``telepon_kontak`` are optional. A phone
+    has ASCII digits, spaces, ``-`` and a leading ``+`` only, with 6 to 20 digits
+    (:func:`outreach.importing.fields.parse_phone`); anything else is a ``bad_phone`` row error.
 Cells
     Text is trimmed and inner whitespace collapsed (notes keep their line breaks); a cell longer
     than its limit is a row error, never truncated; C0 control characters and bidirectional
@@ -75,6 +79,7 @@ from outreach.importing.fields import (
     parse_kecamatan_code,
     parse_kelurahan_code,
     parse_kind,
+    parse_phone,
 )
 from outreach.importing.hours import OpeningHours, OpeningHoursError, parse_opening_hours
 from outreach.importing.locate import (
@@ -148,6 +153,8 @@ class HotspotRow:
     location_source: str | None = None
     opening_hours: OpeningHours | None = None
     notes: str | None = None
+    contact_name: str | None = None
+    contact_phone: str | None = None
 
     @property
     def needs_location(self) -> bool:
@@ -199,6 +206,8 @@ class RowResult:
                 "priority": v.priority,
                 "opening_hours": v.opening_hours.to_dict() if v.opening_hours else None,
                 "notes": v.notes,
+                "contact_name": v.contact_name,
+                "contact_phone": v.contact_phone,
             }
         return {
             "row": self.row,
@@ -634,6 +643,13 @@ def _check_row(row: int, cells: Mapping[str, Any], headers: Mapping[str, str]) -
         except OpeningHoursError as exc:
             check.error("opening_hours", "bad_opening_hours", value=hours_text, detail=str(exc))
     notes = check.text("notes", multiline=True)
+    contact_name = check.text("contact_name")
+    contact_phone = check.text("contact_phone")
+    if contact_phone is not None:
+        phone = parse_phone(contact_phone)
+        if phone is None:
+            check.error("contact_phone", "bad_phone", value=contact_phone)
+        contact_phone = phone
 
     result = RowResult(row, {k: _text(v) for k, v in cells.items()})
     result.errors, result.warnings = check.errors, check.warnings
@@ -654,6 +670,8 @@ def _check_row(row: int, cells: Mapping[str, Any], headers: Mapping[str, str]) -
             location_source=SOURCE_FILE if lat is not None else None,
             opening_hours=hours,
             notes=notes,
+            contact_name=contact_name,
+            contact_phone=contact_phone,
         )
     return result
 

@@ -349,6 +349,10 @@ def _apply(
         hotspot.priority = values.priority
     if has("notes"):
         hotspot.notes = values.notes or ""
+    if has("contact_name"):
+        hotspot.contact_name = values.contact_name or ""
+    if has("contact_phone"):
+        hotspot.contact_phone = values.contact_phone or ""
     _apply_location(hotspot, values, new=new, summary=summary)
     _apply_demand(hotspot, values, present, new=new)
     if has("opening_hours"):

@@ -28,6 +28,8 @@ EXAMPLE_ROWS: tuple[dict[str, object], ...] = (
         "prioritas": 2,
         "jam_buka": "Sen-Kam 07:30-13:00; Jum 07:30-11:00",
         "catatan": "Siswa kelas XII yang berusia 17 tahun",
+        "nama_kontak": "Ibu Kepala Sekolah",
+        "telepon_kontak": "061-4512345",
     },
     {
         "kode": "PANTI-002",
@@ -47,6 +49,8 @@ EXAMPLE_ROWS: tuple[dict[str, object], ...] = (
         "prioritas": 1,
         "jam_buka": "Sen-Jum 09:00-15:00",
         "catatan": "Lansia terbaring; koordinat kosong diisi dari kode kelurahan",
+        "nama_kontak": "",
+        "telepon_kontak": "",
     },
 )
 
@@ -107,6 +111,13 @@ def _instructions() -> list[tuple[str, str]]:
             "Sab Min (atau Mon..Sun).",
         ),
         ("kode", "Kode unik lokasi; impor ulang dengan kode yang sama memperbarui data."),
+        (
+            "nama_kontak, telepon_kontak",
+            "Opsional. Narahubung di lokasi (kepala sekolah, perawat ruangan); hanya untuk tim "
+            "lapangan, tidak pernah tampil di halaman publik. Telepon: angka, spasi, - dan + di "
+            "depan, 6–20 angka, mis. 0812-3456-7890 (simpan sebagai teks). Judul lain: "
+            f"{aliases['contact_name']}; {aliases['contact_phone']}.",
+        ),
         ("Batas / Limits", f"Paling banyak {MAX_ROWS} baris data per berkas."),
     ]
 
@@ -124,8 +135,9 @@ def template_xlsx() -> bytes:
         cell.font = Font(bold=True)
     for row in _example_values():
         sheet.append(row)
-    # Codes must stay text: Excel would turn 12.71.01.1001 into nonsense and drop leading zeros.
-    for header in ("kode", "kode_kecamatan", "kode_kelurahan"):
+    # Codes and phones must stay text: Excel would turn 12.71.01.1001 into nonsense and drop
+    # leading zeros (0812...).
+    for header in ("kode", "kode_kecamatan", "kode_kelurahan", "telepon_kontak"):
         column = TEMPLATE_HEADERS.index(header) + 1
         for row_cells in sheet.iter_rows(min_col=column, max_col=column, min_row=2, max_row=500):
             for cell in row_cells:

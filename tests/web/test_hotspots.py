@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 import sqlalchemy as sa
 
@@ -341,3 +343,92 @@ def test_zero_remaining_marks_done_and_new_demand_reactivates(client, coord, off
     client.post(f"/coord/hotspots/{hs.id}/edit", data=edit_payload(remaining_ktp_record="5"))
     db.session.expire_all()
     assert db.session.get(Hotspot, hs.id).status == HotspotStatus.ACTIVE
+
+
+# --- site contacts ---------------------------------------------------------------------------
+
+
+def test_edit_stores_site_contact_and_shows_it_again(client, coord, office):
+    """The contact person and phone are saved (whitespace tidied) and prefilled on the form."""
+    hs = make_hotspot(office)
+    db.session.commit()
+    resp = client.post(
+        f"/coord/hotspots/{hs.id}/edit",
+        data=edit_payload(contact_name="  Ibu  Sari ", contact_phone=" +62 812-3456-7890 "),
+    )
+    assert resp.status_code == 302
+    db.session.expire_all()
+    hs = db.session.get(Hotspot, hs.id)
+    assert (hs.contact_name, hs.contact_phone) == ("Ibu Sari", "+62 812-3456-7890")
+    body = client.get(f"/coord/hotspots/{hs.id}/edit").get_data(as_text=True)
+    assert 'value="Ibu Sari"' in body and 'value="+62 812-3456-7890"' in body
+    assert 'type="tel"' in body and "Shown to field teams only." in body
+    event = db.session.scalar(sa.select(AuditEvent).filter_by(action="hotspot.update"))
+    assert "Sari" not in repr(event.details) and "3456" not in repr(event.details)
+
+
+def test_create_hotspot_with_contact_and_clear_it(client, coord, office):
+    """A new hotspot keeps its contact; emptying both fields clears it again."""
+    resp = client.post(
+        "/coord/hotspots/new",
+        data=edit_payload(name="Baru", contact_name="Pak Kepala", contact_phone="061 4512345"),
+    )
+    assert resp.status_code == 302
+    hs = db.session.scalar(sa.select(Hotspot).filter_by(name="Baru"))
+    assert (hs.contact_name, hs.contact_phone) == ("Pak Kepala", "061 4512345")
+    client.post(
+        f"/coord/hotspots/{hs.id}/edit",
+        data=edit_payload(name="Baru", contact_name="", contact_phone=""),
+    )
+    db.session.expire_all()
+    hs = db.session.get(Hotspot, hs.id)
+    assert (hs.contact_name, hs.contact_phone) == ("", "")
+
+
+@pytest.mark.parametrize(
+    "phone",
+    ["12345", "0812/3456/789", "(061) 4512345", "0812 3456 ext 7", "+62+812345678", "١٢٣٤٥٦٧٨"],
+)
+def test_edit_rejects_invalid_contact_phone(client, coord, office, phone):
+    """A phone that is not digits, spaces, "-" and a leading "+" (6–20 digits) is refused."""
+    hs = make_hotspot(office, name="Tetap")
+    db.session.commit()
+    resp = client.post(f"/coord/hotspots/{hs.id}/edit", data=edit_payload(contact_phone=phone))
+    assert resp.status_code == 400
+    assert "Enter a phone number with digits" in resp.get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.get(Hotspot, hs.id).contact_phone == ""
+
+
+def test_edit_rejects_too_long_contact_name(client, coord, office):
+    """A contact name over 120 characters is refused, never truncated."""
+    hs = make_hotspot(office)
+    db.session.commit()
+    resp = client.post(f"/coord/hotspots/{hs.id}/edit", data=edit_payload(contact_name="x" * 121))
+    assert resp.status_code == 400
+
+
+def test_public_pages_never_show_site_contacts(client, app):
+    """A published site's contact person and phone appear on no public page (id and en)."""
+    from tests.web.test_pages import _public_get_routes, publish_route, today_wib
+
+    team = make_team()
+    school = make_hotspot(
+        team.office,
+        name="SMA Kontak Terbuka",
+        contact_name="ZZKONTAKZZ",
+        contact_phone="+62 812-0000-9999",
+    )
+    publish_route(team, today_wib(), [school])
+    publish_route(make_team(team.office), today_wib() + timedelta(days=1), [school])
+    db.session.commit()
+    paths = _public_get_routes(app)
+    assert "/" in paths
+    seen_site = False
+    for path in paths:
+        for query in ("", "?lang=en", "?kecamatan=12.71.01"):
+            body = client.get(path + query).get_data(as_text=True)
+            seen_site = seen_site or "SMA Kontak Terbuka" in body
+            for sentinel in ("ZZKONTAKZZ", "812-0000-9999"):
+                assert sentinel not in body, f"{sentinel} leaked on {path}{query}"
+    assert seen_site  # the site itself is public, so the pages did show it
