@@ -107,6 +107,8 @@ def hotspot_to_dict(h: Hotspot) -> dict[str, Any]:
         "kelurahan_code": h.kelurahan_code,
         "kelurahan_name": h.kelurahan_name,
         "priority": h.priority,
+        "contact_name": h.contact_name,
+        "contact_phone": h.contact_phone,
         "status": str(h.status.value if hasattr(h.status, "value") else h.status),
         "demand": {
             d.service: {"requested": d.requested, "remaining": d.remaining} for d in h.demands

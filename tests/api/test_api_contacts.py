@@ -23,6 +23,8 @@ def test_create_hotspot_with_contact(api):
     assert resp.status_code == 201, resp.get_data(as_text=True)
     hs = db.session.scalar(sa.select(Hotspot).filter_by(name="SMA Kontak"))
     assert (hs.contact_name, hs.contact_phone) == ("Ibu Sari", "+62 812-3456-7890")
+    body = resp.get_json()
+    assert (body["contact_name"], body["contact_phone"]) == ("Ibu Sari", "+62 812-3456-7890")
 
 
 def test_create_hotspot_without_contact(api):
