@@ -424,6 +424,10 @@ def compute_kpis(plan: Plan, views: list[RouteView], office: Office) -> dict[str
         pct = round(100 * busy[team_id] / capacity) if capacity else None
         utilisation.append({"team": team.name, "hours": round(busy[team_id] / 3600, 1), "pct": pct})
     cards = sum(rv.cards for rv in views)
+    # After a re-plan of the remaining days the plan is checked against the stock it was
+    # solved for (the kept days' cards included), not against today's office figure.
+    stock = (plan.params or {}).get("card_stock")
+    limit = int(stock) if isinstance(stock, int) else office.card_stock
     return {
         "services": services,
         "priorities": priorities,
@@ -431,7 +435,7 @@ def compute_kpis(plan: Plan, views: list[RouteView], office: Office) -> dict[str
         "requested_total": sum(requested.values()),
         "cards": cards,
         "card_stock": office.card_stock,
-        "cards_short": cards > office.card_stock,
+        "cards_short": cards > limit,
         "km": round(sum(rv.km for rv in views), 1),
         "hours": round(sum(rv.hours for rv in views), 1),
         "stops": sum(len(rv.stops) for rv in views),
@@ -719,6 +723,25 @@ def review_context(plan: Plan) -> dict[str, Any]:
             {rv.route.team_id: rv.route.team for rv in views}.values(), key=lambda t: t.name
         ),
         "editable": plan.status in (PlanStatus.SOLVED, PlanStatus.PUBLISHED, PlanStatus.FAILED),
+        **replan_context(plan, office),
+    }
+
+
+def replan_context(plan: Plan, office: Office | None) -> dict[str, Any]:
+    """What the review page says about re-planning the remaining days."""
+    from ..plans import adapter
+
+    kept = adapter.kept_before(plan)
+    today = datetime.now(UTC).astimezone(office_tz(office)).date()
+    first = max(today + timedelta(days=1), plan.start_date)
+    return {
+        "kept_before": kept,
+        "kept_before_label": day_label(kept) if kept else None,
+        "replan_possible": plan.status in (PlanStatus.SOLVED, PlanStatus.PUBLISHED)
+        and first <= plan.end_date,
+        # Once published, today's and earlier routes are in the field: not re-planned.
+        "replan_min": first if plan.published_version else plan.start_date,
+        "replan_default_label": day_label(first) if first <= plan.end_date else None,
     }
 
 
@@ -1133,6 +1156,33 @@ def plan_reoptimise(plan_id: int):
         db.session.rollback()
         flash(e.message, "error")
         return back_to_review(plan_id)
+    return redirect(url_for("coord.job_progress", job_id=job.id))
+
+
+@bp.post("/plans/<int:plan_id>/replan")
+def plan_replan(plan_id: int):
+    """Re-plan the remaining days in the background; earlier days stay exactly as they are."""
+    service = service_module()
+    plan = get_plan(plan_id)
+    version = expected_version()
+    raw = request.form.get("from_date", "").strip()
+    from_date = None
+    if raw:
+        try:
+            from_date = date.fromisoformat(raw)
+        except ValueError:
+            flash(_("Enter the first day to re-plan as a date."), "error")
+            return back_to_review(plan_id, "replan-form")
+    try:
+        job = service.replan_remaining(plan, current_user, version, from_date)
+    except service.PlanConflict as e:
+        return conflict_response(plan_id, e.message)
+    except DomainError as e:
+        db.session.rollback()
+        flash(e.message, "error")
+        for d in e.details or []:
+            flash(d["message"] if isinstance(d, dict) else str(d), "error")
+        return back_to_review(plan_id, "replan-form")
     return redirect(url_for("coord.job_progress", job_id=job.id))
 
 

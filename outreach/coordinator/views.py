@@ -1,20 +1,31 @@
-"""Coordinator dashboard: what is left to do per kecamatan, and where."""
+"""Coordinator dashboard: what is left to do per kecamatan, and where; today's field progress."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 
 import sqlalchemy as sa
-from flask import render_template, request
+from flask import jsonify, render_template, request
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy.orm import selectinload
 
 from .. import maps
+from ..errors import error_response
 from ..extensions import db
 from ..labels import SERVICE_LABELS, SERVICE_SHORT_LABELS
-from ..models import Hotspot, HotspotDemand, HotspotStatus, Office, Service, Team
-from . import bp
+from ..models import Hotspot, HotspotDemand, HotspotStatus, Office, Role, Service, Team
+from . import bp, progress
+
+# Problems a field team can report at a stop (OutcomeProblem values).
+PROBLEM_LABELS = {
+    "kit_broken": _l("Kit broken"),
+    "no_power": _l("No power"),
+    "no_network": _l("No network"),
+    "site_closed": _l("Site closed"),
+}
 
 # Sites that still count: planned work or waiting for a pin.
 OPEN_STATUSES = (HotspotStatus.ACTIVE, HotspotStatus.NEEDS_LOCATION)
@@ -41,6 +52,30 @@ def current_office() -> Office | None:
     if current_user.office_id is not None:
         return db.session.get(Office, current_user.office_id)
     return db.session.scalar(sa.select(Office).order_by(Office.id).limit(1))
+
+
+def progress_office() -> Office | None:
+    """The office whose field progress the user may see: their own; an admin without an
+    office sees the first office (as on the dashboard); a coordinator without one, none."""
+    if current_user.office_id is None and current_user.role != Role.ADMIN:
+        return None
+    return current_office()
+
+
+def live_progress(office: Office) -> dict:
+    """Today's field progress as plain data with labels in the request's language."""
+    from .plans import day_label, office_tz
+
+    data = progress.progress_to_dict(progress.office_progress(office), office_tz(office))
+    data["date_label"] = day_label(progress.office_today(office))
+    data["totals"]["services"] = [
+        {"code": k, "label": str(SERVICE_LABELS.get(k, k)), "persons": n}
+        for k, n in data["totals"]["persons"].items()
+    ]
+    for row in data["not_served"]:
+        row["problem_labels"] = [str(PROBLEM_LABELS.get(p, p)) for p in row["problems"]]
+        row["day_label"] = day_label(date.fromisoformat(row["day"]))
+    return data
 
 
 def remaining_by_kecamatan(office_id: int) -> list[KecamatanRow]:
@@ -116,4 +151,16 @@ def dashboard():
         teams_active=teams_active,
         site_map=site_map,
         color_by=color_by,
+        live=live_progress(office) if progress_office() is not None else None,
     )
+
+
+@bp.get("/progress.json")
+def progress_json():
+    """Return today's field progress of the user's office for the dashboard's refresh."""
+    office = progress_office()
+    if office is None:
+        return error_response(404, "no_office", _("Your account belongs to no office."))
+    response = jsonify(live_progress(office))
+    response.headers["Cache-Control"] = "no-store"
+    return response

@@ -1,5 +1,8 @@
 """Run one solve job inside an app context (any backend calls :func:`run_solve_job`).
 
+A plan with ``params["replan_from"]`` is re-planned from that date on only; earlier days are
+kept as they are (see :mod:`outreach.plans.adapter`).
+
 The solve itself holds no database transaction: with SQLite every transaction starts with
 ``BEGIN IMMEDIATE`` (a write lock), so the runner reads what it needs, commits, solves, and a
 small poller thread writes progress and the heartbeat in short transactions of its own.
@@ -139,10 +142,18 @@ def run_solve_job(job_id: str) -> str:
     try:
         limit = time_limit_for(plan, app)
         seed = int((plan.params or {}).get("seed") or 0)
+        # A re-plan of the remaining days (params["replan_from"]) solves only from that date;
+        # the request is consumed here, so a failed or later solve never reuses a stale date.
         built = adapter.problem_for_plan(
-            plan, with_locks=True, travel=travel_from_config(app), live_demand=True
+            plan,
+            with_locks=True,
+            travel=travel_from_config(app),
+            live_demand=True,
+            from_date=adapter.replan_from(plan),
         )
         params = SolveParams(time_limit_s=float(limit), seed=seed)
+        if "replan_from" in (plan.params or {}):
+            plan.params = {k: v for k, v in plan.params.items() if k != "replan_from"}
     except Exception as exc:
         db.session.rollback()
         job = db.session.get(SolveJob, job_id)

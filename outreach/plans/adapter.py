@@ -10,6 +10,17 @@ priority, location) plus the plan's locked stops.
 datetimes; output uses the office's UTC offset.
 
 Ids: a site's id is ``str(hotspot.id)``, a planning team's id is ``str(team.id)``.
+
+Re-planning the remaining days
+------------------------------
+A plan whose ``params["replan_from"]`` is set (see ``service.replan_remaining`` and the
+re-optimisation of a published plan) is solved only from that date to its end: the days
+before it are *kept* — their routes, stops, outcomes, check-ins and locks stay exactly as
+they are. :func:`problem_for_plan` with ``live_demand=True`` and ``from_date`` builds that
+problem (:func:`replan_demand` and :func:`replan_card_stock` say what it plans for) and
+:func:`write_result` replaces only the routes from that date on. The stored plan then
+remembers the date as ``params["kept_before"]`` and its checks use the snapshots described
+in :func:`write_result`.
 """
 
 from __future__ import annotations
@@ -152,6 +163,8 @@ class BuiltProblem:
     notes: list[str] = field(default_factory=list)
     hotspots: dict[int, Hotspot] = field(default_factory=dict)
     teams: dict[int, TeamRow] = field(default_factory=dict)
+    # Re-planning the remaining days: the problem starts here, earlier routes are kept.
+    kept_before: date | None = None
 
 
 def _break_from_row(raw: Any, default_name: str) -> Break | None:
@@ -283,6 +296,7 @@ def build_problem(
     travel: TravelProvider | None = None,
     country: str | None = "ID",
     demand_override: Mapping[str, Mapping[str, int]] | None = None,
+    card_stock: int | None = None,
 ) -> BuiltProblem:
     """Build a :class:`Problem` from rows.
 
@@ -291,7 +305,8 @@ def build_problem(
     left to serve (or archived) are skipped silently. A locked stop pins its hotspot to its
     team, date and position; a lock the problem cannot honour (team off that day, date outside
     the range) is ignored and noted. ``demand_override`` (hotspot id as string → service →
-    persons) replaces the remaining demand, e.g. the demand a plan was solved for.
+    persons) replaces the remaining demand, e.g. the demand a plan was solved for;
+    ``card_stock`` replaces the office's blank-card stock (a re-plan of the remaining days).
     """
     dates = date_range(start, end)
     holidays = national_holidays(dates, country) if country else {}
@@ -349,7 +364,9 @@ def build_problem(
         sites=tuple(sites),
         teams=tuple(built_teams),
         horizon=dates,
-        card_stock=int(office.card_stock) if office.card_stock is not None else None,
+        card_stock=int(card_stock)
+        if card_stock is not None
+        else (int(office.card_stock) if office.card_stock is not None else None),
         utc_offset_minutes=clock.offset_minutes,
         tz_name=office.timezone or "Asia/Jakarta",
         **kwargs,
@@ -403,26 +420,135 @@ def planned_stops(plan: Plan) -> list[PlannedStop]:
     return out
 
 
+def _param_date(plan: Plan, key: str) -> date | None:
+    raw = (plan.params or {}).get(key)
+    if not raw:
+        return None
+    try:
+        return date.fromisoformat(str(raw))
+    except ValueError:
+        return None
+
+
+def replan_from(plan: Plan) -> date | None:
+    """The first day a pending re-plan solves again (``params["replan_from"]``), or ``None``."""
+    return _param_date(plan, "replan_from")
+
+
+def kept_before(plan: Plan) -> date | None:
+    """Days before this date were kept by the last re-plan (``params["kept_before"]``)."""
+    return _param_date(plan, "kept_before")
+
+
+def kept_stops(plan: Plan, before: date) -> list[PlannedStop]:
+    """The live stops of the days a re-plan keeps (before ``before``)."""
+    return [s for s in planned_stops(plan) if s.route.day < before]
+
+
+def replan_demand(hotspots: Sequence[Hotspot], kept: Sequence[PlannedStop]) -> dict:
+    """What a re-plan of the remaining days plans for, per hotspot id (str) and service.
+
+    The live remaining demand (``HotspotDemand.remaining``, which field outcomes already
+    lowered) minus what the kept stops *without* an outcome still plan to serve: today's
+    stops not yet reported (and an older stop nobody reported) will serve their residents,
+    so planning them again would count them twice. A kept stop with an outcome is already in
+    the remaining demand: a served one took its residents off it, a "not served" one left
+    them there — so that site becomes a candidate again.
+    """
+    pending: dict[int, dict[str, int]] = {}
+    for s in kept:
+        if s.outcomes:
+            continue
+        row = pending.setdefault(s.hotspot_id, {})
+        for k, v in (s.persons or {}).items():
+            row[k] = row.get(k, 0) + int(v)
+    out: dict[str, dict[str, int]] = {}
+    for h in hotspots:
+        left = {k.value: v for k, v in remaining_demand(h).items()}
+        minus = pending.get(h.id, {})
+        out[str(h.id)] = {k: max(0, v - int(minus.get(k, 0))) for k, v in left.items()}
+    return out
+
+
+def replan_card_stock(office: Office, kept: Sequence[PlannedStop]) -> int | None:
+    """Blank cards a re-plan of the remaining days may use.
+
+    ``Office.card_stock`` is the coordinator's figure; recording an outcome does not lower
+    it (the field service stores ``cards_used`` on the outcome only). So it is read as the
+    stock the whole plan draws from, and the kept days' share comes off: the cards an
+    outcome reports as used, and the planned cards of kept stops without an outcome (today's
+    teams carry them). If the office recounted its stock meanwhile, the re-plan errs on the
+    safe side (fewer cards, never more than exist).
+    """
+    if office.card_stock is None:
+        return None
+    used = 0
+    for s in kept:
+        if s.outcomes:
+            used += sum(int(o.cards_used or 0) for o in s.outcomes)
+        else:
+            used += int(s.cards or 0)
+    return max(0, int(office.card_stock) - used)
+
+
 def problem_for_plan(
     plan: Plan,
     *,
     with_locks: bool = True,
     travel: TravelProvider | None = None,
     live_demand: bool = False,
+    from_date: date | None = None,
 ) -> BuiltProblem:
     """The plan's problem: its selection, dropped hotspots, and (optionally) its locked stops.
 
     With ``live_demand`` the hotspots' current remaining demand is used (a new solve);
     otherwise the demand the plan was solved for (``plan.params["demand"]``), so field
     outcomes recorded later do not turn a valid plan into violations.
+
+    A new solve with ``from_date`` after the plan's first day re-plans the remaining days
+    only: the problem covers ``from_date`` to the end date (the teams' shifts on those
+    dates), plans :func:`replan_demand` with :func:`replan_card_stock` blank cards, and
+    keeps the locked stops of those days as locks; ``kept_before`` is set on the result.
+
+    The check of a stored plan whose last solve kept earlier days (``params["kept_before"]``)
+    covers the whole horizon against the snapshots :func:`write_result` stored (demand and
+    ``params["card_stock"]``); only locks from ``kept_before`` on are checked — the kept
+    days are fixed anyway, and a site locked on a kept day may get a new visit later.
     """
     teams, hotspots = plan_selection(plan)
-    locked = [s for s in planned_stops(plan) if s.locked] if with_locks else []
-    dropped = [int(i) for i in (plan.params or {}).get("dropped_hotspot_ids") or []]
+    params = plan.params or {}
+    dropped = [int(i) for i in params.get("dropped_hotspot_ids") or []]
     from ..extensions import db
 
     office = db.session.get(Office, plan.office_id)
     assert office is not None
+    if live_demand:
+        keep = from_date if from_date and plan.start_date < from_date <= plan.end_date else None
+    else:
+        keep = kept_before(plan)
+    live = planned_stops(plan)
+    locked = (
+        [s for s in live if s.locked and (keep is None or s.route.day >= keep)]
+        if with_locks
+        else []
+    )
+    if live_demand and keep is not None:
+        kept = [s for s in live if s.route.day < keep]
+        built = build_problem(
+            office,
+            keep,
+            plan.end_date,
+            teams,
+            hotspots,
+            locked_stops=locked,
+            dropped_ids=dropped,
+            travel=travel,
+            demand_override=replan_demand(hotspots, kept),
+            card_stock=replan_card_stock(office, kept),
+        )
+        built.kept_before = keep
+        return built
+    stock = params.get("card_stock") if keep is not None and not live_demand else None
     return build_problem(
         office,
         plan.start_date,
@@ -432,7 +558,8 @@ def problem_for_plan(
         locked_stops=locked,
         dropped_ids=dropped,
         travel=travel,
-        demand_override=None if live_demand else (plan.params or {}).get("demand"),
+        demand_override=None if live_demand else params.get("demand"),
+        card_stock=int(stock) if isinstance(stock, int) else None,
     )
 
 
@@ -465,10 +592,34 @@ def write_result(plan: Plan, built: BuiltProblem, result: Result) -> None:
     """Replace the plan's routes, stops and unserved rows with ``result`` (caller commits).
 
     Stops of locked sites stay locked; stops keep the solver's order as ``position``.
+
+    When ``built.kept_before`` is set (a re-plan of the remaining days) only the routes from
+    that date on are replaced; earlier routes and their stops — and so their outcomes and
+    check-ins — are not touched. The stored snapshots then describe the whole plan:
+
+    * ``params["demand"]``: per site, what the kept stops plan plus what the re-plan was
+      given (:func:`replan_demand`), so served + unserved = demand holds for every day;
+    * ``params["card_stock"]``: the re-plan's stock (:func:`replan_card_stock`) plus the
+      kept stops' planned cards, the stock the whole plan is checked against;
+    * ``params["kept_before"]``: the first re-planned day (the review page says so).
+
+    A full solve removes ``kept_before`` and ``card_stock`` (checks use the office's stock).
+    ``params["replan_from"]`` (the request) is always removed.
     """
+    from ..extensions import db
+
     clock = built.clock
-    plan.routes.clear()
+    keep = built.kept_before
+    if keep is None:
+        plan.routes.clear()
+        kept: list[PlannedStop] = []
+    else:
+        for old in [r for r in plan.routes if r.day >= keep]:
+            plan.routes.remove(old)
+        kept = kept_stops(plan, keep)
     plan.unserved.clear()
+    # Delete the replaced rows before inserting: a new route may take the same team-day.
+    db.session.flush()
     locked_sites = {s.id for s in built.problem.sites if s.lock is not None}
     for r in result.routes:
         route = PlannedRoute(
@@ -514,12 +665,40 @@ def write_result(plan: Plan, built: BuiltProblem, result: Result) -> None:
             )
         )
     plan.solver_status = result.status[:40]
-    plan.kpis = kpis_of(result, built)
     # The demand this plan was solved for: later checks use it, not the live remaining.
-    plan.params = {
-        **(plan.params or {}),
-        "demand": {s.id: {k.value: v for k, v in s.demand.items()} for s in built.problem.sites},
+    demand = {s.id: {k.value: v for k, v in s.demand.items()} for s in built.problem.sites}
+    params = {
+        k: v
+        for k, v in (plan.params or {}).items()
+        if k not in ("replan_from", "kept_before", "card_stock")
     }
+    if keep is not None:
+        for s in kept:
+            row = demand.setdefault(str(s.hotspot_id), {})
+            for k, v in (s.persons or {}).items():
+                row[k] = row.get(k, 0) + int(v)
+        params["kept_before"] = keep.isoformat()
+        if built.problem.card_stock is not None:
+            params["card_stock"] = int(built.problem.card_stock) + sum(
+                int(s.cards or 0) for s in kept
+            )
+    plan.params = {**params, "demand": demand}
+    if keep is None:
+        plan.kpis = kpis_of(result, built)
+    else:
+        plan.kpis = whole_plan_kpis(plan, built, result)
+
+
+def whole_plan_kpis(plan: Plan, built: BuiltProblem, result: Result) -> dict[str, Any]:
+    """KPIs of every day of the plan after a re-plan of the remaining days: recomputed from
+    the rows (kept and new) against the stored snapshots, with the solve's own runtime."""
+    from ..extensions import db
+
+    db.session.flush()
+    whole = problem_for_plan(plan, with_locks=False, travel=built.problem.travel)
+    kpis = kpis_of(result_from_plan(plan, whole, status=result.status), whole)
+    kpis["runtime_s"] = round(result.runtime_s, 3)
+    return kpis
 
 
 # -------------------------------------------------------- rows → result (for checking)

@@ -17,14 +17,18 @@ Rules
 * A published plan that is edited goes back to ``solved`` (a draft of the next version); the
   published schedule field teams see is the latest :class:`PlanPublication` snapshot until the
   coordinator publishes again.
+* Re-planning never rewrites the past: :func:`replan_remaining` (and :func:`reoptimise` of a
+  plan that has been published) solves only the remaining days; earlier days, with their
+  field outcomes and check-ins, stay exactly as they are (``params["kept_before"]``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from flask import current_app
@@ -269,13 +273,122 @@ def cancel_job(job: SolveJob, user: User | None = None) -> SolveJob:
     return jobs.request_cancel(job, user)
 
 
-def reoptimise(plan: Plan, user: User | None, expected_version: int | None = None) -> SolveJob:
+def office_today(office: Office | None, now: datetime | None = None) -> date:
+    """Today's date in the office's time zone (``now`` for tests; default: the clock)."""
+    zone = adapter.office_zone(office) if office is not None else ZoneInfo("Asia/Jakarta")
+    return (adapter.aware(now) or utcnow()).astimezone(zone).date()
+
+
+def reoptimise(
+    plan: Plan,
+    user: User | None,
+    expected_version: int | None = None,
+    *,
+    now: datetime | None = None,
+) -> SolveJob:
     """Solve the plan again, keeping locked stops (and every moved or added stop, which
-    became a lock) and leaving dropped hotspots out. Returns the queued job."""
+    became a lock) and leaving dropped hotspots out. Returns the queued job.
+
+    A plan that has been published (``published_version > 0``) keeps its days up to and
+    including today in the office's time zone — the past cannot be re-planned and today is
+    in progress — and re-plans from tomorrow (as :func:`replan_remaining`); a plan never
+    published is re-planned entirely. Raises :class:`PlanError` when a published plan has
+    no day after today left."""
     _check_version(plan, expected_version)
     if plan.status not in (PlanStatus.SOLVED, PlanStatus.PUBLISHED, PlanStatus.FAILED):
         raise PlanConflict("Rencana ini belum selesai dihitung; tidak ada yang dioptimalkan ulang.")
-    return start_solve(plan, user)
+    params = {k: v for k, v in (plan.params or {}).items() if k != "replan_from"}
+    if plan.published_version > 0:
+        tomorrow = office_today(db.session.get(Office, plan.office_id), now) + timedelta(days=1)
+        if tomorrow > plan.end_date:
+            raise PlanError(
+                "Semua hari rencana ini sudah lewat atau sedang berjalan; "
+                "tidak ada hari yang dapat dioptimalkan ulang.",
+                [
+                    field_error(
+                        "from_date",
+                        f"Hari terakhir rencana adalah {plan.end_date.isoformat()}; "
+                        "hari ini dan hari yang sudah lewat tidak direncanakan ulang.",
+                    )
+                ],
+            )
+        if tomorrow > plan.start_date:
+            params["replan_from"] = tomorrow.isoformat()
+    if params != (plan.params or {}):
+        plan.params = params
+    try:
+        return start_solve(plan, user)
+    except Exception:
+        db.session.rollback()
+        raise
+
+
+def replan_remaining(
+    plan: Plan,
+    user: User | None,
+    expected_version: int | None,
+    from_date: date | None = None,
+    *,
+    now: datetime | None = None,
+) -> SolveJob:
+    """Re-plan the remaining days of a solved or published plan; return the queued job.
+
+    Days before ``from_date`` (default: tomorrow in the office's time zone, but not before
+    the plan's first day) stay exactly as they are — routes, stops, their outcomes and
+    check-ins, locks. The days from ``from_date`` to the end date are solved again for the
+    live remaining demand (field outcomes already lowered it; a site reported "not served"
+    kept its residents and is a candidate again), keeping the locked stops of those days.
+    See :func:`outreach.plans.adapter.replan_demand` and
+    :func:`~outreach.plans.adapter.replan_card_stock` for what the new days plan.
+
+    Refuses a stale ``expected_version`` (409), a plan being solved (409), a plan not yet
+    solved (400), a date after the plan's end (400) and, once the plan has been published,
+    today or an earlier day (400: those days are in the field already).
+    """
+    _check_version(plan, expected_version)
+    if plan.status == PlanStatus.SOLVING:
+        raise PlanConflict(
+            "Rencana ini sedang dihitung. Tunggu sampai selesai atau batalkan perhitungannya."
+        )
+    if plan.status not in (PlanStatus.SOLVED, PlanStatus.PUBLISHED):
+        raise PlanError(
+            "Hanya rencana yang sudah dihitung atau diterbitkan yang dapat direncanakan ulang.",
+            [field_error("status", "Hitung rencana ini dulu.")],
+        )
+    today = office_today(db.session.get(Office, plan.office_id), now)
+    tomorrow = today + timedelta(days=1)
+    if from_date is None:
+        from_date = max(tomorrow, plan.start_date)
+    elif plan.published_version > 0 and from_date <= today:
+        raise PlanError(
+            "Hari ini dan hari yang sudah lewat tidak dapat direncanakan ulang.",
+            [
+                field_error(
+                    "from_date",
+                    f"Pilih tanggal mulai paling awal {tomorrow.isoformat()} (besok); "
+                    "rute hari ini sedang dijalankan tim lapangan.",
+                )
+            ],
+        )
+    from_date = max(from_date, plan.start_date)
+    if from_date > plan.end_date:
+        raise PlanError(
+            "Tidak ada hari tersisa untuk direncanakan ulang.",
+            [
+                field_error(
+                    "from_date",
+                    f"Tanggal mulai {from_date.isoformat()} melewati hari terakhir rencana "
+                    f"({plan.end_date.isoformat()}).",
+                )
+            ],
+        )
+    _set_param(plan, "replan_from", from_date.isoformat())
+    audit("plan.replan_remaining", plan, user, from_date=from_date.isoformat())
+    try:
+        return start_solve(plan, user)
+    except Exception:
+        db.session.rollback()
+        raise
 
 
 # ------------------------------------------------------------------------------ edits
@@ -507,12 +620,17 @@ def add_hotspot(
             [field_error("hotspot_id", adapter.REASON_TEXTS[adapter.REASON_NEEDS_LOCATION])],
         )
     live = {s.value: n for s, n in adapter.remaining_demand(hotspot).items()}
+    # Stops with a field outcome are already in the remaining demand (a served one lowered
+    # it, a "not served" one left it): only stops without one still claim residents.
     planned: dict[str, int] = {}
+    pending: dict[str, int] = {}
     for s in adapter.planned_stops(plan):
         if s.hotspot_id == hotspot.id:
             for k, v in (s.persons or {}).items():
                 planned[k] = planned.get(k, 0) + int(v)
-    left = {k: v - planned.get(k, 0) for k, v in live.items() if v - planned.get(k, 0) > 0}
+                if not s.outcomes:
+                    pending[k] = pending.get(k, 0) + int(v)
+    left = {k: v - pending.get(k, 0) for k, v in live.items() if v - pending.get(k, 0) > 0}
     if not left:
         raise PlanError(
             "Seluruh kebutuhan titik ini sudah direncanakan.",
@@ -703,6 +821,10 @@ def validate(plan: Plan) -> list[str]:
 
     Stores the violations as sentences on ``plan.violations`` and returns them (empty list =
     feasible), each naming its site, team and date. Does not commit.
+
+    After a re-plan of the remaining days the whole plan is checked, the kept days included,
+    against the snapshots the re-plan stored (see :func:`adapter.write_result`): the kept
+    stops against what they planned, the new days against the live demand they were given.
     """
     from ..planning import check
 
@@ -1019,7 +1141,9 @@ __all__ = [
     "plan_to_dict",
     "publish",
     "recompute_times",
+    "office_today",
     "reoptimise",
+    "replan_remaining",
     "select_hotspots",
     "snapshot_of",
     "start_solve",
