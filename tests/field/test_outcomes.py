@@ -53,24 +53,25 @@ def details(exc) -> dict[str, str]:
 @pytest.mark.parametrize(
     ("change", "field", "words"),
     [
-        ({"present": -1}, "present", "negative"),
-        ({"recorded": {"ktp_record": -3}}, "recorded.ktp_record", "negative"),
-        ({"cards_used": 26}, "cards_used", "26 blank cards used but only 25 carried"),
-        ({"recorded": {"ktp_record": 41}}, "recorded.ktp_record", "41 served but only 40"),
-        ({"turned_away": 50, "turned_away_reasons": ["no_documents"]}, "turned_away", "50 turned"),
-        ({"turned_away": 11, "turned_away_reasons": ["no_documents"]}, "turned_away", "exceed"),
-        ({"turned_away": 2}, "turned_away_reasons", "why"),
-        ({"result": "not_served", "problems": ["kit_broken"]}, "recorded", "records nobody"),
-        ({"result": "not_served", "recorded": {}}, "problems", "what stopped"),
-        ({"recorded": {"passport": 1}}, "recorded.passport", "Unknown service"),
-        ({"problems": ["rain"]}, "problems", "Unknown value"),
+        ({"present": -1}, "present", "negatif"),
+        ({"recorded": {"ktp_record": -3}}, "recorded.ktp_record", "negatif"),
+        ({"cards_used": 26}, "cards_used", "26 blangko terpakai padahal hanya 25 yang dibawa"),
+        ({"recorded": {"ktp_record": 41}}, "recorded.ktp_record", "41 dilayani padahal hanya 40"),
+        ({"turned_away": 50, "turned_away_reasons": ["no_documents"]}, "turned_away", "50 ditolak"),
+        ({"turned_away": 11, "turned_away_reasons": ["no_documents"]}, "turned_away", "melebihi"),
+        ({"turned_away": 2}, "turned_away_reasons", "alasan"),
+        ({"result": "not_served", "problems": ["kit_broken"]}, "recorded", "tidak mencatat warga"),
+        ({"result": "not_served", "recorded": {}}, "problems", "menghentikan layanan"),
+        ({"recorded": {"passport": 1}}, "recorded.passport", "Layanan tidak dikenal"),
+        ({"problems": ["rain"]}, "problems", "Nilai tidak dikenal"),
         ({"client_uuid": "not-a-uuid"}, "client_uuid", "UUID"),
-        ({"checked_out_at": "2026-12-07T09:00:00"}, "checked_out_at", "time zone"),
-        ({"present": "lots"}, "present", "whole number"),
+        ({"checked_out_at": "2026-12-07T09:00:00"}, "checked_out_at", "zona waktu"),
+        ({"present": "lots"}, "present", "bilangan bulat"),
     ],
 )
 def test_bad_outcomes_are_refused_naming_the_field(crews, change, field, words):
-    """Each rule gives a clear message on the field it is about, and nothing is written."""
+    """Each rule gives a clear message (Indonesian by default) on the field it is about, and
+    nothing is written."""
     stop = crews.a.stops[0]
     with pytest.raises(ValidationFailed) as exc:
         service.record_outcome(crews.a.user, outcome(stop, **change))
@@ -96,7 +97,7 @@ def test_a_time_in_the_future_is_a_wrong_clock(crews):
     later = (datetime.now(UTC) + timedelta(hours=2)).isoformat()
     with pytest.raises(ValidationFailed) as exc:
         service.record_outcome(crews.a.user, outcome(crews.a.stops[0], checked_out_at=later))
-    assert "future" in details(exc)["checked_out_at"]
+    assert "masa depan" in details(exc)["checked_out_at"]
 
 
 # -------------------------------------------------------------------- remaining demand
