@@ -317,7 +317,7 @@ def test_field_page_shows_todays_published_stops_in_order(client, app):
     first = make_hotspot(team.office, name="SMA Pertama", address="Jl. Merdeka 1")
     second = make_hotspot(team.office, name="Kantor Lurah Kedua")
     publish_route(team, today_wib(), [first, second])
-    publish_route(team, today_wib() + timedelta(days=1), [make_hotspot(team.office, name="Besok")])
+    publish_route(team, today_wib() + timedelta(days=1), [make_hotspot(team.office, name="SD Hari Berikutnya")])
     make_user(Role.FIELD, username="petugas", team=team)
     db.session.commit()
     login(client, "petugas")
@@ -326,7 +326,7 @@ def test_field_page_shows_todays_published_stops_in_order(client, app):
     assert today_wib().isoformat() in html
     assert html.index("SMA Pertama") < html.index("Kantor Lurah Kedua")
     assert "08:00–08:45" in html and "09:00–09:45" in html
-    assert "Besok" not in html
+    assert "SD Hari Berikutnya" not in html  # tomorrow's stop is one tap away, not here
     assert "Jl. Merdeka 1" in html
     assert "google.com/maps/dir/?api=1&amp;destination=" in html
 
