@@ -583,6 +583,8 @@ def record_outcome(user: User, data: Any, now: datetime | None = None) -> tuple[
         return existing, False
     stop = writable_stop(user, clean["stop_id"], now)
     if stop.outcomes:
+        if stop.outcomes[0].client_uuid == clean["client_uuid"]:
+            return stop.outcomes[0], False  # our own retry, committed meanwhile
         raise OutcomeConflict(_("An outcome is already recorded for this stop."))
     checked_in_at = clean["checked_in_at"]
     if checked_in_at is None and stop.checkins:
