@@ -317,7 +317,11 @@ def test_field_page_shows_todays_published_stops_in_order(client, app):
     first = make_hotspot(team.office, name="SMA Pertama", address="Jl. Merdeka 1")
     second = make_hotspot(team.office, name="Kantor Lurah Kedua")
     publish_route(team, today_wib(), [first, second])
-    publish_route(team, today_wib() + timedelta(days=1), [make_hotspot(team.office, name="SD Hari Berikutnya")])
+    publish_route(
+        team,
+        today_wib() + timedelta(days=1),
+        [make_hotspot(team.office, name="SD Hari Berikutnya")],
+    )
     make_user(Role.FIELD, username="petugas", team=team)
     db.session.commit()
     login(client, "petugas")
