@@ -16,7 +16,7 @@ from flask_babel import format_date, format_decimal, get_locale
 from flask_babel import lazy_gettext as _l
 
 from .extensions import db
-from .models import HotspotKind, Role, Service, Team, VehicleKind
+from .models import HotspotKind, OutcomeProblem, Role, Service, Team, TurnAwayReason, VehicleKind
 
 SERVICE_LABELS = {
     Service.KTP_RECORD.value: _l("KTP-el recording"),
@@ -31,6 +31,23 @@ SERVICE_SHORT_LABELS = {
     Service.KTP_PRINT.value: _l("Printing"),
     Service.BIRTH_CERT.value: _l("Birth cert."),
     Service.KIA.value: _l("KIA"),
+}
+
+# What a field team reports at a stop (field pages and the coordinator dashboard).
+PROBLEM_LABELS = {
+    OutcomeProblem.KIT_BROKEN.value: _l("Recording kit broken"),
+    OutcomeProblem.NO_POWER.value: _l("No electricity"),
+    OutcomeProblem.NO_NETWORK.value: _l("No network"),
+    OutcomeProblem.SITE_CLOSED.value: _l("Site closed"),
+}
+
+TURN_AWAY_LABELS = {
+    TurnAwayReason.NO_DOCUMENTS.value: _l("No documents (KK or birth certificate)"),
+    TurnAwayReason.NOT_ELIGIBLE.value: _l("Not eligible (age or residence)"),
+    TurnAwayReason.ALREADY_RECORDED.value: _l("Already recorded"),
+    TurnAwayReason.OUT_OF_TIME.value: _l("Out of time"),
+    TurnAwayReason.OUT_OF_CARDS.value: _l("Out of blank cards"),
+    TurnAwayReason.EQUIPMENT.value: _l("Kit or network failed"),
 }
 
 KIND_LABELS = {

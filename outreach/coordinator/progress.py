@@ -22,26 +22,24 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.orm import selectinload
 
 from ..extensions import db
+from ..field.service import aware, office_today, published_routes, stop_state
 from ..models import (
     Hotspot,
     HotspotStatus,
     Office,
     OutcomeResult,
-    Plan,
     PlannedRoute,
-    PlannedStop,
     Service,
     StopCheckin,
-    StopStatus,
     Team,
     VisitOutcome,
     utcnow,
@@ -51,25 +49,6 @@ DEFAULT_GRACE_MINUTES = 30
 NOT_SERVED_DAYS = 14
 NOT_SERVED_LIMIT = 200
 SERVICES = tuple(s.value for s in Service)
-
-
-def _aware(dt: datetime | None) -> datetime | None:
-    # SQLite hands back naive datetimes for timezone-aware columns; they are UTC.
-    if dt is None:
-        return None
-    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
-
-
-def office_zone(office: Office) -> ZoneInfo:
-    try:
-        return ZoneInfo(office.timezone or "Asia/Jakarta")
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("Asia/Jakarta")
-
-
-def office_today(office: Office, now: datetime | None = None) -> date:
-    """Today's date in the office's time zone."""
-    return (_aware(now) or utcnow()).astimezone(office_zone(office)).date()
 
 
 def grace_minutes() -> int:
@@ -106,42 +85,8 @@ class TeamProgress:
 
 def todays_routes(office: Office, day: date) -> list[PlannedRoute]:
     """Each team's route on ``day`` in the most recently published plan that has one."""
-    routes = db.session.scalars(
-        sa.select(PlannedRoute)
-        .join(PlannedRoute.plan)
-        .join(Team, Team.id == PlannedRoute.team_id)
-        .where(
-            Plan.office_id == office.id,
-            Team.office_id == office.id,
-            Plan.published_version > 0,
-            PlannedRoute.day == day,
-        )
-        .options(
-            selectinload(PlannedRoute.plan),
-            selectinload(PlannedRoute.team),
-            selectinload(PlannedRoute.stops).selectinload(PlannedStop.hotspot),
-            selectinload(PlannedRoute.stops).selectinload(PlannedStop.outcomes),
-            selectinload(PlannedRoute.stops).selectinload(PlannedStop.checkins),
-        )
-    ).all()
-    newest = datetime.min.replace(tzinfo=UTC)
-    best: dict[int, PlannedRoute] = {}
-    for r in sorted(
-        routes, key=lambda r: (_aware(r.plan.published_at) or newest, r.plan.id), reverse=True
-    ):
-        best.setdefault(r.team_id, r)
+    best = published_routes(office.id, day)
     return sorted(best.values(), key=lambda r: (r.team.name, r.team_id))
-
-
-def stop_state(stop: PlannedStop) -> str:
-    """cancelled, done, not_served, checked_in or pending."""
-    if stop.status == StopStatus.CANCELLED:
-        return "cancelled"
-    if stop.outcomes:
-        return "done" if stop.outcomes[0].result == OutcomeResult.SERVED else "not_served"
-    if stop.checkins:
-        return "checked_in"
-    return "pending"
 
 
 def team_progress(route: PlannedRoute, now: datetime, grace: int) -> TeamProgress:
@@ -164,13 +109,13 @@ def team_progress(route: PlannedRoute, now: datetime, grace: int) -> TeamProgres
             row.not_served += 1
         elif state == "checked_in":
             row.checked_in += 1
-            at = _aware(stop.checkins[0].at)
+            at = aware(stop.checkins[0].at)
             if latest_checkin is None or (at is not None and at >= latest_checkin):
                 latest_checkin = at
                 row.current_site = stop.hotspot.name
         else:
             row.pending += 1
-            start = _aware(stop.start_at)
+            start = aware(stop.start_at)
             if start is not None and now > start + timedelta(minutes=grace):
                 row.late += 1
             if row.next_site is None:
@@ -187,7 +132,7 @@ def last_checkins(office: Office, day: date) -> dict[int, datetime]:
         .where(Team.office_id == office.id, StopCheckin.day == day)
         .group_by(StopCheckin.team_id)
     ).all()
-    return {team_id: _aware(at) for team_id, at in rows if at is not None}
+    return {team_id: aware(at) for team_id, at in rows if at is not None}
 
 
 # ------------------------------------------------------------------------------ totals
@@ -320,7 +265,7 @@ def office_progress(
 ) -> Progress:
     """Today's progress per team with a published route, the day's totals, and the
     "could not serve" candidates of the last two weeks, for ``office`` at ``now``."""
-    now = _aware(now) or utcnow()
+    now = aware(now) or utcnow()
     grace = grace_minutes() if grace is None else grace
     day = office_today(office, now)
     teams = [team_progress(r, now, grace) for r in todays_routes(office, day)]

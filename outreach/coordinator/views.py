@@ -8,24 +8,15 @@ from datetime import date
 import sqlalchemy as sa
 from flask import jsonify, render_template, request
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy.orm import selectinload
 
 from .. import maps
 from ..errors import error_response
 from ..extensions import db
-from ..labels import SERVICE_LABELS, SERVICE_SHORT_LABELS
+from ..labels import PROBLEM_LABELS, SERVICE_LABELS, SERVICE_SHORT_LABELS
 from ..models import Hotspot, HotspotDemand, HotspotStatus, Office, Role, Service, Team
 from . import bp, progress
-
-# Problems a field team can report at a stop (OutcomeProblem values).
-PROBLEM_LABELS = {
-    "kit_broken": _l("Kit broken"),
-    "no_power": _l("No power"),
-    "no_network": _l("No network"),
-    "site_closed": _l("Site closed"),
-}
 
 # Sites that still count: planned work or waiting for a pin.
 OPEN_STATUSES = (HotspotStatus.ACTIVE, HotspotStatus.NEEDS_LOCATION)

@@ -50,6 +50,9 @@ from ..models import (
     audit,
     utcnow,
 )
+from ..plans import adapter
+from ..plans.adapter import aware
+from ..plans.service import office_today
 
 SERVICES = tuple(s.value for s in Service)
 PROBLEMS = tuple(p.value for p in OutcomeProblem)
@@ -67,21 +70,11 @@ class OutcomeConflict(Conflict):
     code = "outcome_exists"
 
 
-def aware(dt: datetime | None) -> datetime | None:
-    """SQLite returns naive datetimes for timezone-aware columns; they are UTC."""
-    if dt is None:
-        return None
-    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
-
-
 def office_tz(office: Office | None) -> ZoneInfo:
-    name = office.timezone if office is not None and office.timezone else None
-    return ZoneInfo(name or current_app.config.get("BABEL_DEFAULT_TIMEZONE", "Asia/Jakarta"))
-
-
-def office_today(office: Office | None, now: datetime | None = None) -> date:
-    """Today's date in the office's time zone."""
-    return (now or utcnow()).astimezone(office_tz(office)).date()
+    """The office's IANA zone (the app's default zone without an office)."""
+    if office is not None:
+        return adapter.office_zone(office)
+    return ZoneInfo(current_app.config.get("BABEL_DEFAULT_TIMEZONE", "Asia/Jakarta"))
 
 
 # ------------------------------------------------------------------------- the day's route
@@ -101,19 +94,9 @@ class DayStop:
     cards: int
     cancelled: bool
     locked: bool
+    state: str  # see stop_state
     checkin: StopCheckin | None = None
     outcome: VisitOutcome | None = None
-
-    @property
-    def state(self) -> str:
-        """cancelled, done, not_served, checked_in or pending."""
-        if self.cancelled:
-            return "cancelled"
-        if self.outcome is not None:
-            return "done" if self.outcome.result == OutcomeResult.SERVED else "not_served"
-        if self.checkin is not None:
-            return "checked_in"
-        return "pending"
 
     def is_late(self, now: datetime, grace_minutes: int) -> bool:
         """Pending and the planned start (plus grace) has passed."""
@@ -165,31 +148,54 @@ def writable_day(day: date, today: date) -> bool:
     return today - timedelta(days=max_age_days()) <= day <= today
 
 
-def _published_route(team_id: int, day: date) -> PlannedRoute | None:
-    """The team's route on ``day`` in the most recently published plan that has one."""
-    return db.session.scalar(
+def stop_state(stop: PlannedStop) -> str:
+    """cancelled, done, not_served, checked_in or pending (field pages and the dashboard)."""
+    if stop.status == StopStatus.CANCELLED:
+        return "cancelled"
+    if stop.outcomes:
+        return "done" if stop.outcomes[0].result == OutcomeResult.SERVED else "not_served"
+    if stop.checkins:
+        return "checked_in"
+    return "pending"
+
+
+def published_routes(
+    office_id: int, day: date, team_id: int | None = None
+) -> dict[int, PlannedRoute]:
+    """Each team's route on ``day`` in the office's most recently published plan that has one
+    (what the team's tablet shows), by team id; ``team_id`` narrows it to one team."""
+    q = (
         sa.select(PlannedRoute)
         .join(PlannedRoute.plan)
+        .join(Team, Team.id == PlannedRoute.team_id)
         .where(
-            PlannedRoute.team_id == team_id,
-            PlannedRoute.day == day,
+            Plan.office_id == office_id,
+            Team.office_id == office_id,
             Plan.published_version > 0,
+            PlannedRoute.day == day,
         )
         .options(
+            selectinload(PlannedRoute.plan),
+            selectinload(PlannedRoute.team),
             selectinload(PlannedRoute.stops).selectinload(PlannedStop.hotspot),
             selectinload(PlannedRoute.stops).selectinload(PlannedStop.outcomes),
             selectinload(PlannedRoute.stops).selectinload(PlannedStop.checkins),
         )
         .order_by(Plan.published_at.desc().nulls_last(), Plan.id.desc())
-        .limit(1)
     )
+    if team_id is not None:
+        q = q.where(PlannedRoute.team_id == team_id)
+    best: dict[int, PlannedRoute] = {}
+    for route in db.session.scalars(q):
+        best.setdefault(route.team_id, route)  # newest publication first
+    return best
 
 
 def team_day(team: Team, day: date, now: datetime | None = None) -> TeamDay:
     """The team's route for ``day`` (empty when nothing is published for that day)."""
     today = office_today(team.office, now)
     out = TeamDay(team=team, day=day, today=today)
-    route = _published_route(team.id, day)
+    route = published_routes(team.office_id, day, team.id).get(team.id)
     if route is None:
         return out
     out.plan = route.plan
@@ -207,6 +213,7 @@ def team_day(team: Team, day: date, now: datetime | None = None) -> TeamDay:
                 cards=int(stop.cards or 0),
                 cancelled=stop.status == StopStatus.CANCELLED,
                 locked=bool(stop.locked),
+                state=stop_state(stop),
                 checkin=stop.checkins[0] if stop.checkins else None,
                 outcome=stop.outcomes[0] if stop.outcomes else None,
             )

@@ -40,8 +40,8 @@ from markupsafe import Markup, escape
 
 from .. import maps
 from ..errors import Conflict, NotFound, ValidationFailed
-from ..labels import kind_label, service_label
-from ..models import OutcomeProblem, OutcomeResult, Role, Service, Team, TurnAwayReason, utcnow
+from ..labels import PROBLEM_LABELS, TURN_AWAY_LABELS, kind_label, service_label
+from ..models import OutcomeResult, Role, Service, Team, utcnow
 from . import bp, service
 
 DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -66,23 +66,11 @@ OFFLINE_ASSETS = (
 
 
 def problem_labels() -> dict[str, str]:
-    return {
-        OutcomeProblem.KIT_BROKEN.value: _("Recording kit broken"),
-        OutcomeProblem.NO_POWER.value: _("No electricity"),
-        OutcomeProblem.NO_NETWORK.value: _("No network"),
-        OutcomeProblem.SITE_CLOSED.value: _("Site closed"),
-    }
+    return {k: str(v) for k, v in PROBLEM_LABELS.items()}
 
 
 def reason_labels() -> dict[str, str]:
-    return {
-        TurnAwayReason.NO_DOCUMENTS.value: _("No documents (KK or birth certificate)"),
-        TurnAwayReason.NOT_ELIGIBLE.value: _("Not eligible (age or residence)"),
-        TurnAwayReason.ALREADY_RECORDED.value: _("Already recorded"),
-        TurnAwayReason.OUT_OF_TIME.value: _("Out of time"),
-        TurnAwayReason.OUT_OF_CARDS.value: _("Out of blank cards"),
-        TurnAwayReason.EQUIPMENT.value: _("Kit or network failed"),
-    }
+    return {k: str(v) for k, v in TURN_AWAY_LABELS.items()}
 
 
 def state_labels() -> dict[str, str]:
