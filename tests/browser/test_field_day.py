@@ -252,7 +252,11 @@ def test_field_day_online_then_offline_then_synced(live_server, browser):
     assert page.locator(".state-waiting").count() == 2
     assert page.locator(".sync-offline").count() == 1
     shot(page, "tablet-offline-route")
-    assert log.paths[served_before:] == [], "the server was asked while offline"
+    # Chromium applies the context's offline emulation to each new document a moment after it
+    # starts, so the page script's first token fetch (``/field/csrf``, which carries no data)
+    # can slip through on a slow machine; no page, route or outcome may.
+    asked = [p for p in log.paths[served_before:] if p != "/field/csrf"]
+    assert asked == [], "the server was asked while offline"
     outcomes, _, _ = counts(app, seed)
     assert outcomes == [stops[0]]
 
