@@ -17,6 +17,11 @@ from .models import Office, Role, Team, User
 def init_db_command() -> None:
     """Create or upgrade the database schema (runs the migrations)."""
     upgrade()
+    from .public.schedule import rebuild_from_publications
+
+    filled = rebuild_from_publications()  # plans published before the public schedule table
+    if filled:
+        click.echo(f"Public schedule written for {filled} published plan(s).")
     click.echo("Database is up to date.")
 
 

@@ -603,6 +603,11 @@ def seed_demo(
         region_code=spec.region_code,
         card_stock=spec.card_stock,
         complaint_channels=dict(spec.complaint_channels),
+        slug="kota-medan",
+        phone="(061) 555-0100",
+        whatsapp="0811-555-0100",
+        email="dukcapil@example.go.id",
+        opening_hours="Senin–Jumat 08.00–15.00 WIB",
     )
     session.add(office)
 

@@ -129,6 +129,15 @@ class Office(db.Model):
     region_code: Mapped[str] = mapped_column(sa.String(20), index=True)  # e.g. "12.71"
     card_stock: Mapped[int] = mapped_column(default=0)  # blangko KTP-el on hand
     complaint_channels: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
+    # The public face of the office: its schedule lives at /o/<slug>; its own contacts are
+    # shown in the footer of every public page of that office and on its contact page.
+    slug: Mapped[str | None] = mapped_column(sa.String(80), unique=True)
+    phone: Mapped[str] = mapped_column(sa.String(40), default="", server_default="")
+    whatsapp: Mapped[str] = mapped_column(sa.String(40), default="", server_default="")
+    email: Mapped[str] = mapped_column(sa.String(120), default="", server_default="")
+    opening_hours: Mapped[str] = mapped_column(sa.String(200), default="", server_default="")
+    # Some offices ask for the NIK on a home-visit request (to check the register first).
+    requires_nik: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
 
     teams: Mapped[list[Team]] = relationship(back_populates="office")
@@ -327,27 +336,46 @@ class HotspotOpening(db.Model):
 
 
 class VisitRequest(db.Model):
-    """A resident's request for a home visit. Personal data stays in this table only."""
+    """A resident's request for a home visit. Personal data stays in this table only.
+
+    Who asks (``requester_name``, ``requester_relation``) may differ from the person to visit
+    (``person_name``): a child asks for a bedridden parent, a nurse for a patient. The consent
+    notice the requester accepted is kept by version and time. ``token_hash`` is the SHA-256 of
+    the status code the requester was given; the code itself is never stored.
+    """
 
     id: Mapped[int] = mapped_column(primary_key=True)
     office_id: Mapped[int] = mapped_column(sa.ForeignKey("office.id"), index=True)
     # Public status link: only the SHA-256 of a >=128-bit random token is stored.
     token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
     requester_name: Mapped[str] = mapped_column(sa.String(200))
+    requester_relation: Mapped[str] = mapped_column(
+        sa.String(20), default="self", server_default="self"
+    )
+    person_name: Mapped[str] = mapped_column(sa.String(200), default="", server_default="")
+    nik: Mapped[str | None] = mapped_column(sa.String(16))
     phone: Mapped[str] = mapped_column(sa.String(32))
     address: Mapped[str] = mapped_column(sa.String(500))
     kelurahan_code: Mapped[str] = mapped_column(sa.String(20), default="")
     lat: Mapped[float | None] = mapped_column(sa.Float)
     lon: Mapped[float | None] = mapped_column(sa.Float)
     persons: Mapped[int] = mapped_column(default=1)
+    services: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
     reason: Mapped[str] = mapped_column(sa.String(40), default="bedridden")
     notes: Mapped[str] = mapped_column(sa.Text, default="")
     consent_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+    consent_version: Mapped[str] = mapped_column(sa.String(20), default="", server_default="")
     status: Mapped[RequestStatus] = mapped_column(
-        _enum(RequestStatus), default=RequestStatus.RECEIVED
+        _enum(RequestStatus), default=RequestStatus.RECEIVED, index=True
     )
     hotspot_id: Mapped[int | None] = mapped_column(sa.ForeignKey("hotspot.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+    # Triage: who decided, when, and for a rejection a reason code the requester may see.
+    decided_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    decided_by_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("user.id", ondelete="SET NULL")
+    )
+    rejection_reason: Mapped[str] = mapped_column(sa.String(40), default="", server_default="")
     retain_until: Mapped[date | None] = mapped_column(sa.Date)
 
     __table_args__ = (sa.CheckConstraint("persons BETWEEN 1 AND 20", name="persons_range"),)
@@ -474,6 +502,59 @@ class PlanPublication(db.Model):
     plan: Mapped[Plan] = relationship(back_populates="publications")
 
     __table_args__ = (sa.UniqueConstraint("plan_id", "version", name="uq_publication_version"),)
+
+
+class PublicVisit(db.Model):
+    """What residents are told: one site on one day in a published plan, with a stable id.
+
+    Written only when a plan is published (from the publication's snapshot), so editing a
+    published plan never changes or hides what residents see until the next publication.
+    Split visits of one site on one day are one row (the whole span, every team). A visit that
+    a re-publication drops stays as a *cancelled* row, with ``moved_to_id`` when the same site
+    got another day, so its URL keeps telling the truth. Home visits are rows too, but only
+    their kelurahan and day are copied: never a name, an address or coordinates.
+    """
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    office_id: Mapped[int] = mapped_column(sa.ForeignKey("office.id"), index=True)
+    plan_id: Mapped[int] = mapped_column(sa.ForeignKey("plan.id", ondelete="CASCADE"), index=True)
+    hotspot_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("hotspot.id", ondelete="CASCADE"), index=True
+    )
+    day: Mapped[date] = mapped_column(sa.Date, index=True)
+    start_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+    end_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+    cancelled: Mapped[bool] = mapped_column(default=False)
+    is_home: Mapped[bool] = mapped_column(default=False)
+    services: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
+    team_ids: Mapped[list[int]] = mapped_column(sa.JSON, default=list)
+    # Public facts copied at publication (empty for home visits).
+    name: Mapped[str] = mapped_column(sa.String(200), default="")
+    kind: Mapped[str] = mapped_column(sa.String(20), default="")
+    address: Mapped[str] = mapped_column(sa.String(500), default="")
+    lat: Mapped[float | None] = mapped_column(sa.Float)
+    lon: Mapped[float | None] = mapped_column(sa.Float)
+    kecamatan_code: Mapped[str] = mapped_column(sa.String(20), default="", index=True)
+    kecamatan_name: Mapped[str] = mapped_column(sa.String(120), default="")
+    kelurahan_code: Mapped[str] = mapped_column(sa.String(20), default="", index=True)
+    kelurahan_name: Mapped[str] = mapped_column(sa.String(120), default="")
+    # The last change residents must hear about: {"kind": "retimed"|"moved"|"cancelled"|
+    # "replaced"|"restored", "at": ISO instant, "previous": {"day", "start", "end"},
+    # "message": the coordinator's note}; {} when nothing changed since first published.
+    change: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
+    moved_to_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("public_visit.id", ondelete="SET NULL")
+    )
+    published_version: Mapped[int] = mapped_column(default=1)
+    sequence: Mapped[int] = mapped_column(default=0)  # iCalendar SEQUENCE: bumped per change
+    updated_at: Mapped[datetime] = mapped_column(
+        sa.DateTime(timezone=True), default=utcnow, onupdate=utcnow
+    )
+
+    __table_args__ = (
+        sa.UniqueConstraint("plan_id", "hotspot_id", "day", name="uq_public_visit_site_day"),
+        sa.Index("ix_public_visit_office_day", "office_id", "day"),
+    )
 
 
 class OutcomeResult(enum.StrEnum):

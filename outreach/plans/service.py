@@ -37,6 +37,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from ..errors import Conflict, NotFound, ValidationFailed
 from ..extensions import db
 from ..labels import unserved_reasons
+from ..public.schedule import sync_publication
 from ..models import (
     Hotspot,
     HotspotDemand,
@@ -928,8 +929,13 @@ def diff_snapshots(old: list[dict[str, Any]], new: list[dict[str, Any]]) -> dict
     return {"cancelled": cancelled, "moved": moved, "added": added, "retimed": retimed}
 
 
-def publish(plan: Plan, user: User | None, expected_version: int | None) -> PlanPublication:
+def publish(
+    plan: Plan, user: User | None, expected_version: int | None, *, notice: str = ""
+) -> PlanPublication:
     """Publish the plan as a new version, atomically (all or nothing).
+
+    The public schedule (:mod:`outreach.public.schedule`) is rewritten from the snapshot in the
+    same transaction; ``notice`` is the coordinator's note to residents on changed visits.
 
     Records a snapshot of every stop and, from the second version on, what changed since the
     previous version (cancelled, moved, added visits). Refuses a stale ``expected_version``
@@ -974,6 +980,7 @@ def publish(plan: Plan, user: User | None, expected_version: int | None) -> Plan
         plan.published_at = now
         plan.status = PlanStatus.PUBLISHED
         plan.updated_at = now
+        public = sync_publication(plan, snapshot, message=notice, now=now)
         audit(
             "plan.publish",
             plan,
@@ -982,6 +989,7 @@ def publish(plan: Plan, user: User | None, expected_version: int | None) -> Plan
             cancelled=len(changes["cancelled"]),
             moved=len(changes["moved"]),
             added=len(changes["added"]),
+            public=public,
         )
         _commit()
     except Exception:

@@ -1,40 +1,54 @@
-"""Public home page: where and when the service comes next. Never shows a person.
+"""Public pages for residents: the schedule of each office, stop pages, calendars, notices.
 
-Only aggregates leave the database here: for sites of kind "home" not even the name is
-selected, only a count per kelurahan and day. Addresses, notes and visit requests are never read.
+Everything here reads :class:`PublicVisit` rows (what was last *published*), never the plans
+being edited, and never a person: home visits are counts per kelurahan and day. Pages are
+server-rendered, small, and may be cached for a minute by browsers and proxies.
 """
 
 from __future__ import annotations
 
-from collections import OrderedDict
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import date, datetime, timedelta
+from typing import Any
+from urllib.parse import quote
 
-import sqlalchemy as sa
-from flask import current_app, render_template, request
+from flask import Response, abort, render_template, request, url_for
+from flask_babel import format_date, format_decimal
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from icalendar import Calendar, Event, vGeo
+from markupsafe import Markup
 
 from ..demo import NATIONAL_COMPLAINT_CHANNELS
 from ..extensions import db
-from ..labels import kind_label
-from ..models import (
-    Hotspot,
-    HotspotKind,
-    Office,
-    Plan,
-    PlannedRoute,
-    PlannedStop,
-    PlanStatus,
-    StopStatus,
-)
+from ..labels import SERVICE_LABELS, kind_label, service_label
+from ..maps import MapMarker, add_markers, base_map, cluster, map_text, render_map
+from ..models import Office, PublicVisit
 from ..navigation import install as install_layout_helpers
+from ..plans.adapter import aware, office_zone
 from ..roles import public_view
 from . import bp
+from .schedule import (
+    HORIZON_DAYS,
+    ScheduleFilter,
+    kelurahan_visits,
+    nearest_first,
+    office_areas,
+    office_today,
+    public_offices,
+    public_visit,
+    resolve_office,
+    schedule_days,
+    upcoming_visits,
+)
+from .schedule import (
+    office_key as key_of,
+)
 
 bp.record_once(lambda state: install_layout_helpers(state.app))
 
-HORIZON_DAYS = 31
+PAGE_DAYS = 14  # days per schedule page: keeps a phone page small
+CACHE_SECONDS = 60
+FEED_PAST_DAYS = 30  # a subscribed calendar keeps last month's visits
 
 # How each complaint channel is shown and linked; unknown keys (an office's own) show as text.
 CHANNEL_LABELS = {
@@ -47,10 +61,37 @@ CHANNEL_LABELS = {
     "lapor": _l("SP4N-LAPOR!"),
 }
 
+# What to bring, per service (the national requirements; the same for every office).
+BRING = {
+    "ktp_record": _l(
+        "Your family card (Kartu Keluarga, KK). You must come in person: photo, fingerprints "
+        "and iris cannot be taken for someone else. From age 17, or younger if married."
+    ),
+    "ktp_print": _l(
+        "Your family card (KK). Printing is for residents whose recording is complete; bring "
+        "your old KTP-el if it is damaged or changed."
+    ),
+    "birth_cert": _l(
+        "The birth letter from the midwife or hospital, the family card, and the parents' "
+        "marriage certificate if you have it."
+    ),
+    "kia": _l(
+        "The family card, the child's birth certificate and, from age 5, a photo of the child."
+    ),
+}
+
+CHANGE_TEXT = {
+    "retimed": _l("The time of this visit changed."),
+    "moved": _l("This visit moved to another day."),
+    "cancelled": _l("This visit is cancelled."),
+    "replaced": _l("This visit is cancelled: a newer schedule replaced it."),
+    "restored": _l("This visit takes place again."),
+}
+
 
 def _channel_href(key: str, value: str) -> str | None:
     digits = "".join(c for c in value if c.isdigit())
-    if key == "call_centre" and digits:
+    if key in ("call_centre", "phone") and digits:
         return f"tel:{digits}"
     if key == "sms" and digits:
         return f"sms:{digits}"
@@ -64,113 +105,470 @@ def _channel_href(key: str, value: str) -> str | None:
     return None
 
 
-@dataclass
-class Site:
-    """A public site on one day: name, kind and the time window in local time."""
-
-    name: str
-    kind: str
-    start: str
-    end: str
-
-
-@dataclass
-class KelurahanDay:
-    """What happens in one kelurahan on one day."""
-
-    code: str
-    name: str
-    kecamatan: str
-    sites: dict[int, Site] = field(default_factory=dict)
-    home_visits: set[int] = field(default_factory=set)
+def complaint_channels(office: Office | None) -> list[dict[str, Any]]:
+    """The national channels, with an office's own channels added or overriding."""
+    channels = dict(NATIONAL_COMPLAINT_CHANNELS)
+    if office is not None and office.complaint_channels:
+        channels.update({str(k): str(v) for k, v in office.complaint_channels.items()})
+    return [
+        {"label": CHANNEL_LABELS.get(k, k), "value": v, "href": _channel_href(k, v)}
+        for k, v in channels.items()
+        if v
+    ]
 
 
-def _local(dt: datetime, tz: ZoneInfo) -> datetime:
-    # SQLite hands back naive datetimes for timezone-aware columns; they are UTC.
-    return (dt if dt.tzinfo else dt.replace(tzinfo=UTC)).astimezone(tz)
+def office_contacts(office: Office | None) -> list[dict[str, Any]]:
+    """The office's own contacts (address, phone, WhatsApp, e-mail, hours), those it has."""
+    if office is None:
+        return []
+    rows = [
+        ("address", _("Address"), office.address),
+        ("phone", _("Telephone"), office.phone),
+        ("whatsapp", _("WhatsApp"), office.whatsapp),
+        ("email", _("Email"), office.email),
+        ("hours", _("Opening hours"), office.opening_hours),
+    ]
+    return [
+        {"label": label, "value": value, "href": _channel_href(key, value)}
+        for key, label, value in rows
+        if value
+    ]
 
 
-def upcoming_service_days(
-    today: date, tz: ZoneInfo, kecamatan_code: str | None = None
-) -> OrderedDict[date, list[KelurahanDay]]:
-    """Group the published, not cancelled stops from ``today`` on by day and kelurahan."""
-    is_home = Hotspot.kind == HotspotKind.HOME
-    query = (
-        sa.select(
-            PlannedRoute.day,
-            Hotspot.id,
-            Hotspot.kind,
-            # Never select a home visit's name: it may name a person or a house.
-            sa.case((is_home, sa.null()), else_=Hotspot.name),
-            Hotspot.kecamatan_name,
-            Hotspot.kelurahan_code,
-            Hotspot.kelurahan_name,
-            PlannedStop.start_at,
-            PlannedStop.end_at,
-        )
-        .select_from(PlannedStop)
-        .join(PlannedStop.route)
-        .join(PlannedRoute.plan)
-        .join(PlannedStop.hotspot)
-        .where(
-            Plan.status == PlanStatus.PUBLISHED,
-            PlannedStop.status != StopStatus.CANCELLED,
-            PlannedRoute.day >= today,
-            PlannedRoute.day < today + timedelta(days=HORIZON_DAYS),
-        )
-        .order_by(
-            PlannedRoute.day, Hotspot.kecamatan_name, Hotspot.kelurahan_name, PlannedStop.start_at
+@bp.app_template_global()
+def public_contacts(office: Office | None) -> dict[str, Any]:
+    """What every public page's footer shows."""
+    return {
+        "key": key_of(office) if office is not None else "",
+        "office": office_contacts(office),
+        "channels": complaint_channels(office),
+    }
+
+
+# ------------------------------------------------------------------------------ helpers
+
+
+def _cached(resp: Response, seconds: int = CACHE_SECONDS) -> Response:
+    """Let browsers and proxies keep a public page briefly; one copy per language."""
+    resp.headers["Cache-Control"] = f"public, max-age={seconds}"
+    resp.vary.add("Accept-Language")
+    resp.vary.add("Cookie")
+    return resp
+
+
+def _local(dt: datetime, office: Office) -> datetime:
+    return aware(dt).astimezone(office_zone(office))
+
+
+def visit_view(v: PublicVisit, office: Office) -> dict[str, Any]:
+    """What a template shows of a visit, in the reader's language and the office's zone."""
+    start, end = _local(v.start_at, office), _local(v.end_at, office)
+    change = v.change or {}
+    return {
+        "id": v.id,
+        "visit": v,
+        "day": v.day,
+        "date_text": format_date(v.day, "full"),
+        "short_date": format_date(v.day, "EEE, d MMM"),
+        "start": start.strftime("%H:%M"),
+        "end": end.strftime("%H:%M"),
+        "tz": start.tzname() or "",
+        "kind": kind_label(v.kind),
+        "services": [service_label(s) for s in v.services or []],
+        "service_codes": list(v.services or []),
+        "cancelled": v.cancelled,
+        "change_kind": change.get("kind", ""),
+        "change_text": CHANGE_TEXT.get(change.get("kind", ""), ""),
+        "url": url_for("public.stop", visit_id=v.id),
+    }
+
+
+def _previous_text(v: PublicVisit, office: Office) -> str:
+    prev = (v.change or {}).get("previous")
+    if not prev:
+        return ""
+    try:
+        day = date.fromisoformat(prev["day"])
+        start = datetime.fromisoformat(prev["start"]).astimezone(office_zone(office))
+        end = datetime.fromisoformat(prev["end"]).astimezone(office_zone(office))
+    except (KeyError, TypeError, ValueError):
+        return ""
+    return _(
+        "Before: %(date)s, %(start)s–%(end)s",
+        date=format_date(day, "full"),
+        start=start.strftime("%H:%M"),
+        end=end.strftime("%H:%M"),
+    )
+
+
+def _km(value: float) -> str:
+    return format_decimal(round(value, 1), format="#,##0.0")
+
+
+def _page_start(today: date) -> date:
+    raw = request.args.get("from", "")[:10]
+    try:
+        start = date.fromisoformat(raw) if raw else today
+    except ValueError:
+        start = today
+    return max(today, min(start, today + timedelta(days=HORIZON_DAYS)))
+
+
+def _coordinate(name: str, low: float, high: float) -> float | None:
+    try:
+        value = float(request.args.get(name, "")[:20])
+    except ValueError:
+        return None
+    return value if low <= value <= high else None
+
+
+# ------------------------------------------------------------------------------ schedule
+
+
+def _render_schedule(office: Office) -> Response:
+    today = office_today(office)
+    start = _page_start(today)
+    flt = ScheduleFilter.from_args(request.args)
+    kecamatan, kelurahan = office_areas(office)
+    span = PAGE_DAYS
+    visits = upcoming_visits(office, start, flt, horizon_days=span)
+    days = schedule_days(visits)
+    views = {v.id: visit_view(v, office) for d in days for v in d.visits}
+
+    # "Near" from a kelurahan chosen in the list (no location leaves the phone: the browser's
+    # own location is handled in static/js/near-me.js, on the page, without a request).
+    near_code = request.args.get("near", "")[:20]
+    near_area = next((a for a in kelurahan if a.code == near_code), None)
+    near = None
+    if near_area is not None and near_area.lat is not None:
+        near = [
+            (views[v.id] if v.id in views else visit_view(v, office), _km(km))
+            for v, km in nearest_first(visits, near_area.lat, near_area.lon)
+        ][:40]
+
+    next_start = start + timedelta(days=span)
+    later = next_start < today + timedelta(days=HORIZON_DAYS)
+    args = {k: v for k, v in request.args.items() if k not in ("from", "lang")}
+    resp = Response(
+        render_template(
+            "public/schedule.html",
+            office=office,
+            key=key_of(office),
+            offices=public_offices(),
+            today=today,
+            start=start,
+            days=days,
+            views=views,
+            flt=flt,
+            kecamatan=kecamatan,
+            kelurahan=kelurahan,
+            services=[(code, label) for code, label in SERVICE_LABELS.items()],
+            near=near,
+            near_area=near_area,
+            next_url=url_for(
+                "public.office_home", office_key=key_of(office), **args, **{"from": next_start}
+            )
+            if later
+            else None,
+            prev_url=url_for(
+                "public.office_home",
+                office_key=key_of(office),
+                **args,
+                **{"from": max(today, start - timedelta(days=span))},
+            )
+            if start > today
+            else None,
+            page_days=span,
+            horizon_days=HORIZON_DAYS,
+            bring=BRING,
         )
     )
-    if kecamatan_code:
-        query = query.where(Hotspot.kecamatan_code == kecamatan_code)
-    days: OrderedDict[date, dict[str, KelurahanDay]] = OrderedDict()
-    for day, hid, kind, name, kec, kel_code, kel_name, start, end in db.session.execute(query):
-        kel = days.setdefault(day, {}).setdefault(
-            kel_code, KelurahanDay(kel_code, kel_name or kel_code, kec or "")
-        )
-        if kind == HotspotKind.HOME:
-            kel.home_visits.add(hid)
-            continue
-        start_s = _local(start, tz).strftime("%H:%M")
-        end_s = _local(end, tz).strftime("%H:%M")
-        site = kel.sites.get(hid)
-        if site is None:
-            kel.sites[hid] = Site(name, kind_label(kind), start_s, end_s)
-        else:  # a large site split over several visits that day: show the whole span
-            site.start, site.end = min(site.start, start_s), max(site.end, end_s)
-    return OrderedDict((d, list(kels.values())) for d, kels in days.items())
+    return _cached(resp)
 
 
 @bp.get("/")
 @public_view
 def home():
-    """Show where and when the service comes next."""
-    office = db.session.scalar(sa.select(Office).order_by(Office.id).limit(1))
-    tz = ZoneInfo(office.timezone if office else current_app.config["BABEL_DEFAULT_TIMEZONE"])
-    today = datetime.now(tz).date()
-    kecamatan_code = request.args.get("kecamatan", "")[:20] or None
-
-    kecamatan = db.session.execute(
-        sa.select(Hotspot.kecamatan_code, Hotspot.kecamatan_name)
-        .where(Hotspot.kecamatan_code != "")
-        .distinct()
-        .order_by(Hotspot.kecamatan_name)
-    ).all()
-    channels = dict(NATIONAL_COMPLAINT_CHANNELS)
-    if office is not None and office.complaint_channels:
-        channels.update({str(k): str(v) for k, v in office.complaint_channels.items()})
-    channel_rows = [
-        {"label": CHANNEL_LABELS.get(k, k), "value": v, "href": _channel_href(k, v)}
-        for k, v in channels.items()
-    ]
-    return render_template(
-        "public/home.html",
-        office=office,
-        days=upcoming_service_days(today, tz, kecamatan_code),
-        today=today,
-        kecamatan=kecamatan,
-        kecamatan_code=kecamatan_code,
-        channels=channel_rows,
-        horizon_days=HORIZON_DAYS,
+    """The schedule of the one office, or the list of offices of a province."""
+    offices = public_offices()
+    if len(offices) == 1:
+        return _render_schedule(offices[0])
+    resp = Response(
+        render_template(
+            "public/offices.html",
+            office=None,
+            offices=[(o, key_of(o)) for o in offices],
+        )
     )
+    return _cached(resp)
+
+
+@bp.get("/o/<office_key>")
+@public_view
+def office_home(office_key: str):
+    """One office's upcoming service days, with filters and "near me"."""
+    return _render_schedule(resolve_office(office_key))
+
+
+@bp.get("/o/<office_key>/map")
+@public_view
+def office_map(office_key: str):
+    """The upcoming stops on a map; each pin links to its stop page."""
+    office = resolve_office(office_key)
+    today = office_today(office)
+    flt = ScheduleFilter.from_args(request.args)
+    visits = [
+        v
+        for v in upcoming_visits(office, today, flt, horizon_days=PAGE_DAYS, include_home=False)
+        if not v.cancelled and v.lat is not None
+    ]
+    focus = None
+    if request.args.get("visit", "").isdigit():
+        focus = next((v for v in visits if v.id == int(request.args["visit"])), None)
+    center = (focus.lat, focus.lon) if focus else (office.lat, office.lon)
+    m = base_map(center, zoom_start=16 if focus else 12)
+    layer = cluster(m, _("Service places"))
+    markers = []
+    for v in visits:
+        view = visit_view(v, office)
+        popup = Markup(
+            f'<div class="jb-popup"><strong>{map_text(v.name)}</strong><br>'
+            f"{map_text(view['short_date'])}, {view['start']}–{view['end']}<br>"
+            f'<a href="{map_text(view["url"])}">{map_text(_("Details"))}</a></div>'
+        )
+        markers.append(
+            MapMarker(
+                v.lat,
+                v.lon,
+                tooltip=f"{v.name} · {view['short_date']} {view['start']}",
+                popup=popup,
+                color="#0b5cab" if v.day != today else "#b3261e",
+            )
+        )
+    add_markers(layer, markers)
+    resp = Response(
+        render_template(
+            "public/map.html",
+            office=office,
+            key=key_of(office),
+            map_html=render_map(m, height="70vh", label=_("Map of upcoming service places")),
+            count=len(markers),
+            flt=flt,
+            page_days=PAGE_DAYS,
+        )
+    )
+    return _cached(resp)
+
+
+@bp.get("/o/<office_key>/contact")
+@public_view
+def contact(office_key: str):
+    """The office's own contacts and the official complaint channels."""
+    office = resolve_office(office_key)
+    return _cached(
+        Response(
+            render_template(
+                "public/contact.html",
+                office=office,
+                key=key_of(office),
+                contacts=office_contacts(office),
+                channels=complaint_channels(office),
+            )
+        ),
+        300,
+    )
+
+
+# ------------------------------------------------------------------------------ one stop
+
+
+def share_text(v: PublicVisit, office: Office, url: str) -> str:
+    view = visit_view(v, office)
+    return _(
+        "Free e-ID service (Jemput Bola) at %(place)s, %(date)s, %(start)s–%(end)s. "
+        "Details: %(url)s",
+        place=v.name,
+        date=view["date_text"],
+        start=view["start"],
+        end=view["end"],
+        url=url,
+    )
+
+
+@bp.get("/stop/<int:visit_id>")
+@public_view
+def stop(visit_id: int):
+    """One visit: place, date, hours, services, what to bring, and any change notice."""
+    v = public_visit(visit_id)
+    office = v_office(v)
+    today = office_today(office)
+    view = visit_view(v, office)
+    moved_to = None
+    if v.moved_to_id:
+        target = public_visit_or_none(v.moved_to_id)
+        if target is not None and not target.cancelled:
+            moved_to = visit_view(target, office)
+    url = url_for("public.stop", visit_id=v.id, _external=True)
+    wa = "https://wa.me/?text=" + quote(share_text(v, office, url), safe="")
+    resp = Response(
+        render_template(
+            "public/stop.html",
+            office=office,
+            key=key_of(office),
+            v=v,
+            view=view,
+            past=v.day < today,
+            is_today=v.day == today,
+            moved_to=moved_to,
+            previous=_previous_text(v, office),
+            message=(v.change or {}).get("message", ""),
+            bring=[(service_label(s), BRING.get(s, "")) for s in v.services or []],
+            whatsapp_url=wa,
+            maps_url=(
+                f"https://www.openstreetmap.org/?mlat={v.lat:.5f}&mlon={v.lon:.5f}"
+                f"#map=17/{v.lat:.5f}/{v.lon:.5f}"
+                if v.lat is not None
+                else None
+            ),
+        )
+    )
+    return _cached(resp)
+
+
+def v_office(v: PublicVisit) -> Office:
+    return db.session.get(Office, v.office_id)
+
+
+def public_visit_or_none(visit_id: int) -> PublicVisit | None:
+    v = db.session.get(PublicVisit, visit_id)
+    return None if v is None or v.is_home else v
+
+
+# ------------------------------------------------------------------------------ calendars
+
+PRODID = "-//Jemput Bola//Jadwal layanan//ID"
+
+
+def _event(v: PublicVisit, office: Office) -> Event:
+    tz = office_zone(office)
+    url = url_for("public.stop", visit_id=v.id, _external=True)
+    event = Event()
+    event.add("uid", f"public-visit-{v.id}@jemput-bola")
+    event.add("sequence", int(v.sequence or 0))
+    event.add("dtstamp", aware(v.updated_at))
+    event.add("dtstart", aware(v.start_at).astimezone(tz))
+    event.add("dtend", aware(v.end_at).astimezone(tz))
+    event.add("summary", _("e-ID service: %(place)s", place=v.name))
+    area = ", ".join(
+        p
+        for p in (
+            _("Kel. %(name)s", name=v.kelurahan_name) if v.kelurahan_name else "",
+            _("Kec. %(name)s", name=v.kecamatan_name) if v.kecamatan_name else "",
+        )
+        if p
+    )
+    event.add("location", ", ".join(p for p in (v.name, v.address, area) if p))
+    lines = [", ".join(service_label(s) for s in v.services or [])]
+    lines += [f"{service_label(s)}: {BRING[s]}" for s in v.services or [] if s in BRING]
+    message = (v.change or {}).get("message")
+    if message:
+        lines.append(message)
+    lines.append(url)
+    event.add("description", "\n".join(str(x) for x in lines if x))
+    event.add("url", url)
+    if v.lat is not None and v.lon is not None:
+        event.add("geo", vGeo((v.lat, v.lon)))
+    event.add("status", "CANCELLED" if v.cancelled else "CONFIRMED")
+    event.add("transp", "TRANSPARENT")
+    return event
+
+
+def _calendar(name: str, office: Office, visits: list[PublicVisit]) -> bytes:
+    cal = Calendar()
+    cal.add("prodid", PRODID)
+    cal.add("version", "2.0")
+    cal.add("calscale", "GREGORIAN")
+    cal.add("method", "PUBLISH")
+    cal.add("x-wr-calname", name)
+    cal.add("x-wr-timezone", office_zone(office).key)
+    cal.add("refresh-interval", timedelta(hours=6), parameters={"VALUE": "DURATION"})
+    cal.add("x-published-ttl", "PT6H")
+    for v in visits:
+        cal.add_component(_event(v, office))
+    cal.add_missing_timezones()
+    return cal.to_ical()
+
+
+def _ics_response(data: bytes, filename: str) -> Response:
+    resp = Response(data, mimetype="text/calendar")
+    resp.headers["Content-Type"] = "text/calendar; charset=utf-8"
+    resp.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return _cached(resp, 300)
+
+
+@bp.get("/stop/<int:visit_id>.ics")
+@public_view
+def stop_calendar(visit_id: int):
+    """The visit as an iCalendar file (add to the phone's calendar)."""
+    v = public_visit(visit_id)
+    office = v_office(v)
+    data = _calendar(_("Jemput Bola: %(place)s", place=v.name), office, [v])
+    return _ics_response(data, f"jemput-bola-{v.id}.ics")
+
+
+def _kelurahan_or_404(office: Office, code: str):
+    _kec, kelurahan = office_areas(office)
+    area = next((a for a in kelurahan if a.code == code[:20]), None)
+    if area is None:
+        abort(404)
+    return area
+
+
+@bp.get("/o/<office_key>/kelurahan/<code>.ics")
+@public_view
+def kelurahan_calendar(office_key: str, code: str):
+    """A feed of every visit in one kelurahan, for calendar apps to subscribe to."""
+    office = resolve_office(office_key)
+    area = _kelurahan_or_404(office, code)
+    since = office_today(office) - timedelta(days=FEED_PAST_DAYS)
+    visits = kelurahan_visits(office, area.code, since)
+    data = _calendar(_("Jemput Bola – Kel. %(name)s", name=area.name), office, visits)
+    return _ics_response(data, f"jemput-bola-{area.code}.ics")
+
+
+@bp.get("/o/<office_key>/kelurahan/<code>/notice")
+@public_view
+def kelurahan_notice(office_key: str, code: str):
+    """A printable A4 notice of the coming visits in one kelurahan, for notice boards."""
+    office = resolve_office(office_key)
+    area = _kelurahan_or_404(office, code)
+    today = office_today(office)
+    visits = [
+        visit_view(v, office)
+        for v in kelurahan_visits(office, area.code, today)
+        if v.day < today + timedelta(days=HORIZON_DAYS)
+    ]
+    services = sorted({c for v in visits if not v["cancelled"] for c in v["service_codes"]})
+    resp = Response(
+        render_template(
+            "public/notice.html",
+            office=office,
+            key=key_of(office),
+            area=area,
+            visits=visits,
+            bring=[(service_label(s), BRING[s]) for s in services if s in BRING],
+            schedule_url=url_for(
+                "public.office_home",
+                office_key=key_of(office),
+                kelurahan=area.code,
+                _external=True,
+            ),
+            printed=format_date(today, "long"),
+        )
+    )
+    return _cached(resp)
+
+
+@bp.app_template_filter("km")
+def km_filter(value: float) -> str:
+    return _km(value)
