@@ -25,6 +25,26 @@ def init_db_command() -> None:
     click.echo("Database is up to date.")
 
 
+@click.command("purge-requests")
+@click.option("--today", "today_text", default=None, help="YYYY-MM-DD (default: today, WIB).")
+def purge_requests_command(today_text: str | None) -> None:
+    """Delete the personal data of home-visit requests closed longer ago than promised."""
+    from datetime import date as date_cls
+
+    from flask import current_app
+
+    from .plans.service import office_today
+    from .privacy import purge_expired_requests
+
+    try:
+        today = date_cls.fromisoformat(today_text) if today_text else office_today(None)
+    except ValueError as exc:
+        raise click.BadParameter("use YYYY-MM-DD", param_hint="--today") from exc
+    days = int(current_app.config["HOME_VISIT_RETENTION_DAYS"])
+    count = purge_expired_requests(today, days)
+    click.echo(f"Personal data removed from {count} closed request(s) (retention {days} days).")
+
+
 def _read_password() -> str:
     """Prompt twice (hidden) on a terminal; otherwise read one line from standard input.
 
@@ -150,6 +170,7 @@ def seed_demo_command(if_empty: bool) -> None:
 def register(app: Flask) -> None:
     for command in (
         init_db_command,
+        purge_requests_command,
         create_user_command,
         create_token_command,
         deactivate_user_command,

@@ -57,6 +57,13 @@ DEFAULTS: dict[str, Any] = {
     "LOGIN_MAX_FAILURES": 5,
     "LOGIN_RATE_LIMIT": "30 per minute",  # per client IP, on login POSTs
     "LOGIN_LOCKOUT_MINUTES": 15,
+    # Home-visit requests from residents (public form, no login): POSTs per client IP.
+    "HOME_VISIT_RATE_LIMIT": "5 per hour",
+    # Status look-ups by code: POSTs per client IP (slows down guessing; codes have 80 bits).
+    "REQUEST_STATUS_RATE_LIMIT": "30 per hour",
+    # UU PDP retention: a request's personal data is kept this many days after the visit is
+    # closed (the request marked done), then purged.
+    "HOME_VISIT_RETENTION_DAYS": 90,
     "REDIS_URL": None,
     # Background solves: an in-process thread by default, RQ when REDIS_URL is set.
     "JOB_BACKEND": None,  # "thread" | "rq" | "inline"; None chooses from REDIS_URL

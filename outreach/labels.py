@@ -198,3 +198,44 @@ def unserved_reasons(rows: Iterable[Any]) -> dict[Any, str]:
         teams = db.session.execute(sa.select(Team.id, Team.name).where(Team.id.in_(team_ids)))
         names = {str(i): n for i, n in teams}
     return {r: unserved_reason(r.reason_code, r.reason_params, r.reason_text, names) for r in rows}
+
+
+# -- home-visit requests (issue 9) --------------------------------------------------------------
+
+# Who files a home-visit request for the person to visit (``VisitRequest.requester_relation``).
+# A relative or a health worker often asks for a bedridden or disabled person (UU PDP: the
+# relationship is recorded with the consent).
+REQUEST_RELATION_LABELS = {
+    "self": _l("Myself"),
+    "family": _l("Family member"),
+    "neighbour": _l("Neighbour"),
+    "health_worker": _l("Health worker or carer"),
+    "rt_rw": _l("Head of RT/RW"),
+    "other": _l("Other"),
+}
+
+# Why the person cannot come to the office (``VisitRequest.reason``).
+REQUEST_REASON_LABELS = {
+    "bedridden": _l("Bedridden (cannot leave bed)"),
+    "elderly": _l("Elderly, cannot travel"),
+    "disability": _l("Disability"),
+    "hospital": _l("Patient in hospital"),
+}
+
+# Why a coordinator turned a request down (``VisitRequest.rejection_reason``): the requester
+# sees this label on the status page, so it is a fixed category, never free text.
+REQUEST_REJECTION_LABELS = {
+    "outside_area": _l("The address is outside this office's area"),
+    "duplicate": _l("The same request was already received"),
+    "can_visit_office": _l("The person can come to the office"),
+    "already_recorded": _l("Not eligible: the person is already recorded"),
+    "unreachable": _l("We could not reach you by phone"),
+}
+
+# Request status for coordinators (the queue tabs and the detail page).
+REQUEST_STATUS_LABELS = {
+    "received": _l("New"),
+    "accepted": _l("Accepted"),
+    "rejected": _l("Rejected"),
+    "done": _l("Done"),
+}

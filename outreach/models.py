@@ -372,11 +372,11 @@ class VisitRequest(db.Model):
     created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
     # Triage: who decided, when, and for a rejection a reason code the requester may see.
     decided_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
-    decided_by_id: Mapped[int | None] = mapped_column(
-        sa.ForeignKey("user.id", ondelete="SET NULL")
-    )
+    decided_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id", ondelete="SET NULL"))
     rejection_reason: Mapped[str] = mapped_column(sa.String(40), default="", server_default="")
     retain_until: Mapped[date | None] = mapped_column(sa.Date)
+    # Set when the retention purge blanked the personal data (the request's facts remain).
+    purged_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
 
     __table_args__ = (sa.CheckConstraint("persons BETWEEN 1 AND 20", name="persons_range"),)
 

@@ -44,6 +44,7 @@ _COORDINATOR_NAV = (
     (_l("Import"), "coord.imports", "/coord/imports"),
     (_l("Teams"), "coord.teams", "/coord/teams"),
     (_l("Plans"), "coord.plans_index", "/coord/plans"),
+    (_l("Requests"), "coord.requests", "/coord/requests"),
 )
 _FIELD_NAV = (
     (_l("Today's route"), "field.home", "/field/"),

@@ -94,6 +94,7 @@ def upgrade():
         batch_op.add_column(sa.Column('decided_at', sa.DateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column('decided_by_id', sa.Integer(), nullable=True))
         batch_op.add_column(sa.Column('rejection_reason', sa.String(length=40), server_default='', nullable=False))
+        batch_op.add_column(sa.Column('purged_at', sa.DateTime(timezone=True), nullable=True))
         batch_op.create_index(batch_op.f('ix_visit_request_status'), ['status'], unique=False)
         batch_op.create_foreign_key(batch_op.f('fk_visit_request_decided_by_id_user'), 'user', ['decided_by_id'], ['id'], ondelete='SET NULL')
 
@@ -105,6 +106,7 @@ def downgrade():
     with op.batch_alter_table('visit_request', schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f('fk_visit_request_decided_by_id_user'), type_='foreignkey')
         batch_op.drop_index(batch_op.f('ix_visit_request_status'))
+        batch_op.drop_column('purged_at')
         batch_op.drop_column('rejection_reason')
         batch_op.drop_column('decided_by_id')
         batch_op.drop_column('decided_at')

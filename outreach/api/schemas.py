@@ -463,6 +463,18 @@ Version = Schema(
     {"expected_version": F("integer", True, "Plan.version yang terakhir Anda lihat", minimum=1)},
 )
 
+Publish = Schema(
+    "Publish",
+    {
+        "expected_version": F("integer", True, "Plan.version yang terakhir Anda lihat", minimum=1),
+        "notice": F(
+            "string",
+            description="Catatan untuk warga pada kunjungan yang berubah atau batal",
+            max_length=300,
+        ),
+    },
+)
+
 MoveStop = Schema(
     "MoveStop",
     {

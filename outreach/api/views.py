@@ -37,6 +37,7 @@ from .schemas import (
     ImportQuery,
     MoveStop,
     PlanCreate,
+    Publish,
     TeamCreate,
     Version,
 )
@@ -569,13 +570,15 @@ def plan_reoptimise(plan_id: int, body: dict[str, Any]):
     "POST",
     summary="Terbitkan rencana (versi baru, dengan daftar perubahan)",
     tag=PLANS,
-    body=Version,
+    body=Publish,
     responses={201: "Versi diterbitkan"},
 )
 def plan_publish(plan_id: int, body: dict[str, Any]):
     """Publish the plan atomically as a new version."""
     plan = _plan(plan_id)
-    pub = service.publish(plan, acting_user(), body["expected_version"])
+    pub = service.publish(
+        plan, acting_user(), body["expected_version"], notice=body.get("notice") or ""
+    )
     return (
         jsonify(
             plan_id=plan.id,

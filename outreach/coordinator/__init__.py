@@ -9,4 +9,4 @@ bp = Blueprint("coord", __name__)
 protect_blueprint(bp, Role.COORDINATOR, Role.ADMIN)
 
 # Each module registers its views on bp.
-from . import exports, hotspots, imports, plans, teams, views  # noqa: E402,F401
+from . import exports, hotspots, imports, office, plans, requests, teams, views  # noqa: E402,F401

@@ -1193,7 +1193,8 @@ def plan_publish(plan_id: int):
     plan = get_plan(plan_id)
     version = expected_version()
     try:
-        pub = service.publish(plan, current_user, expected_version=version)
+        notice = " ".join((request.form.get("notice") or "").split())[:300]
+        pub = service.publish(plan, current_user, expected_version=version, notice=notice)
     except service.PlanConflict as e:
         return conflict_response(plan_id, e.message)
     except service.PlanError as e:

@@ -40,8 +40,26 @@ from markupsafe import Markup, escape
 
 from .. import maps
 from ..errors import Conflict, NotFound, ValidationFailed
-from ..labels import PROBLEM_LABELS, TURN_AWAY_LABELS, kind_label, service_label
-from ..models import OutcomeResult, Role, Service, Team, utcnow
+from ..extensions import db
+from ..labels import (
+    PROBLEM_LABELS,
+    REQUEST_RELATION_LABELS,
+    TURN_AWAY_LABELS,
+    kind_label,
+    service_label,
+)
+from ..models import (
+    HotspotKind,
+    OutcomeResult,
+    RequestStatus,
+    Role,
+    Service,
+    StopStatus,
+    Team,
+    VisitRequest,
+    audit,
+    utcnow,
+)
 from . import bp, service
 
 DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -425,6 +443,48 @@ def _stop_context(stop_id: int) -> tuple[Team, StopView, service.TeamDay, str | 
     return team, stop_view(ds, tz, utcnow(), grace), td, blocked
 
 
+def home_visit_contact(team: Team, stop_id: int) -> dict[str, Any] | None:
+    """Who to ask for at a home-visit stop, from the accepted request (audited per view).
+
+    Only on the stop page of the team's own, not cancelled stop: never in the route JSON. The
+    hotspot itself holds no personal data, so the team reads it here to find the house.
+    """
+    stop = service.stop_for_team(team, stop_id)
+    hs = stop.hotspot
+    if hs.kind != HotspotKind.HOME or stop.status == StopStatus.CANCELLED:
+        return None
+    req = db.session.scalar(
+        db.select(VisitRequest)
+        .where(
+            VisitRequest.hotspot_id == hs.id,
+            VisitRequest.office_id == team.office_id,
+            VisitRequest.status == RequestStatus.ACCEPTED,
+        )
+        .order_by(VisitRequest.id)
+        .limit(1)
+    )
+    if req is None:
+        return None
+    audit(
+        "visit_request.view",
+        req,
+        user=current_user._get_current_object(),
+        via="field",
+        stop_id=stop.id,
+    )
+    db.session.commit()
+    return {
+        "person_name": req.person_name,
+        "requester_name": req.requester_name,
+        "relation": str(REQUEST_RELATION_LABELS.get(req.requester_relation, "")),
+        "self": req.requester_relation == "self",
+        "phone": req.phone,
+        "tel_href": tel_href(req.phone),
+        "address": req.address,
+        "notes": req.notes or "",
+    }
+
+
 def _outcome_defaults(sv: StopView) -> dict[str, Any]:
     return {
         "result": OutcomeResult.SERVED.value,
@@ -478,6 +538,7 @@ def _render_stop(
         client_uuid=str(uuid.uuid4()),
         checkin_uuid=str(uuid.uuid4()),
         next_stop=nxt,
+        home_visit=home_visit_contact(team, sv.stop_id),
         cfg=field_config(
             team,
             refresh=[
