@@ -182,6 +182,7 @@ def base_map(
     tiles_enabled: bool | None = None,
     attribution: str | None = None,
     zoom_start: int = 12,
+    jquery: bool = True,
 ) -> folium.Map:
     """Return an empty map using our vendored assets and the configured tiles.
 
@@ -198,6 +199,9 @@ def base_map(
         Tile attribution; default: ``MAP_TILE_ATTRIBUTION``.
     zoom_start
         Initial zoom level.
+    jquery
+        Load jQuery (87 KB), which only Folium's own ``Popup``/``add_marker`` need. Maps built
+        with :func:`add_markers` alone (the residents' map) pass ``False`` to stay light.
 
     Returns
     -------
@@ -210,7 +214,8 @@ def base_map(
     # The map itself needs zoom limits: without a tile layer, marker clustering fails with
     # "Map has no maxZoom specified".
     m.options.update(min_zoom=3, max_zoom=19)
-    use_vendored_assets(m, LEAFLET_JS, LEAFLET_CSS)
+    js = LEAFLET_JS if jquery else tuple(a for a in LEAFLET_JS if a[0] != "jquery")
+    use_vendored_assets(m, js, LEAFLET_CSS)
     enabled = _config("MAP_TILES_ENABLED") if tiles_enabled is None else tiles_enabled
     m.jb_tiles_enabled = bool(enabled)  # read by render_map for the plain background
     if enabled:
@@ -327,14 +332,22 @@ class _MarkerData(MacroElement):
         {% macro script(this, kwargs) %}
             (function () {
                 var parent = {{ this._parent.get_name() }};
-                {{ this.data|tojson }}.forEach(function (d) {
-                    var icon = L.divIcon({
-                        html: d.icon, className: "jb-pin-icon",
-                        iconSize: [d.size, d.size], iconAnchor: [d.size / 2, d.size / 2]
+                var decoder = document.createElement("textarea");
+                var data = {{ this.data|tojson }};
+                var icons = data.icons.map(function (i) {
+                    return L.divIcon({
+                        html: i[0], className: "jb-pin-icon",
+                        iconSize: [i[1], i[1]], iconAnchor: [i[1] / 2, i[1] / 2]
                     });
-                    var marker = L.marker([d.lat, d.lon], {icon: icon});
-                    marker.bindTooltip(d.tooltip, {sticky: true});
-                    if (d.popup) { marker.bindPopup(d.popup, {maxWidth: 320}); }
+                });
+                data.pins.forEach(function (p) {
+                    // p = [lat, lon, icon index, tooltip, popup or null]. The pin's accessible
+                    // name (Leaflet gives it role=button): the escaped tooltip decoded back to
+                    // plain text by a <textarea>, which never runs markup, set as a property.
+                    decoder.innerHTML = p[3];
+                    var marker = L.marker([p[0], p[1]], {icon: icons[p[2]], title: decoder.value});
+                    marker.bindTooltip(p[3], {sticky: true});
+                    if (p[4]) { marker.bindPopup(p[4], {maxWidth: 320}); }
                     parent.addLayer(marker);
                 });
             })();
@@ -342,7 +355,7 @@ class _MarkerData(MacroElement):
         """
     )
 
-    def __init__(self, data: list[dict[str, Any]]):
+    def __init__(self, data: dict[str, list[Any]]):
         super().__init__()
         self._name = "MarkerData"
         self.data = data
@@ -369,23 +382,26 @@ def add_markers(parent: Any, markers: Iterable[MapMarker]) -> int:
     pins render in milliseconds). Tooltips and labels are escaped with :func:`map_text`;
     popups are :func:`popup_html` output or plain text (escaped).
     """
-    data = []
+    # Compact: each distinct pin icon once, then one short array per pin (a few hundred pins
+    # stay a few dozen KB on a phone).
+    icons: dict[tuple[str, int], int] = {}
+    pins: list[list[Any]] = []
     for mk in markers:
         _check_coordinates(mk.lat, mk.lon)
-        icon, size = _pin_html(mk.color, mk.label, mk.shape)
-        data.append(
-            {
-                "lat": float(mk.lat),
-                "lon": float(mk.lon),
-                "icon": icon,
-                "size": size,
-                "tooltip": map_text(mk.tooltip),
-                "popup": _popup_body(mk.popup) if mk.popup is not None else None,
-            }
+        icon = _pin_html(mk.color, mk.label, mk.shape)
+        index = icons.setdefault(icon, len(icons))
+        pins.append(
+            [
+                round(float(mk.lat), 6),
+                round(float(mk.lon), 6),
+                index,
+                map_text(mk.tooltip),
+                _popup_body(mk.popup) if mk.popup is not None else None,
+            ]
         )
-    if data:
-        parent.add_child(_MarkerData(data))
-    return len(data)
+    if pins:
+        parent.add_child(_MarkerData({"icons": [list(i) for i in icons], "pins": pins}))
+    return len(pins)
 
 
 class _Legend(MacroElement):

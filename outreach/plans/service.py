@@ -37,7 +37,6 @@ from sqlalchemy.orm.exc import StaleDataError
 from ..errors import Conflict, NotFound, ValidationFailed
 from ..extensions import db
 from ..labels import unserved_reasons
-from ..public.schedule import sync_publication
 from ..models import (
     Hotspot,
     HotspotDemand,
@@ -57,6 +56,7 @@ from ..models import (
     utcnow,
 )
 from ..planning import Service
+from ..public.schedule import sync_publication
 from . import adapter
 
 MAX_PLAN_DAYS = 62

@@ -374,6 +374,40 @@ def upcoming_visits(
     return rows
 
 
+def day_window(
+    office: Office,
+    start: date,
+    flt: ScheduleFilter = ScheduleFilter(),
+    *,
+    max_days: int,
+    max_visits: int,
+) -> int:
+    """How many days from ``start`` one page shows: whole days, at most ``max_days``, and no
+    more than ``max_visits`` site visits unless the first day alone has more. Keeps a page
+    light for a province-size office as much as for a small one."""
+    q = (
+        sa.select(PublicVisit.day, sa.func.count(PublicVisit.id))
+        .where(
+            PublicVisit.office_id == office.id,
+            PublicVisit.day >= start,
+            PublicVisit.day < start + timedelta(days=max_days),
+            PublicVisit.is_home.is_(False),
+        )
+        .group_by(PublicVisit.day)
+        .order_by(PublicVisit.day)
+    )
+    if flt.kecamatan:
+        q = q.where(PublicVisit.kecamatan_code == flt.kecamatan)
+    if flt.kelurahan:
+        q = q.where(PublicVisit.kelurahan_code == flt.kelurahan)
+    total = 0
+    for day, count in db.session.execute(q):
+        if total and total + count > max_visits:
+            return (day - start).days
+        total += count
+    return max_days
+
+
 def _visible(visits: Iterable[PublicVisit]) -> list[PublicVisit]:
     """Drop the cancelled row of a site-day another plan now serves (one line per site-day)."""
     live = {(v.hotspot_id, v.day) for v in visits if not v.cancelled}

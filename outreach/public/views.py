@@ -7,11 +7,13 @@ server-rendered, small, and may be cached for a minute by browsers and proxies.
 
 from __future__ import annotations
 
+import hashlib
 from datetime import date, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
-from flask import Response, abort, render_template, request, url_for
+import sqlalchemy as sa
+from flask import Response, abort, current_app, g, render_template, request, url_for
 from flask_babel import format_date, format_decimal
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -23,6 +25,7 @@ from ..extensions import db
 from ..labels import SERVICE_LABELS, kind_label, service_label
 from ..maps import MapMarker, add_markers, base_map, cluster, map_text, render_map
 from ..models import Office, PublicVisit
+from ..navigation import current_lang
 from ..navigation import install as install_layout_helpers
 from ..plans.adapter import aware, office_zone
 from ..roles import public_view
@@ -30,6 +33,7 @@ from . import bp
 from .schedule import (
     HORIZON_DAYS,
     ScheduleFilter,
+    day_window,
     kelurahan_visits,
     nearest_first,
     office_areas,
@@ -46,7 +50,9 @@ from .schedule import (
 
 bp.record_once(lambda state: install_layout_helpers(state.app))
 
-PAGE_DAYS = 14  # days per schedule page: keeps a phone page small
+PAGE_DAYS = 14  # at most this many days per schedule page ...
+PAGE_VISITS = 150  # ... and whole days up to this many site visits: a phone page stays small
+MAP_VISITS = 200  # pins on the public map (whole days): the map page stays under 300 KB
 CACHE_SECONDS = 60
 FEED_PAST_DAYS = 30  # a subscribed calendar keeps last month's visits
 
@@ -148,11 +154,50 @@ def public_contacts(office: Office | None) -> dict[str, Any]:
 # ------------------------------------------------------------------------------ helpers
 
 
+def _state_tag(office: Office | None) -> str:
+    """An ETag for a public page: it changes when anything the page may show changes (a
+    publication of this office, the office's contacts, the day, the language, the URL)."""
+    stamp: tuple = ()
+    if office is not None:
+        stamp = tuple(
+            db.session.execute(
+                sa.select(sa.func.max(PublicVisit.updated_at), sa.func.count(PublicVisit.id)).where(
+                    PublicVisit.office_id == office.id
+                )
+            ).one()
+        ) + (
+            office.name,
+            office.slug,
+            office.address,
+            office.phone,
+            office.whatsapp,
+            office.email,
+            office.opening_hours,
+            repr(sorted((office.complaint_channels or {}).items())),
+            office_today(office),
+        )
+    parts = (*stamp, current_lang(), request.full_path, current_app.config.get("APP_VERSION"))
+    return hashlib.sha256(repr(parts).encode()).hexdigest()[:32]
+
+
+def _not_modified(office: Office | None) -> Response | None:
+    """A 304 when the browser already holds this version of the page (nothing rendered)."""
+    tag = _state_tag(office)
+    g.public_etag = tag
+    if request.if_none_match.contains(tag):
+        return _cached(Response(status=304))
+    return None
+
+
 def _cached(resp: Response, seconds: int = CACHE_SECONDS) -> Response:
-    """Let browsers and proxies keep a public page briefly; one copy per language."""
+    """Let browsers and proxies keep a public page briefly; one copy per language. With an
+    ETag a phone that comes back later gets a 304 instead of the page again."""
     resp.headers["Cache-Control"] = f"public, max-age={seconds}"
     resp.vary.add("Accept-Language")
     resp.vary.add("Cookie")
+    tag = g.get("public_etag")
+    if tag:
+        resp.set_etag(tag)
     return resp
 
 
@@ -160,26 +205,45 @@ def _local(dt: datetime, office: Office) -> datetime:
     return aware(dt).astimezone(office_zone(office))
 
 
+def _date_text(day: date, fmt: str) -> str:
+    """Babel's date formatting, once per day and format in a request (it is slow per call)."""
+    cache = g.setdefault("public_date_texts", {})
+    key = (day, fmt)
+    if key not in cache:
+        cache[key] = format_date(day, fmt)
+    return cache[key]
+
+
+def _memo(kind: str, key: Any, make: Any) -> Any:
+    """A per-request memo (labels, the office's zone, URL prefixes repeat for every visit)."""
+    cache = g.setdefault("public_memo", {})
+    if (kind, key) not in cache:
+        cache[(kind, key)] = make()
+    return cache[(kind, key)]
+
+
 def visit_view(v: PublicVisit, office: Office) -> dict[str, Any]:
     """What a template shows of a visit, in the reader's language and the office's zone."""
-    start, end = _local(v.start_at, office), _local(v.end_at, office)
+    zone = _memo("zone", office.id, lambda: office_zone(office))
+    start, end = aware(v.start_at).astimezone(zone), aware(v.end_at).astimezone(zone)
+    stop_prefix = _memo("url", "stop", lambda: url_for("public.stop", visit_id=1)[:-1])
     change = v.change or {}
     return {
         "id": v.id,
         "visit": v,
         "day": v.day,
-        "date_text": format_date(v.day, "full"),
-        "short_date": format_date(v.day, "EEE, d MMM"),
+        "date_text": _date_text(v.day, "full"),
+        "short_date": _date_text(v.day, "EEE, d MMM"),
         "start": start.strftime("%H:%M"),
         "end": end.strftime("%H:%M"),
         "tz": start.tzname() or "",
-        "kind": kind_label(v.kind),
-        "services": [service_label(s) for s in v.services or []],
+        "kind": _memo("kind", v.kind, lambda: kind_label(v.kind)),
+        "services": [_memo("service", s, lambda s=s: service_label(s)) for s in v.services or []],
         "service_codes": list(v.services or []),
         "cancelled": v.cancelled,
         "change_kind": change.get("kind", ""),
         "change_text": CHANGE_TEXT.get(change.get("kind", ""), ""),
-        "url": url_for("public.stop", visit_id=v.id),
+        "url": f"{stop_prefix}{v.id}",
     }
 
 
@@ -226,11 +290,14 @@ def _coordinate(name: str, low: float, high: float) -> float | None:
 
 
 def _render_schedule(office: Office) -> Response:
+    unchanged = _not_modified(office)
+    if unchanged is not None:
+        return unchanged
     today = office_today(office)
     start = _page_start(today)
     flt = ScheduleFilter.from_args(request.args)
     kecamatan, kelurahan = office_areas(office)
-    span = PAGE_DAYS
+    span = day_window(office, start, flt, max_days=PAGE_DAYS, max_visits=PAGE_VISITS)
     visits = upcoming_visits(office, start, flt, horizon_days=span)
     days = schedule_days(visits)
     views = {v.id: visit_view(v, office) for d in days for v in d.visits}
@@ -293,6 +360,9 @@ def home():
     offices = public_offices()
     if len(offices) == 1:
         return _render_schedule(offices[0])
+    unchanged = _not_modified(None)
+    if unchanged is not None:
+        return unchanged
     resp = Response(
         render_template(
             "public/offices.html",
@@ -315,37 +385,45 @@ def office_home(office_key: str):
 def office_map(office_key: str):
     """The upcoming stops on a map; each pin links to its stop page."""
     office = resolve_office(office_key)
+    unchanged = _not_modified(office)
+    if unchanged is not None:
+        return unchanged
     today = office_today(office)
     flt = ScheduleFilter.from_args(request.args)
+    span = day_window(office, today, flt, max_days=PAGE_DAYS, max_visits=MAP_VISITS)
     visits = [
         v
-        for v in upcoming_visits(office, today, flt, horizon_days=PAGE_DAYS, include_home=False)
+        for v in upcoming_visits(office, today, flt, horizon_days=span, include_home=False)
         if not v.cancelled and v.lat is not None
     ]
     focus = None
     if request.args.get("visit", "").isdigit():
         focus = next((v for v in visits if v.id == int(request.args["visit"])), None)
     center = (focus.lat, focus.lon) if focus else (office.lat, office.lon)
-    m = base_map(center, zoom_start=16 if focus else 12)
+    m = base_map(center, zoom_start=16 if focus else 12, jquery=False)  # pins only: no Popup
     layer = cluster(m, _("Service places"))
     markers = []
     for v in visits:
         view = visit_view(v, office)
         popup = Markup(
-            f'<div class="jb-popup"><strong>{map_text(v.name)}</strong><br>'
-            f"{map_text(view['short_date'])}, {view['start']}–{view['end']}<br>"
-            f'<a href="{map_text(view["url"])}">{map_text(_("Details"))}</a></div>'
+            f'<strong><a href="{map_text(view["url"])}">{map_text(v.name)}</a></strong><br>'
+            f"{map_text(view['short_date'])}, {view['start']}–{view['end']}"
         )
         markers.append(
             MapMarker(
                 v.lat,
                 v.lon,
-                tooltip=f"{v.name} · {view['short_date']} {view['start']}",
+                tooltip=v.name,
                 popup=popup,
                 color="#0b5cab" if v.day != today else "#b3261e",
             )
         )
     add_markers(layer, markers)
+    if visits and focus is None:  # frame the coming stops, not the office
+        lats, lons = [v.lat for v in visits], [v.lon for v in visits]
+        m.fit_bounds(
+            [[min(lats), min(lons)], [max(lats), max(lons)]], max_zoom=15, padding=(24, 24)
+        )
     resp = Response(
         render_template(
             "public/map.html",
@@ -354,7 +432,7 @@ def office_map(office_key: str):
             map_html=render_map(m, height="70vh", label=_("Map of upcoming service places")),
             count=len(markers),
             flt=flt,
-            page_days=PAGE_DAYS,
+            page_days=span,
         )
     )
     return _cached(resp)
@@ -365,6 +443,9 @@ def office_map(office_key: str):
 def contact(office_key: str):
     """The office's own contacts and the official complaint channels."""
     office = resolve_office(office_key)
+    unchanged = _not_modified(office)
+    if unchanged is not None:
+        return unchanged
     return _cached(
         Response(
             render_template(
@@ -401,6 +482,9 @@ def stop(visit_id: int):
     """One visit: place, date, hours, services, what to bring, and any change notice."""
     v = public_visit(visit_id)
     office = v_office(v)
+    unchanged = _not_modified(office)
+    if unchanged is not None:
+        return unchanged
     today = office_today(office)
     view = visit_view(v, office)
     moved_to = None

@@ -175,7 +175,17 @@ def test_service_publish_writes_the_public_schedule_and_edits_keep_it(client, ap
     before = {v.hotspot_id for v in db.session.scalars(sa.select(PublicVisit))}
     assert before and before <= {s.id for s in sites}
 
-    stop = next(s for r in plan.routes for s in r.stops)
+    # The reported case: adding a site to the published plan makes a draft beside it.
+    extra = make_hotspot(office, name="SMP Tambahan", demand={"kia": 2})
+    db.session.commit()
+    route = plan.routes[0]
+    service.add_hotspot(plan, extra.id, route.team_id, route.day)
+    assert plan.status == "solved"
+    html = text(client.get("/o/kota-uji"))
+    assert "Belum ada hari layanan" not in html and "SMP Tambahan" not in html
+    assert all(db.session.get(type(s), s.id).name in html for s in sites if s.id in before)
+
+    stop = next(s for r in plan.routes for s in r.stops if s.hotspot_id != extra.id)
     service.drop_stop(plan, stop.id)
     assert plan.status == "solved"  # a draft of version 2
     html = text(client.get("/o/kota-uji"))
@@ -183,6 +193,7 @@ def test_service_publish_writes_the_public_schedule_and_edits_keep_it(client, ap
     assert "Belum ada hari layanan" not in html
 
     service.publish(plan, user, plan.version_id, notice="Sekolah libur mendadak.")
+    assert "SMP Tambahan" in text(client.get("/o/kota-uji"))
     dropped = visit_of(stop.hotspot)
     assert dropped.cancelled and dropped.change["kind"] == "cancelled"
     page = text(client.get(f"/stop/{dropped.id}"))
@@ -395,3 +406,55 @@ def test_map_links_every_upcoming_site_to_its_page(client, medan):
         assert f"/stop/{visit_of(hs).id}" in html
     assert "ZZNAMEZZ" not in html and "3.5811" not in html  # the home visit is not on the map
     assert "leaflet" in html.lower() and "cdn" not in html.lower()
+
+
+def test_a_phone_that_comes_back_gets_304_until_something_changes(client, medan, today):
+    """ETags: the same page again costs a 304 (nothing rendered) until a publication, the
+    office's contacts or the language change it."""
+    first = client.get("/o/kota-medan")
+    tag = first.headers["ETag"].strip('"')
+    again = client.get("/o/kota-medan", headers={"If-None-Match": f'"{tag}"'})
+    assert again.status_code == 304 and again.get_data() == b""
+    english = client.get("/o/kota-medan?lang=en", headers={"If-None-Match": f'"{tag}"'})
+    assert english.status_code == 200
+    stop_tag = client.get(f"/stop/{visit_of(medan['a']).id}").headers["ETag"]
+
+    medan["office"].phone = "(061) 555-0111"
+    db.session.commit()
+    changed = client.get("/o/kota-medan", headers={"If-None-Match": f'"{tag}"'})
+    assert changed.status_code == 200 and "(061) 555-0111" in text(changed)
+
+    tag = changed.headers["ETag"]
+    add_route(
+        medan["plan"],
+        make_team(medan["office"]),
+        today + timedelta(days=4),
+        [(medan["c"], "08:00", 60)],
+    )
+    publish_now(medan["plan"])
+    assert client.get("/o/kota-medan", headers={"If-None-Match": tag}).status_code == 200
+    stop = client.get(f"/stop/{visit_of(medan['a']).id}", headers={"If-None-Match": stop_tag})
+    assert stop.status_code == 200
+
+
+def test_a_busy_office_gets_pages_of_whole_days_not_one_huge_page(client, app, today):
+    """A province-size office: a page holds whole days up to PAGE_VISITS site visits; the
+    next page starts on the first day left out. The map is capped the same way."""
+    from outreach.public.views import MAP_VISITS, PAGE_VISITS
+
+    office = make_office(slug="kota-besar")
+    team = make_team(office)
+    plan = new_plan(office, today)
+    per_day = 60
+    for d in range(1, 6):  # five days of 60 visits: 300 in all
+        sites = [make_hotspot(office, name=f"Titik {d}-{i:02d}") for i in range(per_day)]
+        add_route(plan, team, today + timedelta(days=d), [(h, "08:00", 5) for h in sites])
+    publish_now(plan)
+    html = text(client.get("/o/kota-besar"))
+    shown = html.count('class="visit-name"')
+    assert shown == per_day * (PAGE_VISITS // per_day) == 120
+    later = re.search(r'href="(/o/kota-besar\?from=([0-9-]+))"', html)
+    assert later.group(2) == (today + timedelta(days=3)).isoformat()
+    assert text(client.get(later.group(1))).count('class="visit-name"') == 120
+    map_html = text(client.get("/o/kota-besar/map"))
+    assert map_html.count("/stop/") == per_day * (MAP_VISITS // per_day)
