@@ -13,31 +13,20 @@ from __future__ import annotations
 import csv
 import os
 import re
-import threading
 import time
 from collections.abc import Iterator
 
 import pytest
-from werkzeug.serving import make_server
 
 from outreach import ROOT, create_app
 from outreach.extensions import db
 from outreach.models import Plan, PlanStatus, Role, VehicleKind
+from tests.browser.conftest import PHONE, TABLET, serve
 from tests.factories import PASSWORD, make_office, make_team, make_user
 
 pytestmark = pytest.mark.browser
 
 SHOTS = os.path.join(ROOT, "screenshots")
-TABLET = {"width": 820, "height": 1180}
-PHONE = {"width": 390, "height": 844}
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
 HEADERS = "kode,nama,jenis,alamat,kecamatan,kelurahan,kode_kelurahan,lintang,bujur,ktp_el,prioritas"
 GOOD_ROWS = [
     "E2E-1,SMA Negeri 1 Medan,sekolah,Jl. Cut Meutia 1,Medan Kota,Pasar Baru,12.71.01.1001,"
@@ -97,30 +86,8 @@ def live_server(tmp_path) -> Iterator[tuple[str, object]]:
         make_user(Role.COORDINATOR, username="koordinator", office_id=office.id)
         db.session.commit()
         db.session.remove()
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}", app
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-        with app.app_context():
-            db.engine.dispose()
-
-
-@pytest.fixture
-def browser(chromium_path):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=chromium_path, headless=True, args=CHROMIUM_ARGS
-        )
-        try:
-            yield browser
-        finally:
-            browser.close()
+    with serve(app) as base:
+        yield base, app
 
 
 def shot(page, name: str) -> None:

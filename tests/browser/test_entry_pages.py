@@ -7,30 +7,19 @@ sideways on a 390 px phone.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 
 import pytest
-from werkzeug.serving import make_server
 
 from outreach import create_app
 from outreach.extensions import db
 from outreach.models import Role
+from tests.browser.conftest import PHONE, TABLET, serve
 from tests.factories import PASSWORD, make_hotspot, make_office, make_team, make_user
 
 pytestmark = pytest.mark.browser
 
 HOSTILE = '<img src=x onerror="globalThis.pwn=1"> ${globalThis.pwn=2} ` </script>'
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
-PHONE = {"width": 390, "height": 844}
-TABLET = {"width": 820, "height": 1180}
 
 
 @pytest.fixture(scope="module")
@@ -54,30 +43,8 @@ def live_server(tmp_path_factory) -> Iterator[str]:
         make_user(Role.FIELD, username="petugas", team=make_team(office, name="Tim Uji"))
         db.session.commit()
         db.session.remove()
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-        with app.app_context():
-            db.engine.dispose()
-
-
-@pytest.fixture(scope="module")
-def browser(chromium_path):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=chromium_path, headless=True, args=CHROMIUM_ARGS
-        )
-        try:
-            yield browser
-        finally:
-            browser.close()
+    with serve(app) as base:
+        yield base
 
 
 def open_page(browser, viewport):

@@ -11,16 +11,15 @@ touch targets. Screenshots go to /tmp/field-*.png.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
-from werkzeug.serving import make_server
 
 from outreach import create_app
 from outreach.extensions import db
 from outreach.models import HotspotDemand, Role, StopCheckin, VisitOutcome
+from tests.browser.conftest import PHONE, serve
 from tests.factories import (
     PASSWORD,
     make_hotspot,
@@ -36,15 +35,6 @@ from tests.field.conftest import publish, today_wib
 pytestmark = pytest.mark.browser
 
 TABLET = {"width": 800, "height": 1280}
-PHONE = {"width": 390, "height": 844}
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
 HERE = {"latitude": 3.5905, "longitude": 98.6790, "accuracy": 20}
 
 
@@ -101,30 +91,8 @@ def live_server(tmp_path) -> Iterator[tuple[str, object, RequestLog, dict]]:
         db.session.remove()
     log = RequestLog(app.wsgi_app)
     app.wsgi_app = log
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}", app, log, seed
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-        with app.app_context():
-            db.engine.dispose()
-
-
-@pytest.fixture
-def browser(chromium_path):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=chromium_path, headless=True, args=CHROMIUM_ARGS
-        )
-        try:
-            yield browser
-        finally:
-            browser.close()
+    with serve(app) as base:
+        yield base, app, log, seed
 
 
 def new_page(browser, viewport):
