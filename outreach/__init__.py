@@ -33,7 +33,17 @@ def create_app(test_config: Mapping[str, Any] | str | None = None) -> Flask:
     register_errorhandlers(app)
     register_hooks(app)
     register_commands(app)
+    trust_proxies(app)
     return app
+
+
+def trust_proxies(app: Flask) -> None:
+    """Take the client address from ``PROXY_FIX_X_FOR`` trusted reverse proxies (if any)."""
+    hops = int(app.config.get("PROXY_FIX_X_FOR") or 0)
+    if hops > 0:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
 
 
 def load_config(app: Flask, test_config: Mapping[str, Any] | str | None) -> None:

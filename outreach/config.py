@@ -64,6 +64,11 @@ DEFAULTS: dict[str, Any] = {
     # UU PDP retention: a request's personal data is kept this many days after the visit is
     # closed (the request marked done), then purged.
     "HOME_VISIT_RETENTION_DAYS": 90,
+    # Behind a reverse proxy every request comes from the proxy's address, so per-IP rate limits
+    # (login, home-visit form) would count all residents together. Set this to the number of
+    # proxies in front of the app (usually 1) to take the client address from X-Forwarded-For;
+    # 0 (the default) ignores that header, which a client could otherwise forge.
+    "PROXY_FIX_X_FOR": 0,
     "REDIS_URL": None,
     # Background solves: an in-process thread by default, RQ when REDIS_URL is set.
     "JOB_BACKEND": None,  # "thread" | "rq" | "inline"; None chooses from REDIS_URL
@@ -100,6 +105,7 @@ ENV_KEYS = {
     "RATELIMIT_STORAGE_URI": str,
     "FIELD_DEVICE_IDLE_DAYS": int,
     "FIELD_DEVICE_ABSOLUTE_DAYS": int,
+    "PROXY_FIX_X_FOR": int,
 }
 
 # Whole-day settings: (smallest, largest) accepted value.

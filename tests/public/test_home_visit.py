@@ -594,6 +594,27 @@ def test_home_visit_posts_are_rate_limited_with_a_friendly_page(app_config, requ
     assert other.status_code == 303
 
 
+@pytest.mark.parametrize("hops", [0, 1])
+def test_behind_a_proxy_each_resident_has_their_own_limit(app_config, request, hops):
+    """With PROXY_FIX_X_FOR=1 the limit counts the client from X-Forwarded-For (residents
+    behind one reverse proxy are not counted together); with 0 a forged header changes nothing."""
+    app_config.update(
+        RATELIMIT_ENABLED=True, HOME_VISIT_RATE_LIMIT="1 per hour", PROXY_FIX_X_FOR=hops
+    )
+    app = request.getfixturevalue("app")
+    office = request.getfixturevalue("office")
+    client = app.test_client()
+    url = f"/o/{office.slug}/home-visit"
+    proxy = {"REMOTE_ADDR": "10.0.0.1"}
+    codes = [
+        client.post(
+            url, data=form_data(), environ_base=proxy, headers={"X-Forwarded-For": resident}
+        ).status_code
+        for resident in ("36.68.1.10", "36.68.1.11", "36.68.1.10")
+    ]
+    assert codes == ([303, 303, 429] if hops else [303, 429, 429])
+
+
 def test_status_lookups_are_rate_limited(app_config, request):
     app_config.update(RATELIMIT_ENABLED=True, REQUEST_STATUS_RATE_LIMIT="3 per hour")
     app = request.getfixturevalue("app")
