@@ -83,6 +83,9 @@ DEFAULTS: dict[str, Any] = {
     # Field teams record outcomes for visits from this many days ago up to today.
     "FIELD_OUTCOME_MAX_AGE_DAYS": 7,
     "SOLVER_MAX_SECONDS": 600,
+    # The planning clock ("now": no plan starts before today, today's routes start from now):
+    # None is the real clock; tests set an ISO instant so fixed-date plans stay in the future.
+    "PLANNING_NOW": None,
     "MAP_TILE_URL": "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
     "MAP_TILE_ATTRIBUTION": "&copy; OpenStreetMap contributors",
     "MAP_TILES_ENABLED": True,

@@ -392,7 +392,7 @@ class Plan(db.Model):
     end_date: Mapped[date] = mapped_column(sa.Date)
     # What to plan: team ids, hotspot ids or filters, time limit, seed.
     params: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
-    solver_status: Mapped[str] = mapped_column(sa.String(40), default="")
+    solver_status: Mapped[str] = mapped_column(sa.String(64), default="")
     kpis: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
     violations: Mapped[list[Any]] = mapped_column(sa.JSON, default=list)
     published_version: Mapped[int] = mapped_column(default=0)

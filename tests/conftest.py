@@ -29,6 +29,9 @@ def _test_config(tmp_path) -> dict:
         "RATELIMIT_ENABLED": False,
         "MAP_TILES_ENABLED": True,
         "SERVER_NAME": "localhost",
+        # Plans are built on fixed dates (tests/factories.monday() = 2026-12-07): the planning
+        # clock stays before them, so these tests do not start failing once the date passes.
+        "PLANNING_NOW": "2026-12-01T00:00:00+07:00",
     }
 
 

@@ -25,6 +25,7 @@ in :func:`write_result`.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, timezone
@@ -43,6 +44,7 @@ from ..models import (
     PlannedStop,
     PlanUnserved,
     StopStatus,
+    utcnow,
 )
 from ..models import Team as TeamRow
 from ..planning import (
@@ -220,9 +222,86 @@ def team_shifts(team: TeamRow, dates: Sequence[date], holidays: Mapping[date, st
     return out
 
 
-def to_team(team: TeamRow, office: Office, dates: Sequence[date], holidays) -> Team:
-    """A planning team starting and ending its days at the office."""
+# A solve started during the day plans today from "now", rounded up to this step.
+NOW_STEP_S = 5 * 60
+
+
+def planning_now() -> datetime:
+    """The instant a new solve plans from (aware): the clock, unless the app config's
+    ``PLANNING_NOW`` (an aware datetime or ISO 8601 text such as
+    ``"2026-12-07T10:17:00+07:00"``; naive means UTC) fixes it for tests and demos."""
+    from flask import current_app, has_app_context
+
+    fixed = current_app.config.get("PLANNING_NOW") if has_app_context() else None
+    if fixed:
+        value = fixed if isinstance(fixed, datetime) else datetime.fromisoformat(str(fixed))
+        result = aware(value)
+        assert result is not None
+        return result
+    return utcnow()
+
+
+def local_now(office: Office, now: datetime) -> tuple[date, int]:
+    """``now`` in the office's zone: its date and the second of that day, rounded up to the
+    next :data:`NOW_STEP_S` (10:17 → 10:20; 10:20:00 stays)."""
+    value = aware(now)
+    assert value is not None
+    local = value.astimezone(office_zone(office))
+    midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    second = math.ceil((local - midnight).total_seconds() / NOW_STEP_S) * NOW_STEP_S
+    return local.date(), second
+
+
+def shift_from(shift: Shift, second: int) -> Shift | None:
+    """What is left of ``shift`` from day-local ``second`` on; ``None`` when it has ended.
+
+    Breaks that ended are gone; a break under way keeps what is left of it (a flexible one
+    at most its duration)."""
+    if second <= shift.start:
+        return shift
+    if second >= shift.end:
+        return None
+    breaks: list[Break] = []
+    for b in shift.breaks:
+        if b.end <= second:
+            continue
+        if b.start >= second:
+            breaks.append(b)
+            continue
+        assert b.duration is not None
+        breaks.append(Break(second, b.end, b.name, min(b.duration, b.end - second)))
+    return Shift(shift.date, second, shift.end, tuple(breaks))
+
+
+def shifts_from_now(shifts: Iterable[Shift], office: Office, now: datetime) -> list[Shift]:
+    """The shifts a solve at ``now`` can still use: none before today (office zone), today's
+    from ``now`` rounded up (:func:`local_now`, :func:`shift_from`), later days whole."""
+    today, second = local_now(office, now)
+    out: list[Shift] = []
+    for s in shifts:
+        if s.date < today:
+            continue
+        rest = shift_from(s, second) if s.date == today else s
+        if rest is not None:
+            out.append(rest)
+    return out
+
+
+def to_team(
+    team: TeamRow,
+    office: Office,
+    dates: Sequence[date],
+    holidays,
+    now: datetime | None = None,
+) -> Team:
+    """A planning team starting and ending its days at the office.
+
+    With ``now`` (a new solve) its shifts start no earlier than ``now``
+    (:func:`shifts_from_now`): today's routes start from now, not from the shift start."""
     depot = Location(office.lat, office.lon)
+    shifts = team_shifts(team, dates, holidays)
+    if now is not None:
+        shifts = shifts_from_now(shifts, office, now)
     services = frozenset(
         Service(s) for s in (team.services or []) if s in Service._value2member_map_
     )
@@ -236,7 +315,7 @@ def to_team(team: TeamRow, office: Office, dates: Sequence[date], holidays) -> T
         services=services,
         printer=bool(team.has_printer),
         cards_per_day=int(team.cards_per_day or 0),
-        shifts=tuple(team_shifts(team, dates, holidays)),
+        shifts=tuple(shifts),
     )
 
 
@@ -297,6 +376,7 @@ def build_problem(
     country: str | None = "ID",
     demand_override: Mapping[str, Mapping[str, int]] | None = None,
     card_stock: int | None = None,
+    now: datetime | None = None,
 ) -> BuiltProblem:
     """Build a :class:`Problem` from rows.
 
@@ -307,11 +387,13 @@ def build_problem(
     the range) is ignored and noted. ``demand_override`` (hotspot id as string → service →
     persons) replaces the remaining demand, e.g. the demand a plan was solved for;
     ``card_stock`` replaces the office's blank-card stock (a re-plan of the remaining days).
+    ``now`` (a new solve) takes away the working time before it: no shift before today, and
+    today's shifts start at ``now`` rounded up to 5 minutes (:func:`shifts_from_now`).
     """
     dates = date_range(start, end)
     holidays = national_holidays(dates, country) if country else {}
     clock = Clock(dates[0], utc_offset_minutes(office, dates[0]))
-    built_teams = [to_team(t, office, dates, holidays) for t in teams]
+    built_teams = [to_team(t, office, dates, holidays, now) for t in teams]
     by_id = {t.id: t for t in built_teams}
     dropped = set(dropped_ids)
     locks: dict[int, Lock] = {}
@@ -498,6 +580,7 @@ def problem_for_plan(
     travel: TravelProvider | None = None,
     live_demand: bool = False,
     from_date: date | None = None,
+    now: datetime | None = None,
 ) -> BuiltProblem:
     """The plan's problem: its selection, dropped hotspots, and (optionally) its locked stops.
 
@@ -509,6 +592,11 @@ def problem_for_plan(
     only: the problem covers ``from_date`` to the end date (the teams' shifts on those
     dates), plans :func:`replan_demand` with :func:`replan_card_stock` blank cards, and
     keeps the locked stops of those days as locks; ``kept_before`` is set on the result.
+
+    A new solve plans from ``now`` (default :func:`planning_now`): today's routes start from
+    then, not from the shift start, and no earlier day gets a route. Checks of a stored plan
+    (without ``live_demand``; ``now`` unset) use the whole shifts, so a plan stays valid as
+    the day goes on.
 
     The check of a stored plan whose last solve kept earlier days (``params["kept_before"]``)
     covers the whole horizon against the snapshots :func:`write_result` stored (demand and
@@ -524,6 +612,7 @@ def problem_for_plan(
     assert office is not None
     if live_demand:
         keep = from_date if from_date and plan.start_date < from_date <= plan.end_date else None
+        now = now if now is not None else planning_now()
     else:
         keep = kept_before(plan)
     live = planned_stops(plan)
@@ -545,6 +634,7 @@ def problem_for_plan(
             travel=travel,
             demand_override=replan_demand(hotspots, kept),
             card_stock=replan_card_stock(office, kept),
+            now=now,
         )
         built.kept_before = keep
         return built
@@ -560,6 +650,7 @@ def problem_for_plan(
         travel=travel,
         demand_override=None if live_demand else params.get("demand"),
         card_stock=int(stock) if isinstance(stock, int) else None,
+        now=now,
     )
 
 
@@ -664,7 +755,7 @@ def write_result(plan: Plan, built: BuiltProblem, result: Result) -> None:
                 persons=e.persons,
             )
         )
-    plan.solver_status = result.status[:40]
+    plan.solver_status = result.status[:64]
     # The demand this plan was solved for: later checks use it, not the live remaining.
     demand = {s.id: {k.value: v for k, v in s.demand.items()} for s in built.problem.sites}
     params = {

@@ -148,12 +148,16 @@ def create_plan(
     filters: HotspotFilter | None = None,
     time_limit_s: int = DEFAULT_TIME_LIMIT_S,
     seed: int = 0,
+    now: datetime | None = None,
 ) -> Plan:
     """Create a draft plan and commit it.
 
     ``team_ids`` default to all active teams of the office; ``hotspot_ids`` default to every
     hotspot matching ``filters`` with remaining demand. The selection is stored as explicit
     ids in ``plan.params`` so later checks and re-optimisations cover the same hotspots.
+    A plan cannot start before today in the office's time zone (``now`` for tests; default
+    :func:`adapter.planning_now`); a plan starting today is solved from the time of the
+    solve on (see :func:`adapter.problem_for_plan`).
     Raises :class:`PlanError` with one detail per bad field.
     """
     errors: list[dict[str, str]] = []
@@ -162,6 +166,15 @@ def create_plan(
         errors.append(field_error("name", "Nama rencana wajib diisi."))
     elif len(name) > 200:
         errors.append(field_error("name", "Nama rencana paling panjang 200 karakter."))
+    today = office_today(office, now if now is not None else adapter.planning_now())
+    if start_date < today:
+        errors.append(
+            field_error(
+                "start_date",
+                f"Tanggal mulai {start_date.isoformat()} sudah lewat; rencana baru paling awal "
+                f"mulai hari ini ({today.isoformat()}).",
+            )
+        )
     if end_date < start_date:
         errors.append(field_error("end_date", "Tanggal akhir tidak boleh sebelum tanggal mulai."))
     elif (end_date - start_date).days + 1 > MAX_PLAN_DAYS:

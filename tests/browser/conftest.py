@@ -41,6 +41,7 @@ def browser_app(database_path: Any, **overrides: Any) -> Flask:
             "WTF_CSRF_ENABLED": True,
             "RATELIMIT_ENABLED": False,
             "MAP_TILES_ENABLED": False,
+            "PLANNING_NOW": "2026-12-01T00:00:00+07:00",  # see tests/conftest.py
             **overrides,
         }
     )
