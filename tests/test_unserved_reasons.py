@@ -60,6 +60,17 @@ CASES = {
         "It would fit on its own, but the teams' time on the days that could take it went to "
         "sites of the same or higher priority.",
     ),
+    explain.IDLE_TIME_UNUSED: (
+        {"team": "7", "date": "2026-12-07"},
+        "Tim Medan Barat masih menganggur pada Senin, 7 Desember 2026 selama titik ini buka, "
+        "cukup lama untuk melayaninya, tetapi perjalanan ke sana dan ke titik berikutnya tidak "
+        "muat dalam waktu itu dan pencarian tidak menemukan susunan lain. Rencanakan ulang "
+        "dengan waktu lebih lama, atau kunci titik ini ke hari itu.",
+        "Tim Medan Barat has idle time on Monday, 7 December 2026 while it is open, long "
+        "enough to serve it, but the drive there and on to the next stop does not fit that "
+        "time and the search found no other arrangement. Plan again with more time, or lock "
+        "it to that day.",
+    ),
     explain.NOT_PLACED: (
         {},
         "Sebenarnya muat sendiri, tetapi setiap hari yang memungkinkan sudah terpakai, "

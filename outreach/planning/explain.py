@@ -20,10 +20,16 @@ Each reason is established by a check against the problem and the plan, in this 
 ``SEARCH_STOPPED``
     The visit alone would fit a capable team-day that the plan leaves empty: the search
     stopped (time limit or cancellation) before placing it. Run the plan longer.
+``IDLE_TIME_UNUSED``
+    The visit alone would fit, and a team-day where it fits has idle time (waiting at a
+    site, before leaving or after coming back) inside the site's open hours long enough
+    for the visit, or for a part worth a visit (:data:`gapfill.MIN_PART_SERVICE_S`); the
+    gap-filling step could still not put it there (the drive there and on does not fit
+    the gap, or blank cards ran short), nor did the search find another arrangement.
 ``OUTRANKED``
-    The visit alone would fit, but every team-day where it fits is in use and, while
-    the site is open, serves only sites of the same or a higher priority: the capacity
-    went to residents worth at least as much.
+    The visit alone would fit, but every team-day where it fits is in use, has no such
+    idle time and, while the site is open, serves only sites of the same or a higher
+    priority: the capacity went to residents worth at least as much.
 ``NOT_PLACED``
     The visit alone would fit and every team-day where it fits is in use, but one of
     them serves a site of lower priority while this site is open: the search kept those
@@ -49,6 +55,7 @@ from outreach.planning.domain import (
     Site,
     Vehicle,
 )
+from outreach.planning.gapfill import MIN_PART_SERVICE_S, room_on
 from outreach.planning.result import Route, Unserved
 
 LOCK_CONFLICT = "LOCK_CONFLICT"
@@ -60,6 +67,7 @@ CARDS_EXHAUSTED = "CARDS_EXHAUSTED"
 SEARCH_STOPPED = "SEARCH_STOPPED"
 OUTRANKED = "OUTRANKED"
 NOT_PLACED = "NOT_PLACED"
+IDLE_TIME_UNUSED = "IDLE_TIME_UNUSED"
 
 REASONS: Mapping[str, str] = MappingProxyType(
     {
@@ -78,6 +86,9 @@ REASONS: Mapping[str, str] = MappingProxyType(
         NOT_PLACED: "It would fit on its own, but every day that could take it is in use, "
         "also for sites of lower priority during its opening hours, and the search found no "
         "way to add it there. Lock it to a day to put it first, or plan again with more time.",
+        IDLE_TIME_UNUSED: "{team} has idle time on {date} while it is open, long enough to "
+        "serve it, but the drive there and on to the next stop does not fit that time and the "
+        "search found no other arrangement. Plan again with more time, or lock it to that day.",
     }
 )
 """Reason code -> English message template."""
@@ -98,6 +109,7 @@ def explain_unserved(
     routes: Sequence[Route],
     remaining: Sequence[tuple[Site, Mapping[Service, int], Sequence[Mapping[Service, int]]]],
     matrices: Matrices | None = None,
+    split: frozenset[str] | set[str] = frozenset(),
 ) -> list[Unserved]:
     """Give every unserved remainder a reason code and message.
 
@@ -112,6 +124,9 @@ def explain_unserved(
         had for them (empty if it had none; the whole remainder is then one visit).
     matrices
         Travel matrices per profile over ``problem.places()`` (computed if omitted).
+    split
+        Ids of the sites the planner split into several visits: for them a part worth a
+        visit counts as fitting idle time (the gap-filling step may insert parts of them).
     """
     if not remaining:
         return []
@@ -127,6 +142,7 @@ def explain_unserved(
         if r.stops
     }
     cards_used = sum(r.cards for r in routes)
+    by_day = {(r.team_id, r.date): r for r in routes}
     vehicles = problem.vehicles
     out: list[Unserved] = []
     for site, persons, chunks in remaining:
@@ -143,6 +159,8 @@ def explain_unserved(
             used_days,
             cards_used,
             visits_on,
+            by_day,
+            site.id in split,
         )
         out.append(
             Unserved(
@@ -168,6 +186,8 @@ def _reason(
     used_days: set[tuple[str, object]],
     cards_used: int,
     visits_on: Mapping[tuple[str, object], Sequence[tuple[int, int, int]]],
+    by_day: Mapping[tuple[str, object], Route] | None = None,
+    split: bool = False,
 ) -> tuple[str, dict[str, object]]:
     cards = sum(n for s, n in persons.items() if s in CARD_SERVICES)
     teams = problem.teams
@@ -204,6 +224,14 @@ def _reason(
         return CARDS_EXHAUSTED, {"cards": cards}
     if any((v.team.id, v.date) not in used_days for v in fitting):
         return SEARCH_STOPPED, {}
+    # "time went to equal or higher priority" only holds when no fitting day has idle
+    # time, inside the site's hours, long enough for the visit or a part worth a visit
+    for v in fitting:
+        need = problem.visit_seconds(site, visit, v.team.kits)
+        if split:
+            need = min(need, site.setup_s + max(site.setup_s, MIN_PART_SERVICE_S))
+        if room_on(problem, v, (by_day or {}).get((v.team.id, v.date)), site, need):
+            return IDLE_TIME_UNUSED, {"team": v.team.id, "date": v.date.isoformat()}
     if any(_lower_priority_in_hours(problem, site, visit, v, visits_on) for v in fitting):
         return NOT_PLACED, {}
     return OUTRANKED, {}

@@ -147,6 +147,9 @@ class Result:
     progress: tuple[tuple[float, int, float], ...] = ()
     timings: Mapping[str, float] = field(hash=False, default_factory=dict)
     """Seconds per phase: build, construction, search, extract (for benchmarks)."""
+    search_routes: tuple[Route, ...] | None = field(default=None, hash=False, compare=False)
+    """The routes as the search left them, before the gap-filling step (``None`` when the
+    step changed nothing or did not run); for benchmarks and tests."""
 
     # -- time -------------------------------------------------------------------------
 

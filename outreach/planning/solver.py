@@ -48,7 +48,16 @@ Search
 A prize-aware greedy (numpy, all team-days growing in parallel) builds the start,
 loaded with ``RoutesToAssignment``; then the metaheuristic (guided local search
 by default) improves it within the time limit. If the search gets no time the greedy
-plan is returned. Cancellation (event or callable) is checked in an
+plan is returned. After the search, :mod:`outreach.planning.gapfill` starts every stop as
+early as it can and inserts left-out visits (most urgent first) into the teams' idle time
+without moving a planned stop; the filled plan is kept only if the independent checker
+accepts it (``SolveParams.gap_fill``). Why a step after the search rather than waiting in
+the objective: the objective is dominated by the unserved penalties (a unit above any
+travel cost), so a slack cost would only break ties between plans serving the same
+residents, while the idle mornings the coordinators saw come from visits the search did
+not try in the gap before its time ran out and from cumul values it leaves arbitrary
+(OR-Tools fixes a feasible start, not the earliest); both are fixed exactly, in about a
+second at Medan size, by the step. Cancellation (event or callable) is checked in an
 ``AddAtSolutionCallback`` and by a watcher thread calling ``RoutingModel.CancelSearch``;
 progress is reported on each improving solution. Everything tunable is in
 :class:`SolveParams`.
@@ -67,6 +76,7 @@ from typing import Any
 import numpy as np
 from ortools.constraint_solver import pywrapcp, routing_enums_pb2
 
+from outreach.planning import gapfill
 from outreach.planning.domain import (
     CARD_SERVICES,
     DAY_SECONDS,
@@ -220,6 +230,11 @@ class SolveParams:
         small; benchmarks with decimal travel times use 1.
     log_search
         Let OR-Tools log the search to stderr.
+    gap_fill
+        After the search, start every stop as early as it can and insert left-out visits
+        (whole, or the largest part worth a visit) into the teams' idle time without moving
+        any planned stop (:mod:`outreach.planning.gapfill`); the filled plan is re-checked
+        with the independent checker and kept only if it passes.
     """
 
     time_limit_s: float = 10.0
@@ -251,6 +266,7 @@ class SolveParams:
     neighbors_ratio: float | None = None
     time_tick_s: int = 60
     log_search: bool = False
+    gap_fill: bool = True
     search_fields: Mapping[str, Any] = field(default_factory=dict, hash=False)
 
     def __post_init__(self) -> None:
@@ -846,6 +862,13 @@ def solve(
     if not problem.vehicles:
         return _to_result(problem, None, None, "NO_VEHICLES", t0, ())
     model = _build(problem, params)
+    if params.gap_fill:
+        # leave the gap-filling step and its check their time (about a second at Medan
+        # size) within the limit
+        reserve = min(2.0, 0.05 * params.time_limit_s)
+        model.params = dataclasses.replace(
+            params, time_limit_s=max(0.01, params.time_limit_s - reserve)
+        )
     timings = {"build": time.monotonic() - t0}
     routing = model.routing
     history: list[tuple[float, int, float]] = []
@@ -905,6 +928,13 @@ def solve(
     timings["search"] = time.monotonic() - t0 - timings["build"] - timings["construction"]
     t_extract = time.monotonic()
     result = _to_result(problem, model, solution, status_name, t0, tuple(history))
+    if params.gap_fill and solution is not None:
+        # the gap-filled plan must pass the independent checker like any plan; if it did
+        # not, the search's own plan stands
+        from outreach.planning.checker import check
+
+        if check(problem, result):
+            result = _to_result(problem, model, solution, status_name, t0, tuple(history), False)
     timings["extract"] = time.monotonic() - t_extract
     return dataclasses.replace(result, timings=timings, runtime_s=time.monotonic() - t0)
 
@@ -1273,8 +1303,10 @@ def _to_result(
     status: str,
     t0: float,
     history: tuple[tuple[float, int, float], ...],
+    fill: bool = True,
 ) -> Result:
     routes: list[Route] = []
+    search_routes: tuple[Route, ...] | None = None
     served: dict[str, dict[Service, int]] = {s.id: {} for s in problem.sites}
     served_groups: set[tuple[int, int]] = set()
     objective = 0
@@ -1359,6 +1391,23 @@ def _to_result(
         for v in model.visits:
             if (v.site_index, v.chunk) not in served_groups:
                 open_chunks.setdefault(v.site_index, {})[v.chunk] = v.persons
+    if model is not None and fill and model.params.gap_fill and open_chunks:
+        split = {v.site_index for v in model.visits if v.chunk > 0}
+        candidates = [
+            gapfill.Candidate(si, chunk, persons, si in split)
+            for si, chunks in open_chunks.items()
+            for chunk, persons in chunks.items()
+        ]
+        search_routes = tuple(routes)
+        routes, left = gapfill.fill(problem, routes, candidates, model.full)
+        open_chunks = {}
+        for c in left:
+            open_chunks.setdefault(c.site_index, {})[c.chunk] = c.persons
+        served = {s.id: {} for s in problem.sites}
+        for r in routes:
+            for stop in r.stops:
+                for s, n in stop.persons.items():
+                    served[stop.site_id][s] = served[stop.site_id].get(s, 0) + n
     remaining: list[tuple[Site, dict[Service, int], list[Mapping[Service, int]]]] = []
     for si, site in enumerate(problem.sites):
         left = {s: n - served[site.id].get(s, 0) for s, n in site.demand.items()}
@@ -1366,7 +1415,13 @@ def _to_result(
         if left:
             remaining.append((site, left, list(open_chunks.get(si, {}).values())))
     unserved = explain_unserved(
-        problem, tuple(routes), remaining, None if model is None else model.full
+        problem,
+        tuple(routes),
+        remaining,
+        None if model is None else model.full,
+        split=frozenset()
+        if model is None
+        else frozenset(problem.sites[v.site_index].id for v in model.visits if v.chunk > 0),
     )
     required_missing = tuple(s.id for s, _, _ in remaining if s.required)
     capacity = {t.id: 0 for t in problem.teams}
@@ -1385,6 +1440,7 @@ def _to_result(
         team_capacity_s=capacity,
         required_missing=required_missing,
         progress=history,
+        search_routes=search_routes,
     )
 
 
