@@ -127,6 +127,11 @@ UNSERVED_REASONS = {
         "sites of lower priority during its opening hours, and the search found no way to "
         "add it there. Lock it to a day to put it first, or plan again with more time."
     ),
+    "IDLE_TIME_UNUSED": _l(
+        "%(team)s has idle time on %(date)s while it is open, long enough to serve it, but the "
+        "drive there and on to the next stop does not fit that time and the search found no "
+        "other arrangement. Plan again with more time, or lock it to that day."
+    ),
     "needs_location": _l(
         "The location is not known yet: put a pin on the map so this point can be planned."
     ),
@@ -239,3 +244,31 @@ REQUEST_STATUS_LABELS = {
     "rejected": _l("Rejected"),
     "done": _l("Done"),
 }
+
+
+# -- break names (issue 10) ---------------------------------------------------------------------
+
+# Team shifts store a break's name as typed (the defaults are Indonesian: "Istirahat",
+# "Sholat Jumat"); the known default names are shown in the reader's language.
+BREAK_LABELS = {
+    "istirahat": _l("Break"),
+    "istirahat siang": _l("Lunch break"),
+    "makan siang": _l("Lunch break"),
+    "sholat jumat": _l("Friday prayer"),
+    "shalat jumat": _l("Friday prayer"),
+    "salat jumat": _l("Friday prayer"),
+    "jumatan": _l("Friday prayer"),
+    "break": _l("Break"),
+    "lunch": _l("Lunch break"),
+    "lunch break": _l("Lunch break"),
+    "friday prayer": _l("Friday prayer"),
+}
+
+
+def break_label(name: str | None) -> str:
+    """A break's name in the reader's language: known default names translated, others as typed."""
+    key = " ".join(str(name or "").replace("'", "").lower().split())
+    if not key:
+        return str(_l("Break"))
+    label = BREAK_LABELS.get(key)
+    return str(label) if label is not None else str(name)

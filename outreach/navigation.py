@@ -104,6 +104,25 @@ def format_count(value: int | float | None) -> str:
     return format_decimal(value or 0)
 
 
+def format_fixed(value: int | float | None, digits: int = 1) -> str:
+    """Format a measure with ``digits`` decimals in the language's style.
+
+    ``600,8`` km in Indonesian, ``600.8`` in English; thousands grouped (``1.234,5``).
+    ``None`` gives an en dash.
+    """
+    if value is None:
+        return "–"
+    pattern = "#,##0." + "0" * digits if digits > 0 else "#,##0"
+    return format_decimal(round(float(value), digits), format=pattern)
+
+
+def format_coordinate(value: float | None) -> str:
+    """Format a latitude or longitude with five decimals (about a metre) in the language's style."""
+    if value is None:
+        return "–"
+    return format_decimal(round(float(value), 5), format="0.00000")
+
+
 def install(app: Flask) -> None:
     """Make the layout helpers available to every template."""
     app.add_template_global(endpoint_url)
@@ -111,3 +130,5 @@ def install(app: Flask) -> None:
     app.add_template_global(lang_links)
     app.add_template_global(current_lang)
     app.add_template_filter(format_count, "num")
+    app.add_template_filter(format_fixed, "dec")
+    app.add_template_filter(format_coordinate, "coord")

@@ -42,7 +42,9 @@ from ..exporting import content_disposition
 from ..extensions import db
 from ..importing import ImportRejected, Issue, template_csv, template_xlsx
 from ..importing.fields import FIELD_ALIASES
+from ..importing.messages import render as render_message
 from ..importing.parse import read_table
+from ..labels import SERVICE_SHORT_LABELS
 from ..models import Office
 from . import bp
 from .hotspots import KIND_LABELS
@@ -187,8 +189,8 @@ def _english() -> bool:
 
 
 def issue_text(issue: Issue) -> str:
-    """The importer's message in the UI language (its catalogue has Indonesian and English)."""
-    return issue.message_en if _english() else issue.message
+    """The importer's message in the UI language, numbers in the reader's style (3,5952)."""
+    return render_message(issue.code, issue.params, "en" if _english() else "id", localise=True)
 
 
 def _issue_rows(issues: list[Issue]) -> list[dict[str, Any]]:
@@ -295,6 +297,11 @@ def import_review(token: str):
         return _upload_page(UploadForm(), error=exc.issue, status=400)
     db.session.rollback()  # a preview stores nothing
     rows = preview.rows
+    shown = preview.valid_rows[:PREVIEW_ROW_LIMIT]
+    # One number column per service the file asks for (not a pill per service: pills wrap).
+    service_columns = [
+        code for code in SERVICE_LABELS if any(r.values.demand.get(code) for r in shown)
+    ]
     return render_template(
         "coordinator/imports/preview.html",
         token=token,
@@ -305,7 +312,9 @@ def import_review(token: str):
         row_warnings=_issue_rows([w for r in rows for w in r.warnings]),
         error_total=len(preview.errors),
         warning_total=sum(len(r.warnings) for r in rows),
-        shown_rows=preview.valid_rows[:PREVIEW_ROW_LIMIT],
+        shown_rows=shown,
+        service_columns=service_columns,
+        service_short_labels=SERVICE_SHORT_LABELS,
         row_limit=PREVIEW_ROW_LIMIT,
         kind_labels=KIND_LABELS,
         service_labels=SERVICE_LABELS,

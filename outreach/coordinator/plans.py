@@ -28,7 +28,7 @@ from sqlalchemy.orm import selectinload
 from .. import maps
 from ..errors import DomainError
 from ..extensions import db
-from ..labels import KIND_LABELS, SERVICE_LABELS, unserved_reasons
+from ..labels import KIND_LABELS, SERVICE_LABELS, break_label, unserved_reasons
 from ..models import (
     PRIORITY_MAX,
     PRIORITY_MIN,
@@ -46,6 +46,7 @@ from ..models import (
     StopStatus,
     Team,
 )
+from ..navigation import format_count
 from . import bp
 
 CONFLICT_MESSAGE = _l("Another coordinator has changed this plan; reload it.")
@@ -173,6 +174,152 @@ def violation_text(v: Any) -> str:
     return str(v)
 
 
+# -- the solver's status as a sentence ---------------------------------------------------------
+
+# OR-Tools' search status names (RoutingSearchStatus) and our own; the stored code may be cut
+# to the column's 40 characters, so partial success is recognised by its prefix.
+PARTIAL_PREFIX = "ROUTING_PARTIAL_SUCCESS"
+FOUND_STATUSES = {"ROUTING_SUCCESS", "ROUTING_OPTIMAL", "GREEDY_FALLBACK"}
+NO_PLAN_STATUSES = {"ROUTING_FAIL", "ROUTING_INFEASIBLE", "ROUTING_INVALID", "ROUTING_NOT_SOLVED"}
+# A search that used this share of its time limit stopped on the limit, not by itself (large
+# searches keep a margin of up to 10 % for their last local-search pass).
+TIME_LIMIT_SHARE = 0.85
+
+
+def solver_sentence(
+    code: str | None,
+    time_limit_s: float | None,
+    runtime_s: float | None,
+    unserved_persons: int = 0,
+) -> str:
+    """The solver's status as a sentence in the reader's language (never the raw code).
+
+    ``code`` is ``Plan.solver_status``; ``runtime_s`` the solve's run time (``Plan.kpis``) and
+    ``time_limit_s`` the plan's limit. A search that ran until its limit says a longer run
+    may serve more residents (or shorten the routes when nobody is left out).
+    """
+    code = (code or "").strip().upper()
+    seconds = runtime_s if runtime_s is not None else time_limit_s
+    shown = format_count(round(seconds)) if seconds is not None else None
+    limit = format_count(round(time_limit_s)) if time_limit_s else None
+    on_limit = code.startswith(PARTIAL_PREFIX) or bool(
+        time_limit_s and runtime_s is not None and runtime_s >= TIME_LIMIT_SHARE * time_limit_s
+    )
+    if code == "CANCELLED":
+        if shown is None:
+            return _("The search was stopped; this is the best plan found until then.")
+        return _(
+            "The search was stopped after %(seconds)s s; this is the best plan found until then.",
+            seconds=shown,
+        )
+    if code == "NO_VEHICLES":
+        return _("No team works on the days of this plan, so nothing could be planned.")
+    if code == "ROUTING_FAIL_TIMEOUT":
+        return _(
+            "The search found no plan within %(seconds)s s; plan again with a longer time limit.",
+            seconds=shown or limit or "?",
+        )
+    if code in NO_PLAN_STATUSES:
+        return _("The search found no plan that fits the teams' hours and the opening hours.")
+    if code == "GREEDY_FALLBACK":
+        return _(
+            "A quick plan was built because the search found none in %(seconds)s s; a longer "
+            "run may serve more.",
+            seconds=shown or limit or "?",
+        )
+    if code == "ROUTING_OPTIMAL" and shown is not None:
+        return _("Optimal plan found in %(seconds)s s.", seconds=shown)
+    if code in FOUND_STATUSES or code.startswith(PARTIAL_PREFIX):
+        if shown is None:
+            return _("Plan found.")
+        if on_limit and unserved_persons:
+            return _(
+                "Best plan found in %(seconds)s s; a longer run may serve more.", seconds=shown
+            )
+        if on_limit:
+            return _(
+                "Best plan found in %(seconds)s s; a longer run may shorten the routes.",
+                seconds=shown,
+            )
+        if limit:
+            return _(
+                "Plan found in %(seconds)s s, before the time limit of %(limit)s s.",
+                seconds=shown,
+                limit=limit,
+            )
+        return _("Plan found in %(seconds)s s.", seconds=shown)
+    if not code:
+        return ""
+    if shown is None:
+        return _("The solver has finished.")
+    return _("The solver finished in %(seconds)s s.", seconds=shown)
+
+
+def plan_solver_sentence(plan: Plan) -> str:
+    """:func:`solver_sentence` for a stored plan (its code, time limit, run time, unserved)."""
+    kpis, params = plan.kpis or {}, plan.params or {}
+
+    def number(value: Any) -> float | None:
+        return float(value) if isinstance(value, int | float) and math.isfinite(value) else None
+
+    return solver_sentence(
+        plan.solver_status,
+        number(params.get("time_limit_s")),
+        number(kpis.get("runtime_s")),
+        sum(int(u.persons or 0) for u in plan.unserved),
+    )
+
+
+# -- split sites: one visit by several teams ---------------------------------------------------
+
+
+def split_visits(routes: list[PlannedRoute]) -> dict[int, list[PlannedStop]]:
+    """Stop id -> the other teams' stops at the same site, day and start minute.
+
+    When a site's demand is beyond one team's day the solver sends two (or more) teams at
+    the same time: for residents and teams that is one visit with several teams.
+    """
+    groups: dict[tuple[int, date, datetime], list[PlannedStop]] = defaultdict(list)
+    for route in routes:
+        for stop in route.stops:
+            if stop.status == StopStatus.CANCELLED or stop.start_at is None:
+                continue
+            start = as_utc(stop.start_at).replace(second=0, microsecond=0)  # type: ignore[union-attr]
+            groups[(stop.hotspot_id, route.day, start)].append(stop)
+    out: dict[int, list[PlannedStop]] = {}
+    for stops in groups.values():
+        if len({s.route.team_id for s in stops}) > 1:
+            for stop in stops:
+                out[stop.id] = [o for o in stops if o is not stop]
+    return out
+
+
+SPLIT_REASON = _l("Demand beyond one team's day")
+
+
+@bp.app_template_global()
+def day_sheet_splits(route: PlannedRoute) -> dict[int, str]:
+    """For the day sheet: visit number (from 1) -> the other teams at that visit."""
+    plan_routes = db.session.scalars(
+        sa.select(PlannedRoute)
+        .where(PlannedRoute.plan_id == route.plan_id, PlannedRoute.day == route.day)
+        .options(selectinload(PlannedRoute.stops), selectinload(PlannedRoute.team))
+    ).all()
+    splits = split_visits(list(plan_routes))
+    return {
+        stop.position + 1: ", ".join(sorted({p.route.team.name for p in splits[stop.id]}))
+        for stop in route.stops
+        if stop.id in splits
+    }
+
+
+@bp.app_template_global()
+def day_sheet_breaks(route: PlannedRoute) -> list[str]:
+    """For the day sheet: the team's breaks that day, named in the reader's language."""
+    _shift, breaks = availability(route.team, route.day)
+    return [f"{break_label(label)} {hhmm(s)}–{hhmm(e)}" for s, e, label in breaks]
+
+
 # -- the review page's data ------------------------------------------------------------------
 
 
@@ -184,6 +331,8 @@ class StopRow:
     start: datetime
     end: datetime
     persons: int
+    # a split site: the other teams at this visit ("Tim B"), else ""
+    with_teams: str = ""
 
 
 @dataclass
@@ -245,7 +394,7 @@ def build_timeline(rv: RouteView) -> None:
                 "kind": "break",
                 "left": pct(b_start),
                 "width": pct(b_end) - pct(b_start),
-                "label": label or _("Break"),
+                "label": break_label(label),
                 "text": f"{hhmm(b_start)}–{hhmm(b_end)}",
             }
         )
@@ -303,6 +452,7 @@ def load_plan_for_review(plan_id: int) -> Plan:
 def route_views(plan: Plan, tz: ZoneInfo) -> list[RouteView]:
     """One view per team-day, with numbered stops in local time and a timeline."""
     views: list[RouteView] = []
+    splits = split_visits(list(plan.routes))
     for i, route in enumerate(plan.routes):
         rows: list[StopRow] = []
         live = [s for s in route.stops if s.status != StopStatus.CANCELLED]
@@ -315,6 +465,9 @@ def route_views(plan: Plan, tz: ZoneInfo) -> list[RouteView]:
                     start=local(stop.start_at, tz),  # type: ignore[arg-type]
                     end=local(stop.end_at, tz),  # type: ignore[arg-type]
                     persons=sum(int(v) for v in (stop.persons or {}).values()),
+                    with_teams=", ".join(
+                        sorted({p.route.team.name for p in splits.get(stop.id, [])})
+                    ),
                 )
             )
         shift, breaks = availability(route.team, route.day)
@@ -476,36 +629,6 @@ def brace_safe(html: str) -> str:
     return str(html).replace("{", "&#123;").replace("}", "&#125;")
 
 
-class PlanLegend(MacroElement):
-    """A legend control (colour swatch + escaped label per team-day), brace-safe."""
-
-    _template = Template(
-        """
-        {% macro script(this, kwargs) %}
-            (function () {
-                var legend = L.control({position: "bottomright"});
-                legend.onAdd = function () {
-                    var div = L.DomUtil.create("div", "jb-legend");
-                    div.innerHTML = {{ this.html|tojson }};
-                    return div;
-                };
-                legend.addTo({{ this._parent.get_name() }});
-            })();
-        {% endmacro %}
-        """
-    )
-
-    def __init__(self, title: object, items: list[tuple[str, object]]) -> None:
-        super().__init__()
-        self._name = "PlanLegend"
-        rows = "".join(
-            f'<li><span class="jb-swatch" style="background:{colour}"></span>{map_safe(label)}</li>'
-            for colour, label in items
-            if HEX_COLOUR.match(colour)
-        )
-        self.html = f"<strong>{map_safe(title)}</strong><ul>{rows}</ul>"
-
-
 class BulkMarkers(MacroElement):
     """Many pins from one JSON block: a loop over rows instead of one Folium element per pin.
 
@@ -586,6 +709,9 @@ def build_map(
     import folium
 
     fmap = maps.base_map((office.lat, office.lon), zoom_start=12)
+    # Quarter zoom steps: the opening frame fits the planned stops closely (whole steps can
+    # leave them in the middle half of a tablet's map).
+    fmap.options.update(zoom_snap=0.25)
     pin_rows: dict[str, list[dict[str, Any]]] = {}
     # Labels looked up once: gettext per pin costs more than the pin itself on big plans.
     services = {k: str(v) for k, v in SERVICE_LABELS.items()}
@@ -602,9 +728,12 @@ def build_map(
         "kec": _("Kecamatan"),
         "remaining": _("Residents remaining"),
         "priority": _("Priority"),
+        "teams": _("Teams"),
+        "why": _("Why several teams"),
+        "split": str(SPLIT_REASON),
     }
     bounds: list[tuple[float, float]] = []
-    legend: list[tuple[str, object]] = []
+    unplanned_bounds: list[tuple[float, float]] = []
     for rv in views:
         if not rv.stops:
             continue
@@ -620,17 +749,26 @@ def build_map(
                 (t["route"], rv.label),
                 (t["arrive"], f"{row.arrival:%H:%M}"),
                 (t["service"], f"{row.start:%H:%M}–{row.end:%H:%M}"),
-                (t["persons"], row.persons),
+                (t["persons"], format_count(row.persons)),
             ]
-            details += [(services.get(k, k), v) for k, v in (row.stop.persons or {}).items()]
+            tooltip = f"{row.number}. {hs.name} ({row.start:%H:%M})"
+            if row.with_teams:
+                # One visit by several teams: both pins (one per team-day layer) say so.
+                teams = f"{rv.route.team.name} + {row.with_teams}"
+                details[1:1] = [(t["teams"], teams), (t["why"], t["split"])]
+                tooltip = f"{tooltip} · {teams}"
+            details += [
+                (services.get(k, k), format_count(int(v)))
+                for k, v in (row.stop.persons or {}).items()
+            ]
             if row.stop.cards:
-                details.append((t["cards"], row.stop.cards))
+                details.append((t["cards"], format_count(row.stop.cards)))
             if row.stop.locked:
                 details.append((t["status"], t["locked"]))
             pins.add(
                 hs.lat,
                 hs.lon,
-                tooltip=f"{row.number}. {hs.name} ({row.start:%H:%M})",
+                tooltip=tooltip,
                 popup=maps.popup_html(f"{row.number}. {hs.name}", details),
                 colour=rv.colour,
                 label=row.number,
@@ -641,7 +779,6 @@ def build_map(
         pin_rows[pins.key] = pins.rows
         bounds += line
         layer.add_to(fmap)
-        legend.append((rv.colour, rv.label))
     if unplanned:
         cluster = maps.cluster(fmap, _("Not planned yet"))
         pins = BulkMarkers("unplanned")
@@ -649,32 +786,30 @@ def build_map(
             pins.add(
                 hs.lat,  # type: ignore[arg-type]
                 hs.lon,  # type: ignore[arg-type]
-                tooltip=f"{hs.name} – {t['left']} {hs.remaining_total}",
+                tooltip=f"{hs.name} – {t['left']} {format_count(hs.remaining_total)}",
                 popup=maps.popup_html(
                     hs.name,
                     [
                         (t["kel"], hs.kelurahan_name),
                         (t["kec"], hs.kecamatan_name),
-                        (t["remaining"], hs.remaining_total),
+                        (t["remaining"], format_count(hs.remaining_total)),
                         (t["priority"], hs.priority),
                     ],
                 ),
                 colour=UNPLANNED_COLOUR,
             )
-            bounds.append((hs.lat, hs.lon))  # type: ignore[arg-type]
+            unplanned_bounds.append((hs.lat, hs.lon))  # type: ignore[arg-type]
         pins.add_to(cluster)
         pin_rows[pins.key] = pins.rows
-        legend.append((UNPLANNED_COLOUR, _("Not planned yet")))
-    if legend:
-        PlanLegend(_("Legend"), legend[:12]).add_to(fmap)
-    if bounds:
-        lats = [p[0] for p in bounds]
-        lons = [p[1] for p in bounds]
-        # Keep pins clear of the legend in the bottom-right corner (about 18 px per line).
+    # The map opens on the planned stops (the unplanned sites only when nothing is planned);
+    # the legend sits beside the map (see review.html), so no corner needs to stay clear.
+    framed = bounds or unplanned_bounds
+    if framed:
+        lats = [p[0] for p in framed]
+        lons = [p[1] for p in framed]
         fmap.fit_bounds(
             [[min(lats), min(lons)], [max(lats), max(lons)]],
-            padding_top_left=(30, 30),
-            padding_bottom_right=(40, 50 + 18 * min(len(legend), 12)),
+            padding=(36, 36),
             max_zoom=16,
         )
     folium.LayerControl(collapsed=True).add_to(fmap)
@@ -723,8 +858,36 @@ def review_context(plan: Plan) -> dict[str, Any]:
             {rv.route.team_id: rv.route.team for rv in views}.values(), key=lambda t: t.name
         ),
         "editable": plan.status in (PlanStatus.SOLVED, PlanStatus.PUBLISHED, PlanStatus.FAILED),
+        "legend_days": legend_days(views),
+        "unplanned_count": len(unplanned),
+        "unplanned_colour": UNPLANNED_COLOUR,
+        "solver_sentence": plan_solver_sentence(plan),
+        "published_now": published_now(plan),
         **replan_context(plan, office),
     }
+
+
+def legend_days(views: list[RouteView]) -> list[dict[str, Any]]:
+    """The legend beside the map: every team-day with stops, grouped by day."""
+    days: dict[date, list[RouteView]] = defaultdict(list)
+    for rv in views:
+        if rv.stops:
+            days[rv.route.day].append(rv)
+    return [
+        {
+            "label": day_label(day),
+            "routes": sorted(days[day], key=lambda rv: rv.route.team.name),
+        }
+        for day in sorted(days)
+    ]
+
+
+def published_now(plan: Plan) -> int | None:
+    """The version just published, when the page was reached from the publish button."""
+    raw = request.args.get("published", "")
+    if raw.isdigit() and int(raw) == plan.published_version:
+        return int(raw)
+    return None
 
 
 def replan_context(plan: Plan, office: Office | None) -> dict[str, Any]:
@@ -745,11 +908,18 @@ def replan_context(plan: Plan, office: Office | None) -> dict[str, Any]:
     }
 
 
+CHANGE_KINDS = ("cancelled", "moved", "retimed", "added")
+
+
 def publication_changes(pub, tz: ZoneInfo) -> dict[str, list[str]]:
-    """A publication's change list as sentences per kind (cancelled, moved, added)."""
+    """A publication's change list as sentences per kind (cancelled, moved, retimed, added)."""
     if pub is None:
         return {}
-    changes = pub.changes or {}
+    return change_lines(pub.changes or {})
+
+
+def change_lines(changes: dict[str, Any]) -> dict[str, list[str]]:
+    """Changes (``diff_snapshots``' shape) as one line per visit: site, team, day and time."""
     team_names = dict(db.session.execute(sa.select(Team.id, Team.name)).all())
 
     def when(item: dict[str, Any]) -> str:
@@ -763,12 +933,12 @@ def publication_changes(pub, tz: ZoneInfo) -> dict[str, list[str]]:
         return f"{team}, {day} {start}".strip()
 
     out: dict[str, list[str]] = {}
-    for kind in ("cancelled", "moved", "added"):
+    for kind in CHANGE_KINDS:
         lines = []
         for item in changes.get(kind) or []:
             if not isinstance(item, dict):
                 lines.append(str(item))
-            elif kind == "moved":
+            elif kind in ("moved", "retimed"):
                 lines.append(
                     f"{item.get('hotspot_name', '')}: {when(item.get('from') or {})} → "
                     f"{when(item.get('to') or {})}"
@@ -1186,6 +1356,64 @@ def plan_replan(plan_id: int):
     return redirect(url_for("coord.job_progress", job_id=job.id))
 
 
+def publish_preview(plan: Plan) -> dict[str, Any]:
+    """What publishing the plan now changes for residents and teams (read-only).
+
+    The plan's live stops against the latest publication, with the service's own
+    ``snapshot_of``/``diff_snapshots``: the same comparison ``publish`` records.
+    """
+    service = service_module()
+    snapshot = service.snapshot_of(plan)
+    latest = plan.publications[-1] if plan.publications else None
+    if latest is None:
+        changes: dict[str, list] = {kind: [] for kind in CHANGE_KINDS}
+        changes["added"] = list(snapshot)
+        public = {(s["hotspot_id"], s["day"]) for s in snapshot}
+    else:
+        changes = service.diff_snapshots(latest.snapshot or [], snapshot)
+        public = set()
+        for kind in CHANGE_KINDS:
+            for item in changes.get(kind) or []:
+                for side in (item, item.get("from") or {}, item.get("to") or {}):
+                    if side.get("day"):
+                        public.add((item.get("hotspot_id"), side["day"]))
+    team_ids = set()
+    for kind in CHANGE_KINDS:
+        for item in changes.get(kind) or []:
+            for side in (item, item.get("from") or {}, item.get("to") or {}):
+                if side.get("team_id") is not None:
+                    team_ids.add(side["team_id"])
+    teams = db.session.scalars(sa.select(Team.name).where(Team.id.in_(team_ids))).all()
+    return {
+        "first": latest is None,
+        "stops": len(snapshot),
+        "lines": change_lines(changes),
+        "counts": {kind: len(changes.get(kind) or []) for kind in CHANGE_KINDS},
+        "changed": sum(len(changes.get(kind) or []) for kind in CHANGE_KINDS),
+        "public_visits": len(public),
+        "teams": sorted(teams),
+        "next_version": plan.published_version + 1,
+    }
+
+
+@bp.get("/plans/<int:plan_id>/publish")
+def plan_publish_confirm(plan_id: int):
+    """Show what publishing changes for residents and teams, and ask for confirmation."""
+    plan = load_plan_for_review(plan_id)
+    can_publish = plan.status in (PlanStatus.SOLVED, PlanStatus.PUBLISHED) and any(
+        s.status != StopStatus.CANCELLED for r in plan.routes for s in r.stops
+    )
+    if not can_publish:
+        flash(_("This plan cannot be published yet."), "error")
+        return back_to_review(plan_id, "publish")
+    return render_template(
+        "coordinator/plans/publish.html",
+        plan=plan,
+        preview=publish_preview(plan),
+        violations=[violation_text(v) for v in (plan.violations or [])],
+    )
+
+
 @bp.post("/plans/<int:plan_id>/publish")
 def plan_publish(plan_id: int):
     """Publish the plan as a new version for field teams and residents."""
@@ -1202,5 +1430,8 @@ def plan_publish(plan_id: int):
         for d in e.details:
             flash(d["message"] if isinstance(d, dict) else str(d), "error")
         return back_to_review(plan_id, "publish")
-    flash(_("Plan published as version %(v)s.", v=pub.version), "success")
-    return back_to_review(plan_id, "publish")
+    # The confirmation is shown inside the publish section, which the anchor scrolls into
+    # view (a flash would sit at the top of a long page, out of sight).
+    return redirect(
+        url_for("coord.plan_review", plan_id=plan_id, published=pub.version, _anchor="publish")
+    )

@@ -6,8 +6,12 @@ web layer can show the Indonesian text (the default), the English one, or its ow
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any
+
+from babel.numbers import format_decimal
 
 # code -> (Bahasa Indonesia, English). Placeholders use str.format with named parameters.
 MESSAGES: dict[str, tuple[str, str]] = {
@@ -195,14 +199,73 @@ MESSAGES: dict[str, tuple[str, str]] = {
 }
 
 
-def render(code: str, params: Mapping[str, Any], lang: str = "id") -> str:
-    """Return the message for ``code`` in ``lang`` ("id" or "en"), falling back to the code."""
+# Parameters that are measures or counts, written in the reader's style: Indonesian 1.048.576
+# and 3,5952, English 1,048,576 and 3.5952. Row numbers and ids stay plain (they name a row of
+# the spreadsheet or a record), and so does any value the user typed ("value", except the
+# number of an out-of-range check).
+NUMBER_PARAMS = frozenset(
+    {
+        "size",
+        "limit",
+        "count",
+        "expected",
+        "length",
+        "distance_km",
+        "distance_m",
+        "radius_km",
+        "lat",
+        "lon",
+        "low",
+        "high",
+    }
+)
+_PLAIN_NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
+
+
+def format_number(value: Any, lang: str = "id") -> Any:
+    """A number (or a plain numeric string such as ``"3.5952"``) in ``lang``'s style.
+
+    Anything else is returned unchanged.
+    """
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        if not _PLAIN_NUMBER.match(value.strip()):
+            return value
+        value = Decimal(value.strip())
+    if not isinstance(value, int | float | Decimal):
+        return value
+    locale = "en" if lang == "en" else "id"
+    return format_decimal(value, format="#,##0.######", locale=locale)
+
+
+def localised_params(code: str, params: Mapping[str, Any], lang: str = "id") -> dict[str, Any]:
+    """``params`` with its numbers written in ``lang``'s style (see :data:`NUMBER_PARAMS`)."""
+    out = dict(params)
+    for name, value in params.items():
+        numeric = name in NUMBER_PARAMS or (code == "out_of_range" and name == "value")
+        if numeric:
+            out[name] = format_number(value, lang)
+    return out
+
+
+def render(
+    code: str, params: Mapping[str, Any], lang: str = "id", *, localise: bool = False
+) -> str:
+    """Return the message for ``code`` in ``lang`` ("id" or "en"), falling back to the code.
+
+    With ``localise`` the numbers in the parameters (sizes, counts, distances, coordinates)
+    follow the language's style, as the coordinator's screens show them: ``3,5952`` and
+    ``1.048.576`` in Indonesian, ``3.5952`` and ``1,048,576`` in English. Without it (the
+    API's ``message`` fields) they stay as the importer wrote them.
+    """
     pair = MESSAGES.get(code)
     if pair is None:
         return code
     template = pair[1] if lang == "en" else pair[0]
+    values = localised_params(code, params, lang) if localise else params
     try:
-        return template.format(**params)
+        return template.format(**values)
     except (KeyError, IndexError, ValueError):
         # A missing parameter must never turn a validation message into a crash.
         return template

@@ -30,7 +30,7 @@
       }
       req.textContent = data.persons_requested;
     }
-    text("job-km", data.km === null || data.km === undefined ? "–" : Number(data.km).toFixed(1));
+    text("job-km", data.km === null || data.km === undefined ? "–" : Number(data.km).toLocaleString(document.documentElement.lang || "id", { minimumFractionDigits: 1, maximumFractionDigits: 1 }));
     text("job-elapsed", data.elapsed_s === null ? "0" : Math.round(data.elapsed_s));
     if (data.error) {
       var err = document.getElementById("job-error");

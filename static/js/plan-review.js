@@ -25,4 +25,14 @@
   document.querySelectorAll(".js-print").forEach(function (button) {
     button.addEventListener("click", function () { window.print(); });
   });
+
+  // After publishing, the confirmation in the publish section is in view (the #publish anchor
+  // does this without JavaScript; the map's late layout can shift the page, so settle it here).
+  var done = document.getElementById("publish-done");
+  if (done) {
+    window.addEventListener("load", function () {
+      done.scrollIntoView({ block: "center" });
+      done.focus({ preventScroll: true });
+    });
+  }
 }());

@@ -217,8 +217,9 @@ def test_import_plan_adjust_publish_export(live_server, browser):
     moved, heading = stop_row(name)
     assert target in heading and "locked" in (moved.get_attribute("class") or "")
 
-    # -- publish
+    # -- publish: a confirmation page lists what residents and teams will see, then publish
     page.click("#publish-submit")
+    page.click("#publish-confirm")
     page.wait_for_selector("#changes")
     assert page.locator("#published-version").inner_text() == "1"
     with app.app_context():
@@ -236,6 +237,8 @@ def test_import_plan_adjust_publish_export(live_server, browser):
     page.click("#move-submit")
     page.wait_for_selector(".flash-success")
     page.click("#publish-submit")
+    assert name in page.inner_text("#pending-moved")  # the confirmation names the moved visit
+    page.click("#publish-confirm")
     page.wait_for_selector("#changes .change-moved")
     assert page.locator("#published-version").inner_text() == "2"
     assert name in page.inner_text("#changes .change-moved")
