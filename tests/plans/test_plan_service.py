@@ -195,7 +195,9 @@ def test_publish_is_versioned_and_records_changes(solved_plan):
     assert len(pub1.snapshot) == len(adapter.planned_stops(solved_plan))
     stop, team_id, day = _other_slot(solved_plan)
     hid = stop.hotspot_id
-    service.move_stop(solved_plan, stop.id, team_id, day + timedelta(days=1), 0)
+    # The other day of the two-day plan (the first route may be on either day).
+    other_day = day + timedelta(days=1) if day < solved_plan.end_date else day - timedelta(days=1)
+    service.move_stop(solved_plan, stop.id, team_id, other_day, 0)
     assert solved_plan.status == PlanStatus.SOLVED  # edited: a draft of the next version
     pub2 = service.publish(solved_plan, None, solved_plan.version_id)
     assert pub2.version == 2 and solved_plan.published_version == 2
