@@ -41,7 +41,7 @@ from typing import Any
 
 import folium
 from branca.element import CssLink, Element, JavascriptLink, MacroElement
-from flask import current_app, has_app_context
+from flask import current_app, has_app_context, has_request_context
 from folium.plugins import MarkerCluster
 from folium.template import Template
 from markupsafe import Markup, escape
@@ -537,6 +537,15 @@ def _render_parts(m: folium.Map) -> tuple[list[str], list[str], str, str, str]:
     return css, js, head_html, figure.html.render(), _script_body(figure.script.render())
 
 
+def _count(value: int) -> str:
+    """A count in the reader's locale (4.000 in Indonesian) inside a request, else plain."""
+    if not has_request_context():
+        return str(value)
+    from flask_babel import format_decimal
+
+    return format_decimal(value)
+
+
 def _hotspot_popup(hotspot: Any, text: dict[str, str]) -> Markup:
     rows: list[tuple[object, object]] = [
         (text["kind"], text["kind:" + str(hotspot.kind)]),
@@ -549,7 +558,7 @@ def _hotspot_popup(hotspot: Any, text: dict[str, str]) -> Markup:
             (
                 text.get("service:" + demand.service, demand.service),
                 text["remaining_of"]
-                % {"remaining": demand.remaining, "requested": demand.requested},
+                % {"remaining": _count(demand.remaining), "requested": _count(demand.requested)},
             )
         )
     return popup_html(hotspot.name, rows)
@@ -565,7 +574,7 @@ def _popup_texts() -> dict[str, str]:
         "kecamatan": _("Kecamatan"),
         "priority": _("Priority"),
         # Without arguments gettext returns the %-format itself; filled in per pin.
-        "remaining_of": _("%(remaining)d of %(requested)d remaining"),
+        "remaining_of": _("%(remaining)s of %(requested)s remaining"),
     }
     text.update({f"kind:{k}": str(v) for k, v in KIND_LABELS.items()})
     text.update({f"priority:{k}": str(v) for k, v in PRIORITY_LABELS.items()})

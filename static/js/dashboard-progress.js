@@ -9,6 +9,12 @@
   var labels = JSON.parse(card.getAttribute("data-labels") || "{}");
   var dash = labels.none || "–";
 
+  var lang = document.documentElement.lang || "id";
+  // Counts in the reader's locale (Indonesian 1.234, English 1,234), as the server renders them.
+  function count(value) {
+    return typeof value === "number" ? value.toLocaleString(lang) : value;
+  }
+
   function text(id, value) {
     var el = document.getElementById(id);
     if (el) { el.textContent = value === null || value === undefined ? dash : value; }
@@ -45,11 +51,11 @@
   function render(data) {
     text("live-date", data.date_label);
     text("live-updated", data.updated);
-    text("live-stops-done", data.totals.stops_done);
-    text("live-stops-total", data.totals.stops_total);
-    text("live-persons", data.totals.persons_total);
-    text("live-cards", data.totals.cards_used);
-    text("live-turned", data.totals.turned_away);
+    text("live-stops-done", count(data.totals.stops_done));
+    text("live-stops-total", count(data.totals.stops_total));
+    text("live-persons", count(data.totals.persons_total));
+    text("live-cards", count(data.totals.cards_used));
+    text("live-turned", count(data.totals.turned_away));
     fill("live-teams", data.teams, function (tr, t) {
       var name = cell(tr, "th", t.team_name);
       if (t.current_site) {

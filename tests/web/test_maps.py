@@ -313,6 +313,21 @@ def test_hotspot_popup_shows_kind_kelurahan_and_remaining(app):
     assert "Dukcapil office" in html  # the office pin's legend entry
 
 
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [("/", "sisa 1.250 dari 4.000"), ("/?lang=en", "1,250 of 4,000 remaining")],
+)
+def test_hotspot_popup_counts_follow_the_readers_locale(app, query, expected):
+    """Issue 10: 4.000 in Indonesian, 4,000 in English, in the pins' popups too."""
+    office = make_office()
+    hs = make_hotspot(office, name="Lapas Kelas I Medan", demand={"ktp_record": 4000})
+    hs.demands[0].remaining = 1250
+    db.session.flush()
+    with app.test_request_context(query):
+        html = str(maps.render_map(maps.hotspot_map([hs], office)))
+    assert expected in html
+
+
 def test_many_hotspots_are_clustered_few_are_not(app):
     """Above the threshold pins go into a marker cluster; below it straight onto the map."""
     office = make_office()
