@@ -862,20 +862,32 @@ def arrive_after(leave: int, travel: int, breaks: Sequence[tuple[int, int, str]]
 
 
 def schedule_route(
-    problem: Problem, table: TravelTable, team_id: str, day: date, visits: Sequence[Visit]
+    problem: Problem,
+    table: TravelTable,
+    team_id: str,
+    day: date,
+    visits: Sequence[Visit],
+    *,
+    leave_at: int | None = None,
+    leave_from: str | None = None,
 ) -> tuple[int, int, list[Timed], list[BreakTaken], int, int]:
     """Earliest-start times for ``visits`` in order (day-local seconds).
 
     Returns ``(depart, arrive, timed stops, breaks, distance_m, travel_s)``. The team leaves
-    at the start of its shift; a visit waits for its site's opening and never overlaps a
-    break. When no window fits, the visit starts on arrival and the checker reports it.
+    at the start of its shift, or at ``leave_at`` when that is later (today's route edited
+    during the day: the rest of it starts from now); ``leave_from`` is the site it leaves
+    from instead of the office (the last stop it has already made). A visit waits for its
+    site's opening and never overlaps a break. When no window fits, the visit starts on
+    arrival and the checker reports it.
     """
     team = problem.team(team_id)
     shift = team.shift_on(day)
     depart = shift.start if shift else 8 * 3600
+    if leave_at is not None:
+        depart = max(depart, leave_at)
     breaks = break_intervals(shift)
     t = depart
-    prev = ("start", team_id)
+    prev = ("start", team_id) if leave_from is None else ("site", leave_from)
     out: list[Timed] = []
     dist_total = travel_total = 0
     for v in visits:

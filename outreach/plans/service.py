@@ -27,6 +27,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from itertools import pairwise
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -687,17 +688,29 @@ def add_hotspot(
 # ------------------------------------------------------------------ times and checks
 
 
+def _made(stop: PlannedStop) -> bool:
+    """Whether the team has already been at ``stop`` (done, outcomes or a check-in): its
+    times are history, an edit does not move them."""
+    return stop.status == StopStatus.DONE or bool(stop.outcomes) or bool(stop.checkins)
+
+
 def recompute_times(plan: Plan, routes: Sequence[PlannedRoute] | None = None) -> None:
     """Recompute arrival/start/end of the stops of ``routes`` (default: every route) from the
     stop order — leave at the shift start, wait for openings, skip breaks — plus the route's
     distance and duration, and the plan's KPIs. Untouched routes keep the solver's times.
-    Does not commit."""
+
+    Today's route (the office's date at :func:`adapter.planning_now`) is recomputed from now,
+    not from the shift start: the stops the team has already made keep their times and come
+    first, and the rest follow from the later of now (rounded up like a new solve) and the
+    end of the last stop made, leaving from that stop. Does not commit."""
     built = _problem(plan, with_locks=False)
     problem = built.problem
     table = adapter.TravelTable(problem)
     site_ids = {s.id for s in problem.sites}
     team_ids = {t.id for t in problem.teams}
     clock = built.clock
+    office = db.session.get(Office, plan.office_id)
+    today, now_s = adapter.local_now(office, adapter.planning_now())
     for r in plan.routes if routes is None else routes:
         stops = sorted(
             [s for s in r.stops if s.status != StopStatus.CANCELLED], key=lambda s: s.position
@@ -706,6 +719,18 @@ def recompute_times(plan: Plan, routes: Sequence[PlannedRoute] | None = None) ->
             continue
         if any(str(s.hotspot_id) not in site_ids for s in stops):
             continue  # a hotspot finished meanwhile: keep the stored times, the checker reports
+        off = clock.day_offset(r.day)
+        made: list[PlannedStop] = []
+        leave_at = leave_from = None
+        if r.day == today:
+            made = sorted((s for s in stops if _made(s)), key=lambda s: s.start_at)
+            stops = [s for s in stops if not _made(s)]
+            leave_at = now_s
+            if made:
+                leave_at = max(now_s, clock.to_seconds(made[-1].end_at) - off)
+                leave_from = str(made[-1].hotspot_id)
+            for i, s in enumerate([*made, *stops]):
+                s.position = i
         visits = [
             adapter.Visit(
                 str(s.hotspot_id),
@@ -714,13 +739,23 @@ def recompute_times(plan: Plan, routes: Sequence[PlannedRoute] | None = None) ->
             for s in stops
         ]
         depart, arrive, timed, _breaks, dist, _travel = adapter.schedule_route(
-            problem, table, str(r.team_id), r.day, visits
+            problem, table, str(r.team_id), r.day, visits, leave_at=leave_at, leave_from=leave_from
         )
-        off = clock.day_offset(r.day)
         for s, t in zip(stops, timed, strict=True):
             s.arrival_at = clock.to_datetime(off + t.arrival)
             s.start_at = clock.to_datetime(off + t.start)
             s.end_at = clock.to_datetime(off + t.end)
+        if made:
+            # the part already driven: office → the stops made, in the order they were made
+            team = problem.team(str(r.team_id))
+            depart = clock.to_seconds(r.start_at) - off if r.start_at else depart
+            places = [("start", team.id)] + [("site", str(s.hotspot_id)) for s in made]
+            dist += sum(table.leg(team.profile, a, b)[0] for a, b in pairwise(places))
+            if not stops:  # nothing left to schedule: home from the last stop made
+                d, tt = table.leg(team.profile, places[-1], ("end", team.id))
+                breaks = adapter.break_intervals(team.shift_on(r.day))
+                arrive = adapter.arrive_after(leave_at or 0, tt, breaks)
+                dist += d
         r.start_at = clock.to_datetime(off + depart)
         r.end_at = clock.to_datetime(off + arrive)
         r.distance_m = int(dist)

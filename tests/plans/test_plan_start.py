@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from outreach.auth.sessions import start_session
 from outreach.auth.tokens import create_token
 from outreach.extensions import db
-from outreach.models import Plan, PlanStatus, Role
+from outreach.models import Plan, PlanStatus, Role, StopStatus
 from outreach.planning import Break, Shift, check
 from outreach.plans import adapter, service
 from tests.factories import make_hotspot, make_office, make_team, make_user, monday
@@ -290,3 +290,77 @@ def test_planning_now_reads_the_config(app):
     assert adapter.planning_now() == datetime(2026, 12, 7, 3, 17, tzinfo=UTC)
     app.config["PLANNING_NOW"] = None
     assert abs(adapter.planning_now() - datetime.now(UTC)) < timedelta(minutes=1)
+
+
+# ------------------------------------------------------- editing today's route during the day
+
+
+@pytest.fixture
+def light_office(app):
+    """One team and four small sites: one morning holds them all, with room to spare."""
+    office = make_office()
+    teams = [make_team(office)]
+    hotspots = [make_hotspot(office, demand={"ktp_record": 8}) for _ in range(4)]
+    user = make_user(Role.COORDINATOR, office_id=office.id)
+    db.session.commit()
+    return {"office": office, "teams": teams, "hotspots": hotspots, "user": user}
+
+
+def _route_on(plan: Plan, day: date):
+    """The plan's one route on ``day`` (it has every stop), its stops in order."""
+    (route,) = [r for r in plan.routes if r.day == day]
+    assert len(route.stops) == 4
+    return route, sorted(route.stops, key=lambda s: s.position)
+
+
+def test_editing_todays_route_reschedules_the_rest_from_now(app, light_office):
+    """Solved at 07:00 on Monday; at 11:02 the team has made its first stop (done) and the
+    coordinator drops the last one. The stop made keeps its times and stays first; the next
+    stop is reached from that stop's site, leaving no earlier than 11:05 (now rounded up);
+    nothing else of the day is before 11:05; the checker accepts the edited plan."""
+    plan = solve(app, light_office, datetime(2026, 12, 7, 7, 0, tzinfo=WIB), end=MON)
+    route, stops = _route_on(plan, MON)
+    made, nxt, last = stops[0], stops[1], stops[-1]
+    made.status = StopStatus.DONE
+    kept = (made.arrival_at, made.start_at, made.end_at)
+    departed = route.start_at
+    db.session.commit()
+    app.config["PLANNING_NOW"] = datetime(2026, 12, 7, 11, 2, tzinfo=WIB).isoformat()
+    service.drop_stop(plan, last.id)
+    db.session.refresh(plan)
+    assert (made.arrival_at, made.start_at, made.end_at) == kept
+    assert made.position == 0 and route.start_at == departed
+    built = adapter.problem_for_plan(plan)
+    team = built.problem.team(str(route.team_id))
+    table = adapter.TravelTable(built.problem)
+    leg = table.leg(team.profile, ("site", str(made.hotspot_id)), ("site", str(nxt.hotspot_id)))
+    leave = max(local(made.end_at), datetime(2026, 12, 7, 11, 5, tzinfo=WIB))
+    assert local(nxt.arrival_at) >= leave + timedelta(seconds=leg[1])
+    assert local(nxt.arrival_at) < leave + timedelta(seconds=leg[1] + 3600)  # no idle hour
+    for s in route.stops:
+        if s is not made:
+            assert local(s.start_at).time() >= time(11, 5)
+    assert plan.violations == []
+
+
+def test_editing_todays_route_with_nothing_made_leaves_from_now(app, light_office):
+    """At 10:17 nothing on the Monday route is reported: after a reorder the team leaves the
+    office at 10:20, not at 08:00, and every stop is after that."""
+    plan = solve(app, light_office, datetime(2026, 12, 7, 7, 0, tzinfo=WIB), end=MON)
+    route, stops = _route_on(plan, MON)
+    assert local(route.start_at).time() < time(10, 20)
+    app.config["PLANNING_NOW"] = MON_10_17.isoformat()
+    service.move_stop(plan, stops[-1].id, route.team_id, MON, position=0)
+    db.session.refresh(plan)
+    assert local(route.start_at).time() == time(10, 20)
+    assert all(local(s.arrival_at).time() >= time(10, 20) for s in route.stops)
+
+
+def test_editing_a_later_day_keeps_the_shift_start(app, light_office):
+    """On Monday at 10:17, reordering Tuesday's route still leaves the office at 08:00."""
+    plan = solve(app, light_office, datetime(2026, 12, 6, 21, 0, tzinfo=WIB), start=TUE)
+    route, stops = _route_on(plan, TUE)
+    app.config["PLANNING_NOW"] = MON_10_17.isoformat()
+    service.move_stop(plan, stops[-1].id, route.team_id, TUE, position=0)
+    db.session.refresh(plan)
+    assert local(route.start_at).time() == time(8, 0)
