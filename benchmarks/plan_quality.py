@@ -18,6 +18,7 @@ Every plan is verified with the independent checker. Run from the repository roo
     .venv/bin/python benchmarks/plan_quality.py --instance demo --time-limit 20
     .venv/bin/python benchmarks/plan_quality.py --instance medan --time-limit 60 --json out.json
     .venv/bin/python benchmarks/plan_quality.py --instance demo --no-gapfill   # search only
+    .venv/bin/python benchmarks/plan_quality.py --instance medan --no-repair   # no priority repair
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ sys.path.insert(0, str(REPO))
 from outreach.planning.checker import check  # noqa: E402
 from outreach.planning.domain import Problem  # noqa: E402
 from outreach.planning.result import Result, Route  # noqa: E402
-from outreach.planning.solver import SolveParams, solve  # noqa: E402
+from outreach.planning.solver import DEFAULT_WEIGHTS, SolveParams, solve  # noqa: E402
 
 
 def demo_problem(days: int = 5) -> tuple[Problem, dict[str, str]]:
@@ -160,6 +161,10 @@ def measure(problem: Problem, result: Result) -> dict[str, Any]:
                 1 for r in result.routes for w in stop_waits(r) if w >= 30 * 60
             ),
             "persons_served": result.persons_served,
+            # residents x priority weight (16, 8, 4, 2, 1): what the solver maximises
+            "weighted_served": sum(
+                DEFAULT_WEIGHTS[p - 1] * a for p, (a, _) in result.served_by_priority().items()
+            ),
             "persons_requested": result.persons_requested,
             "served_by_priority": {
                 str(p): {"served": a, "requested": b}
@@ -208,7 +213,10 @@ def print_report(report: dict[str, Any], result: Result, names: dict[str, str]) 
         f"{t['waiting_s'] / max(1, t['route_s'] - t['break_s']):.1%}); longest wait at a stop "
         f"{t['longest_wait_min']} min, waits of 30 min or more: {t['waits_over_30_min']}"
     )
-    print(f"residents served {t['persons_served']} of {t['persons_requested']}")
+    print(
+        f"residents served {t['persons_served']} of {t['persons_requested']} "
+        f"(weighted by priority: {t['weighted_served']})"
+    )
     for p, v in t["served_by_priority"].items():
         print(f"  priority {p}: {v['served']} of {v['requested']}")
     print(f"blank cards used {t['cards']} (stock {t['card_stock']})")
@@ -226,6 +234,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--no-gapfill", action="store_true", help="skip the gap-filling step (search only)"
     )
+    parser.add_argument(
+        "--no-repair", action="store_true", help="skip the priority repair (gap filling only)"
+    )
     parser.add_argument("--quiet", action="store_true", help="totals only")
     parser.add_argument("--json", type=Path, help="write the measurements as JSON")
     args = parser.parse_args(argv)
@@ -237,6 +248,8 @@ def main(argv: list[str] | None = None) -> int:
     kwargs: dict[str, Any] = {"time_limit_s": args.time_limit, "seed": args.seed}
     if args.no_gapfill and "gap_fill" in {f for f in SolveParams.__dataclass_fields__}:
         kwargs["gap_fill"] = False
+    if args.no_repair:
+        kwargs["priority_repair"] = False
     params = SolveParams(**kwargs)
     t0 = time.perf_counter()
     result = solve(problem, params)
@@ -267,7 +280,7 @@ def main(argv: list[str] | None = None) -> int:
         t = report["search_only"]
         print(
             f"search only (same solve, before the gap-filling step): served "
-            f"{t['persons_served']}, by priority "
+            f"{t['persons_served']} (weighted {t['weighted_served']}), by priority "
             + " ".join(f"p{p}:{v['served']}" for p, v in t["served_by_priority"].items())
             + f"; service {t['service_share']:.1%}, travel {t['travel_share']:.1%}, "
             f"breaks {t['break_share']:.1%}, waiting {t['waiting_share']:.1%} of route time "

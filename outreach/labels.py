@@ -123,9 +123,9 @@ UNSERVED_REASONS = {
         "sites of the same or higher priority."
     ),
     "NOT_PLACED": _l(
-        "It would fit on its own, but every day that could take it is in use, also for "
-        "sites of lower priority during its opening hours, and the search found no way to "
-        "add it there. Lock it to a day to put it first, or plan again with more time."
+        "%(team)s could serve it on %(date)s only in place of %(persons)s residents of lower "
+        "priority, who count for more by priority and number. Lock it to that day to put it "
+        "first."
     ),
     "IDLE_TIME_UNUSED": _l(
         "%(team)s has idle time on %(date)s while it is open, long enough to serve it, but the "

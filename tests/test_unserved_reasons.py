@@ -72,14 +72,13 @@ CASES = {
         "it to that day.",
     ),
     explain.NOT_PLACED: (
-        {},
-        "Sebenarnya muat sendiri, tetapi setiap hari yang memungkinkan sudah terpakai, "
-        "juga untuk titik berprioritas lebih rendah pada jam bukanya, dan pencarian tidak "
-        "menemukan cara menambahkannya di sana. Kunci titik ini ke satu hari agar "
-        "didahulukan, atau rencanakan ulang dengan waktu lebih lama.",
-        "It would fit on its own, but every day that could take it is in use, also for "
-        "sites of lower priority during its opening hours, and the search found no way to "
-        "add it there. Lock it to a day to put it first, or plan again with more time.",
+        {"team": "7", "date": "2026-12-07", "persons": "1200"},
+        "Tim Medan Barat dapat melayaninya pada Senin, 7 Desember 2026 hanya dengan "
+        "menggantikan 1.200 warga berprioritas lebih rendah, yang lebih berbobot menurut "
+        "prioritas dan jumlahnya. Kunci titik ini ke hari itu agar didahulukan.",
+        "Tim Medan Barat could serve it on Monday, 7 December 2026 only in place of 1,200 "
+        "residents of lower priority, who count for more by priority and number. Lock it to "
+        "that day to put it first.",
     ),
     adapter.REASON_NEEDS_LOCATION: (
         None,

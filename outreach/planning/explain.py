@@ -28,13 +28,14 @@ Each reason is established by a check against the problem and the plan, in this 
     the gap, or blank cards ran short), nor did the search find another arrangement.
 ``OUTRANKED``
     The visit alone would fit, but every team-day where it fits is in use, has no such
-    idle time and, while the site is open, serves only sites of the same or a higher
-    priority: the capacity went to residents worth at least as much.
+    idle time, and could not take it even with every visit of a lower priority removed
+    (:func:`repair.ejection`, the priority repair's own check): the capacity went to
+    residents of the same or a higher priority.
 ``NOT_PLACED``
-    The visit alone would fit and every team-day where it fits is in use, but one of
-    them serves a site of lower priority while this site is open: the search kept those
-    visits (weighted by priority and residents they were worth more in the same time,
-    or the search did not find the exchange); locking it to a day puts it first.
+    The visit alone would fit and every team-day where it fits is in use, but one of them
+    could take it in place of lower-priority visits. The priority repair tried that and
+    kept the plan: the residents it would cost (named, with the team-day costing the
+    fewest) weigh more by priority and number. Locking it to that day puts it first.
 
 Messages are plain English with named parameters; the web layer translates by code.
 """
@@ -55,7 +56,8 @@ from outreach.planning.domain import (
     Site,
     Vehicle,
 )
-from outreach.planning.gapfill import MIN_PART_SERVICE_S, room_on
+from outreach.planning.gapfill import MIN_PART_SERVICE_S, _Day, room_on
+from outreach.planning.repair import ejection
 from outreach.planning.result import Route, Unserved
 
 LOCK_CONFLICT = "LOCK_CONFLICT"
@@ -83,9 +85,9 @@ REASONS: Mapping[str, str] = MappingProxyType(
         "free; plan again with more time.",
         OUTRANKED: "It would fit on its own, but the teams' time on the days that could take "
         "it went to sites of the same or higher priority.",
-        NOT_PLACED: "It would fit on its own, but every day that could take it is in use, "
-        "also for sites of lower priority during its opening hours, and the search found no "
-        "way to add it there. Lock it to a day to put it first, or plan again with more time.",
+        NOT_PLACED: "{team} could serve it on {date} only in place of {persons} residents of "
+        "lower priority, who count for more by priority and number. Lock it to that day to "
+        "put it first.",
         IDLE_TIME_UNUSED: "{team} has idle time on {date} while it is open, long enough to "
         "serve it, but the drive there and on to the next stop does not fit that time and the "
         "search found no other arrangement. Plan again with more time, or lock it to that day.",
@@ -110,6 +112,7 @@ def explain_unserved(
     remaining: Sequence[tuple[Site, Mapping[Service, int], Sequence[Mapping[Service, int]]]],
     matrices: Matrices | None = None,
     split: frozenset[str] | set[str] = frozenset(),
+    weights: Sequence[int] = (16, 8, 4, 2, 1),
 ) -> list[Unserved]:
     """Give every unserved remainder a reason code and message.
 
@@ -127,6 +130,10 @@ def explain_unserved(
     split
         Ids of the sites the planner split into several visits: for them a part worth a
         visit counts as fitting idle time (the gap-filling step may insert parts of them).
+    weights
+        Weight of one resident at priority 1..5 (``SolveParams.priority_weights``): what the
+        priority repair weighs when it decides whether a visit takes the place of lower
+        priority ones.
     """
     if not remaining:
         return []
@@ -134,13 +141,6 @@ def explain_unserved(
         matrices = place_matrices(problem)
     row = {p.key: i for i, p in enumerate(problem.places())}
     used_days = {(r.team_id, r.date) for r in routes if r.stops}
-    site_priority = {s.id: s.priority for s in problem.sites}
-    # per team-day: (start, end, priority) of each planned visit
-    visits_on = {
-        (r.team_id, r.date): [(s.start, s.end, site_priority.get(s.site_id, 1)) for s in r.stops]
-        for r in routes
-        if r.stops
-    }
     cards_used = sum(r.cards for r in routes)
     by_day = {(r.team_id, r.date): r for r in routes}
     vehicles = problem.vehicles
@@ -158,7 +158,7 @@ def explain_unserved(
             row,
             used_days,
             cards_used,
-            visits_on,
+            weights,
             by_day,
             site.id in split,
         )
@@ -185,7 +185,7 @@ def _reason(
     row: Mapping[tuple[str, str], int],
     used_days: set[tuple[str, object]],
     cards_used: int,
-    visits_on: Mapping[tuple[str, object], Sequence[tuple[int, int, int]]],
+    weights: Sequence[int],
     by_day: Mapping[tuple[str, object], Route] | None = None,
     split: bool = False,
 ) -> tuple[str, dict[str, object]]:
@@ -232,34 +232,22 @@ def _reason(
             need = min(need, site.setup_s + max(site.setup_s, MIN_PART_SERVICE_S))
         if room_on(problem, v, (by_day or {}).get((v.team.id, v.date)), site, need):
             return IDLE_TIME_UNUSED, {"team": v.team.id, "date": v.date.isoformat()}
-    if any(_lower_priority_in_hours(problem, site, visit, v, visits_on) for v in fitting):
-        return NOT_PLACED, {}
+    # "outranked" only when no fitting day could take it even without every visit of a
+    # lower priority: the same check the priority repair runs (repair.ejection)
+    left = None if problem.card_stock is None else problem.card_stock - cards_used
+    best = None
+    for v in fitting:
+        day = _Day(problem, v, (by_day or {}).get((v.team.id, v.date)), matrices, row)
+        trial = ejection(problem, day, site, visit, split, weights, left)
+        if trial is not None and (best is None or trial.lost < best[0]):
+            best = (trial.lost, v)
+    if best is not None:
+        return NOT_PLACED, {
+            "team": best[1].team.id,
+            "date": best[1].date.isoformat(),
+            "persons": best[0],
+        }
     return OUTRANKED, {}
-
-
-def _lower_priority_in_hours(
-    problem: Problem,
-    site: Site,
-    visit: Mapping[Service, int],
-    v: Vehicle,
-    visits_on: Mapping[tuple[str, object], Sequence[tuple[int, int, int]]],
-) -> bool:
-    """Whether the team-day serves a lower-priority site during an opening window of
-    ``site`` long enough for the visit."""
-    off = problem.day_offset(v.date)
-    shift = v.shift
-    need = problem.visit_seconds(site, visit, v.team.kits)
-    hours = [
-        (off + lo, off + hi)
-        for w in site.windows_on(v.date)
-        for lo, hi in [(max(w.start, shift.start), min(w.end, shift.end))]
-        if hi - lo >= need
-    ]
-    return any(
-        prio > site.priority and start < hi and end > lo
-        for start, end, prio in visits_on.get((v.team.id, v.date), ())
-        for lo, hi in hours
-    )
 
 
 def _overlaps(site: Site, v: Vehicle) -> bool:

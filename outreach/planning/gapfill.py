@@ -263,6 +263,42 @@ class _Day:
         self.arrive = arrive
         self._gap = None
 
+    # -- ejection (the priority repair, :mod:`outreach.planning.repair`) -----------------
+
+    def copy(self) -> _Day:
+        """An independent copy to try an edit on."""
+        other = object.__new__(_Day)
+        other.__dict__.update(self.__dict__)
+        other.stops = list(self.stops)
+        other._segs = self._segs  # depends on the site only: shared
+        return other
+
+    def remove(self, k: int) -> bool:
+        """Take stop ``k`` out without moving any other stop; ``False`` (the day is then
+        unusable) when the drive from its predecessor to its successor would not arrive by
+        the successor's start (the travel matrix breaking the triangle inequality)."""
+        gone = self.stops.pop(k)
+        self.cards -= gone.cards
+        self.changed = True
+        self._gap = None
+        if k < len(self.stops):
+            nxt = self.stops[k]
+            d, t = self.leg(self.place(k - 1), self.row[("site", nxt.site_id)])
+            if k == 0:
+                self.depart = latest_departure(nxt.start, t, self.pausing, self.shift_start)
+                ready = arrival(self.depart, t, self.pausing)
+            else:
+                ready = arrival(self.stops[k - 1].end, t, self.pausing)
+            if ready > nxt.start:
+                return False
+            self.stops[k] = dataclasses.replace(nxt, arrival=ready, distance_m=d, travel_s=t)
+        elif self.stops:
+            _, t = self.leg(self.place(k - 1), self.row[("end", self.team.id)])
+            self.arrive = arrival(self.stops[-1].end, t, self.pausing)
+        else:
+            self.depart = self.arrive = self.shift_start
+        return True
+
     # -- insertion -----------------------------------------------------------------------
 
     def _waiting(self, ready: int, start: int) -> int:

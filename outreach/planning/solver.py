@@ -76,7 +76,7 @@ from typing import Any
 import numpy as np
 from ortools.constraint_solver import pywrapcp, routing_enums_pb2
 
-from outreach.planning import gapfill
+from outreach.planning import gapfill, repair
 from outreach.planning.domain import (
     CARD_SERVICES,
     DAY_SECONDS,
@@ -133,6 +133,14 @@ class Progress:
     persons_requested: int
     distance_km: float
     objective: int
+
+
+POST_STEP_S_PER_PAIR = 1.5e-5
+"""Seconds the steps after the search take per (team-day, visit) pair, measured at Medan
+size (``benchmarks/plan_quality.py --instance medan``); sets the time they keep back."""
+
+DEFAULT_WEIGHTS = (16, 8, 4, 2, 1)
+"""Weight of one resident at priority 1..5."""
 
 
 @dataclass(frozen=True)
@@ -235,6 +243,10 @@ class SolveParams:
         (whole, or the largest part worth a visit) into the teams' idle time without moving
         any planned stop (:mod:`outreach.planning.gapfill`); the filled plan is re-checked
         with the independent checker and kept only if it passes.
+    priority_repair
+        After gap filling, put left-out visits in place of lower-priority visits where the
+        weighted residents served grow (:mod:`outreach.planning.repair`); only with
+        ``gap_fill``, and checked with it.
     """
 
     time_limit_s: float = 10.0
@@ -259,7 +271,7 @@ class SolveParams:
     restart_limit_s: float | None = None
     workers: int = 1
     second_worker: Mapping[str, Any] = field(default_factory=dict, hash=False)
-    priority_weights: tuple[int, int, int, int, int] = (16, 8, 4, 2, 1)
+    priority_weights: tuple[int, int, int, int, int] = DEFAULT_WEIGHTS
     split_fraction: float = 0.9
     balance_coefficient: int = 100
     arc_cost: str = "distance"
@@ -267,6 +279,7 @@ class SolveParams:
     time_tick_s: int = 60
     log_search: bool = False
     gap_fill: bool = True
+    priority_repair: bool = True
     search_fields: Mapping[str, Any] = field(default_factory=dict, hash=False)
 
     def __post_init__(self) -> None:
@@ -863,9 +876,12 @@ def solve(
         return _to_result(problem, None, None, "NO_VEHICLES", t0, ())
     model = _build(problem, params)
     if params.gap_fill:
-        # leave the gap-filling step and its check their time (about a second at Medan
-        # size) within the limit
-        reserve = min(2.0, 0.05 * params.time_limit_s)
+        # leave the steps after the search (gap filling, priority repair, their check)
+        # their time within the limit: their trials grow with left-out visits x team-days,
+        # 1.9 s for Medan's 80 team-days x 2,077 visits, under 0.1 s for a benchmark
+        # with four vehicles; never more than 15 % of the limit
+        work = len(model.vehicles) * len(model.visits) * POST_STEP_S_PER_PAIR
+        reserve = min(0.15 * params.time_limit_s, 0.5 + work)
         model.params = dataclasses.replace(
             params, time_limit_s=max(0.01, params.time_limit_s - reserve)
         )
@@ -1400,6 +1416,10 @@ def _to_result(
         ]
         search_routes = tuple(routes)
         routes, left = gapfill.fill(problem, routes, candidates, model.full)
+        if model.params.priority_repair:
+            routes, left = repair.repair(
+                problem, routes, left, model.full, model.params.priority_weights
+            )
         open_chunks = {}
         for c in left:
             open_chunks.setdefault(c.site_index, {})[c.chunk] = c.persons
@@ -1422,6 +1442,7 @@ def _to_result(
         split=frozenset()
         if model is None
         else frozenset(problem.sites[v.site_index].id for v in model.visits if v.chunk > 0),
+        weights=DEFAULT_WEIGHTS if model is None else model.params.priority_weights,
     )
     required_missing = tuple(s.id for s, _, _ in remaining if s.required)
     capacity = {t.id: 0 for t in problem.teams}

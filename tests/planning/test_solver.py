@@ -71,15 +71,19 @@ def test_cancel_callable_is_honoured(small):
 
 
 def test_progress_reports_improving_solutions(small):
-    """The progress callback sees served residents and km, never getting worse."""
+    """The progress callback sees served residents and km, never getting worse; the last
+    report is the search's plan (the steps after the search, gap filling and priority
+    repair, are in ``result.search_routes`` vs ``result.routes``)."""
     seen = []
     result = solve(small, SolveParams(time_limit_s=2), progress=seen.append)
     assert seen
     objectives = [p.objective for p in seen]
     assert objectives == sorted(objectives, reverse=True)
-    assert seen[-1].persons_served == result.persons_served
+    searched = result.search_routes if result.search_routes is not None else result.routes
+    served = sum(st.total_persons for r in searched for st in r.stops)
+    assert seen[-1].persons_served == served
     assert all(p.persons_requested == result.persons_requested for p in seen)
-    assert result.progress and result.progress[-1][1] == result.persons_served
+    assert result.progress and result.progress[-1][1] == served
 
 
 def test_status_is_an_enum_name(small):
