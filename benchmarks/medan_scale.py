@@ -9,6 +9,13 @@ Usage (from the repository root)::
 
     .venv/bin/python benchmarks/medan_scale.py
     .venv/bin/python benchmarks/medan_scale.py --time-limit 30 --seed 2 --json medan.json
+    .venv/bin/python benchmarks/medan_scale.py --build-only --sites 2000 --teams 60 --days 20
+
+``--build-only`` measures the province-size core without a search: time of the instance,
+the travel matrices over the places, the visit nodes (splitting, start windows) and the
+OR-Tools model, the node count and the process's peak memory (``ru_maxrss``). Run each
+size in its own process (the peak is the process's); ``--memory-gb`` caps the address space
+so a model that does not fit ends with a MemoryError instead of swapping the machine.
 """
 
 from __future__ import annotations
@@ -39,7 +46,16 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--workers", type=int, choices=(1, 2), default=1)
     parser.add_argument("--json", type=Path, help="write the measurements as JSON")
+    parser.add_argument("--build-only", action="store_true", help="model build only, no search")
+    parser.add_argument("--memory-gb", type=float, default=None, help="address-space cap")
     args = parser.parse_args(argv)
+    if args.memory_gb:
+        import resource
+
+        cap = int(args.memory_gb * 2**30)
+        resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+    if args.build_only:
+        return build_only(args)
 
     t0 = time.perf_counter()
     problem = medan_problem(args.sites, args.teams, args.days, seed=args.seed)
@@ -89,6 +105,46 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         args.json.write_text(json.dumps(report, indent=1), encoding="utf-8")
     return 0 if not violations and total <= 60 else 1
+
+
+def build_only(args: argparse.Namespace) -> int:
+    import dataclasses
+    import resource
+
+    from outreach.planning.explain import place_matrices
+    from outreach.planning.solver import _build, plan_visits
+
+    report: dict[str, object] = {"sites": args.sites, "teams": args.teams, "days": args.days}
+    stage = "instance"
+    try:
+        t = time.perf_counter()
+        problem = medan_problem(args.sites, args.teams, args.days, seed=args.seed)
+        report["instance_s"] = round(time.perf_counter() - t, 2)
+        report["vehicles"] = len(problem.vehicles)
+        stage = "matrices"
+        t = time.perf_counter()
+        full = place_matrices(problem)
+        report["matrices_s"] = round(time.perf_counter() - t, 2)
+        stage = "visits"
+        t = time.perf_counter()
+        params = dataclasses.replace(SolveParams(), exact_kit_windows=True)
+        visits = plan_visits(problem, params, full)
+        report["visits_s"] = round(time.perf_counter() - t, 2)
+        report["visit_nodes"] = len(visits)
+        stage = "model"
+        t = time.perf_counter()
+        model = _build(problem, SolveParams())
+        report["model_s"] = round(time.perf_counter() - t, 2)
+        report["model_nodes"] = len(model.visits)
+        report["ok"] = True
+    except MemoryError:
+        report["ok"] = False
+        report["failed_at"] = f"{stage}: MemoryError (cap {args.memory_gb} GB)"
+    report["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    print(json.dumps(report))
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=1), encoding="utf-8")
+    return 0 if report["ok"] else 1
 
 
 if __name__ == "__main__":

@@ -238,7 +238,8 @@ def _reason(
     best = None
     for v in fitting:
         day = _Day(problem, v, (by_day or {}).get((v.team.id, v.date)), matrices, row)
-        trial = ejection(problem, day, site, visit, split, weights, left)
+        # the whole remainder, as the repair tried it (a split site: any part of it)
+        trial = ejection(problem, day, site, persons, split, weights, left)
         if trial is not None and (best is None or trial.lost < best[0]):
             best = (trial.lost, v)
     if best is not None:

@@ -24,7 +24,7 @@ from outreach.planning.explain import (
     explain_unserved,
     place_matrices,
 )
-from outreach.planning.gapfill import Candidate, _Day
+from outreach.planning.gapfill import Candidate, _Day, fill
 from outreach.planning.repair import ejection, repair
 from outreach.planning.solver import DEFAULT_WEIGHTS
 
@@ -227,12 +227,19 @@ def test_repairing_a_plan_that_missed_sites(p, data):
     hidden = data.draw(st.sets(st.sampled_from([s.id for s in p.sites]), min_size=1))
     seen = [s for s in p.sites if s.id not in hidden]
     routes = []
+    served: Counter = Counter()
     if seen:
         sub = problem(seen, list(p.teams))
         routes = list(solve(sub, SolveParams(time_limit_s=0.5, solution_limit=5)).routes)
+        served.update(s.site_id for r in routes for s in r.stops)
+    # left out: the hidden sites, and what the plan without them left out itself
     candidates = [
-        Candidate(i, 0, dict(s.demand), False) for i, s in enumerate(p.sites) if s.id in hidden
+        Candidate(i, 0, dict(s.demand), False)
+        for i, s in enumerate(p.sites)
+        if s.id in hidden or not served[s.id]
     ]
+    # as in the solver: gap filling first, then the repair
+    routes, candidates = fill(p, routes, candidates, place_matrices(p))
     out, left = repair(p, routes, candidates, place_matrices(p), DEFAULT_WEIGHTS)
     result = result_of(p, out, left)
     assert check(p, result) == []
