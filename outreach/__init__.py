@@ -29,6 +29,7 @@ def create_app(test_config: Mapping[str, Any] | str | None = None) -> Flask:
     )
     load_config(app, test_config)
     register_extensions(app)
+    register_jobs(app)
     register_blueprints(app)
     register_errorhandlers(app)
     register_hooks(app)
@@ -87,6 +88,13 @@ def register_extensions(app: Flask) -> None:
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_locale, timezone_selector=select_timezone)
     limiter.init_app(app)
+
+
+def register_jobs(app: Flask) -> None:
+    """Give the plan services the background solve queue (they do not import the jobs)."""
+    from .jobs import init_app
+
+    init_app(app)
 
 
 def register_blueprints(app: Flask) -> None:

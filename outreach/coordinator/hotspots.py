@@ -35,15 +35,8 @@ from ..models import (
     audit,
 )
 from . import bp
-from .teams import (
-    SERVICE_LABELS,
-    WEEKDAYS,
-    StrictIntField,
-    _choices,
-    acting_user,
-    current_office,
-    hhmm,
-)
+from .forms import StrictIntField, choices, hhmm
+from .teams import SERVICE_LABELS, WEEKDAYS, acting_user, current_office
 
 KIND_LABELS = {
     HotspotKind.SCHOOL.value: _l("School (SMA/SMK/MA, SLB)"),
@@ -185,7 +178,7 @@ class LocationMixin:
 
 class HotspotForm(FlaskForm, LocationMixin):
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=200)])
-    kind = SelectField(_l("Kind"), choices=_choices(KIND_LABELS), default="other")
+    kind = SelectField(_l("Kind"), choices=choices(KIND_LABELS), default="other")
     address = TextAreaField(_l("Address"), validators=[Optional(), Length(max=500)])
     kecamatan_code = StringField(
         _l("Kecamatan code"), validators=[Optional(), Length(max=20)], description="12.71.01"
@@ -199,7 +192,7 @@ class HotspotForm(FlaskForm, LocationMixin):
     kelurahan_name = StringField(
         _l("Kelurahan/desa name"), validators=[Optional(), Length(max=120)]
     )
-    priority = SelectField(_l("Priority"), choices=_choices(PRIORITY_LABELS), default="3")
+    priority = SelectField(_l("Priority"), choices=choices(PRIORITY_LABELS), default="3")
     notes = TextAreaField(_l("Notes"), validators=[Optional(), Length(max=2000)])
     # The site's contact person: shown to field teams only, never on public pages.
     contact_name = StringField(

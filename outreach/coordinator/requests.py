@@ -22,7 +22,7 @@ from flask import abort, current_app, flash, redirect, render_template, request,
 from flask_babel import force_locale, format_date, format_datetime
 from flask_babel import gettext as _
 from flask_wtf import FlaskForm
-from wtforms import SelectChoice, SelectField
+from wtforms import SelectField
 from wtforms.validators import ValidationError
 
 from ..extensions import db
@@ -49,6 +49,7 @@ from ..models import (
 from ..plans.adapter import office_zone
 from ..public.schedule import Area, office_areas, office_today
 from . import bp
+from .forms import choices
 from .teams import acting_user, current_office
 
 LIST_LIMIT = 500
@@ -95,7 +96,7 @@ DETAIL_FIELDS = (
 class RejectForm(FlaskForm):
     reason = SelectField(
         "",
-        choices=[SelectChoice(k, v) for k, v in REQUEST_REJECTION_LABELS.items()],
+        choices=choices(REQUEST_REJECTION_LABELS),
         validate_choice=False,
     )
 

@@ -23,15 +23,11 @@ from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     DateField,
-    Field,
     FieldList,
     Form,
     FormField,
-    SelectChoice,
     SelectField,
-    SelectMultipleField,
     StringField,
-    widgets,
 )
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
@@ -51,6 +47,7 @@ from ..models import (
     audit,
 )
 from . import bp
+from .forms import ClockField, MultiCheckboxField, StrictIntField, choices, hhmm
 
 # ---------------------------------------------------------------------------------------------
 # Shared helpers (also used by the hotspot and import screens)
@@ -89,9 +86,6 @@ FRIDAY_PRAYER = (690, 810, "Sholat Jumat")
 DEFAULT_LUNCH = (720, 780, "Istirahat")
 DEFAULT_DAY = (480, 960)  # 08:00-16:00
 
-_CLOCK = re.compile(r"^([01][0-9]|2[0-3]):([0-5][0-9])(?::00)?$")
-_INT = re.compile(r"^[0-9]{1,9}$")
-
 
 def current_office() -> Office:
     """Return the office of the logged-in coordinator; 403 for an account without one."""
@@ -107,85 +101,6 @@ def acting_user() -> Any:
     return current_user._get_current_object()  # type: ignore[attr-defined]
 
 
-def hhmm(minutes: int | None) -> str:
-    """Format minutes after midnight as ``HH:MM`` (empty for ``None``)."""
-    if minutes is None:
-        return ""
-    return f"{minutes // 60:02d}:{minutes % 60:02d}"
-
-
-def parse_clock(text: str) -> int:
-    """Parse a strict ``HH:MM`` (as sent by ``<input type=time>``) into minutes; ValueError."""
-    m = _CLOCK.match(text.strip())
-    if not m:
-        raise ValueError(text)
-    return int(m.group(1)) * 60 + int(m.group(2))
-
-
-class ClockField(Field):
-    """A time of day as minutes after midnight, rendered as ``<input type="time">``."""
-
-    widget = widgets.TimeInput()
-
-    def _value(self) -> str:
-        if self.raw_data:
-            return self.raw_data[0]
-        return hhmm(self.data)
-
-    def process_formdata(self, valuelist: list[Any]) -> None:
-        if not valuelist or not str(valuelist[0]).strip():
-            self.data = None
-            return
-        try:
-            self.data = parse_clock(str(valuelist[0]))
-        except ValueError:
-            self.data = None
-            raise ValueError(_("Enter a time as HH:MM, e.g. 08:00.")) from None
-
-
-class StrictIntField(Field):
-    """A whole number typed with ASCII digits only (no sign, spaces, ``_`` or other scripts)."""
-
-    widget = widgets.NumberInput(min=0)
-
-    def __init__(self, label=None, validators=None, *, low: int = 0, high: int = MAX_COUNT, **kw):
-        super().__init__(label, validators, **kw)
-        self.low, self.high = low, high
-        self.render_kw = {"min": low, "max": high, **(self.render_kw or {})}
-
-    def _value(self) -> str:
-        if self.raw_data:
-            return self.raw_data[0]
-        return "" if self.data is None else str(self.data)
-
-    def process_formdata(self, valuelist: list[Any]) -> None:
-        text = str(valuelist[0]) if valuelist else ""
-        if not text:
-            self.data = None
-            return
-        if not _INT.match(text):
-            self.data = None
-            raise ValueError(_("Enter a whole number using the digits 0-9 only."))
-        self.data = int(text)
-
-    def pre_validate(self, form: Any) -> None:
-        if self.data is not None and not self.low <= self.data <= self.high:
-            raise ValidationError(
-                _("Enter a number from %(low)d to %(high)d.", low=self.low, high=self.high)
-            )
-
-
-class MultiCheckboxField(SelectMultipleField):
-    """A list of checkboxes."""
-
-    widget = widgets.ListWidget(prefix_label=False)
-    option_widget = widgets.CheckboxInput()
-
-
-def _choices(labels: dict[str, Any]) -> list[SelectChoice]:
-    return [SelectChoice(value, label) for value, label in labels.items()]
-
-
 def holiday_names(years: list[int]) -> dict[date, str]:
     """Return Indonesia's national holidays in the UI language, keyed by date."""
     language = "id" if str(get_locale() or "id").startswith("id") else "en_US"
@@ -199,7 +114,7 @@ def holiday_names(years: list[int]) -> dict[date, str]:
 
 class TeamForm(FlaskForm):
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=120)])
-    vehicle = SelectField(_l("Vehicle"), choices=_choices(VEHICLE_LABELS), default="car")
+    vehicle = SelectField(_l("Vehicle"), choices=choices(VEHICLE_LABELS), default="car")
     kits = StrictIntField(
         _l("Recording kits"),
         validators=[InputRequired(_("Enter the number of kits."))],
@@ -208,7 +123,7 @@ class TeamForm(FlaskForm):
         default=1,
         description=_l("Most teams carry 1-3 kits; each records about 100-150 persons a day."),
     )
-    services = MultiCheckboxField(_l("Services"), choices=_choices(SERVICE_LABELS))
+    services = MultiCheckboxField(_l("Services"), choices=choices(SERVICE_LABELS))
     has_printer = BooleanField(_l("Carries a KTP-el printer"))
     cards_per_day = StrictIntField(
         _l("Blank cards per day"),
@@ -332,7 +247,7 @@ class WeekForm(FlaskForm):
 
 class ExceptionForm(FlaskForm, BreakMixin):
     day = DateField(_l("Date"), validators=[InputRequired(_("Choose a date."))])
-    kind = SelectField(_l("Kind"), choices=_choices(EXCEPTION_LABELS), default="leave")
+    kind = SelectField(_l("Kind"), choices=choices(EXCEPTION_LABELS), default="leave")
     start = ClockField(_l("Start"))
     end = ClockField(_l("End"))
     break1_start = ClockField(_l("Break from"))

@@ -27,45 +27,32 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from flask import Flask, current_app
 
-from ..errors import ServiceUnavailable
 from ..extensions import db
 from ..models import JobStatus, Plan, PlanStatus, SolveJob, User, audit, utcnow
+from ..plans.service import SolveQueue, _commit, install_solve_queue
+from .state import (
+    DEFAULT_GRACE_S,
+    DEFAULT_QUEUED_STALE_S,
+    DEFAULT_STALE_S,
+    DEFAULT_TIME_LIMIT_S,
+    QueueUnavailable,
+    backend_name,
+    job_timeout_for,
+    mark_failed,
+    restored_status,
+    time_limit_for,
+)
 
 log = logging.getLogger(__name__)
 
-DEFAULT_GRACE_S = 60
-DEFAULT_STALE_S = 120
-DEFAULT_QUEUED_STALE_S = 3600
-DEFAULT_TIME_LIMIT_S = 30
 
+def init_app(app: Flask) -> None:
+    """Hand the plan services this package's queue (the app factory calls it).
 
-class QueueUnavailable(ServiceUnavailable):
-    """The job queue (Redis) cannot be reached; nothing was queued or changed."""
-
-    code = "queue_unavailable"
-
-
-def backend_name(app: Flask | None = None) -> str:
-    """``JOB_BACKEND`` if set, else ``rq`` when ``REDIS_URL`` is set, else ``thread``."""
-    cfg = (app or current_app).config
-    name = cfg.get("JOB_BACKEND")
-    if name:
-        return str(name)
-    return "rq" if cfg.get("REDIS_URL") else "thread"
-
-
-def time_limit_for(plan: Plan, app: Flask | None = None) -> int:
-    """The solver's time limit for ``plan``: its own setting, capped by ``SOLVER_MAX_SECONDS``."""
-    cfg = (app or current_app).config
-    cap = int(cfg.get("SOLVER_MAX_SECONDS", 600))
-    wanted = int((plan.params or {}).get("time_limit_s") or DEFAULT_TIME_LIMIT_S)
-    return max(1, min(wanted, cap))
-
-
-def job_timeout_for(limit_s: int, app: Flask | None = None) -> int:
-    """Hard timeout of the queue job: always above the solver's own limit."""
-    cfg = (app or current_app).config
-    return int(limit_s) + int(cfg.get("JOB_GRACE_SECONDS", DEFAULT_GRACE_S))
+    The services never import the jobs package (which runs them): they reach the queue
+    through the app, so dependencies point one way: jobs → plans services → planning.
+    """
+    install_solve_queue(app, SolveQueue(enqueue=enqueue_solve, cancel=request_cancel))
 
 
 def enqueue_solve(plan: Plan, user: User | None) -> SolveJob:
@@ -94,8 +81,6 @@ def enqueue_solve(plan: Plan, user: User | None) -> SolveJob:
     plan.status = PlanStatus.SOLVING
     plan.updated_at = utcnow()
     audit("plan.solve", plan, user, job=job.id, backend=backend)
-    from ..plans.service import _commit
-
     _commit()
     try:
         _submit(app, backend, job.id, limit)
@@ -158,16 +143,6 @@ def request_cancel(job: SolveJob, user: User | None = None) -> SolveJob:
     return row
 
 
-def restored_status(plan: Plan, job: SolveJob) -> PlanStatus:
-    """The status a plan returns to when its solve ends without a new result."""
-    prev = (job.progress or {}).get("previous_status")
-    if plan.routes:
-        if prev in (PlanStatus.PUBLISHED.value, PlanStatus.SOLVED.value):
-            return PlanStatus(prev)
-        return PlanStatus.SOLVED
-    return PlanStatus.DRAFT
-
-
 def _aware(dt: datetime | None) -> datetime | None:
     from datetime import UTC
 
@@ -228,18 +203,6 @@ def reconcile_stuck_jobs(
     return failed
 
 
-def mark_failed(job: SolveJob, message: str) -> None:
-    """Fail ``job`` and put its plan in ``failed`` if it is still solving (caller commits)."""
-    job.status = JobStatus.FAILED
-    job.error = message[:1000]
-    job.finished_at = utcnow()
-    plan = db.session.get(Plan, job.plan_id)
-    if plan is not None and plan.status == PlanStatus.SOLVING:
-        plan.status = PlanStatus.FAILED
-        plan.updated_at = utcnow()
-    audit("job.failed", job, None, message=message[:200])
-
-
 def get_job(job_id: str) -> SolveJob | None:
     """The job row, or ``None`` (ids are uuids; anything else is simply not found)."""
     if not isinstance(job_id, str) or len(job_id) > 36:
@@ -248,10 +211,15 @@ def get_job(job_id: str) -> SolveJob | None:
 
 
 __all__ = [
+    "DEFAULT_GRACE_S",
+    "DEFAULT_QUEUED_STALE_S",
+    "DEFAULT_STALE_S",
+    "DEFAULT_TIME_LIMIT_S",
     "QueueUnavailable",
     "backend_name",
     "enqueue_solve",
     "get_job",
+    "init_app",
     "job_timeout_for",
     "mark_failed",
     "reconcile_stuck_jobs",

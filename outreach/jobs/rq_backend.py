@@ -41,7 +41,7 @@ def queue_name(app: Flask) -> str:
 
 
 def _unavailable(exc: Exception):
-    from . import QueueUnavailable
+    from .state import QueueUnavailable
 
     log.warning("redis unavailable: %s", type(exc).__name__)
     return QueueUnavailable(

@@ -25,7 +25,8 @@ from ..models import JobStatus, Plan, PlanStatus, SolveJob, utcnow
 from ..planning import Progress, SolveParams, solve
 from ..planning.result import FEASIBLE_STATUSES, Result
 from ..plans import adapter
-from . import mark_failed, restored_status, time_limit_for
+from ..plans.service import validate
+from .state import mark_failed, restored_status, time_limit_for
 
 log = logging.getLogger(__name__)
 
@@ -206,8 +207,6 @@ def _store(
         elif result.status in USABLE_STATUSES or result.routes:
             adapter.write_result(plan, built, result)
             db.session.flush()
-            from ..plans.service import validate
-
             validate(plan)
             plan.status = PlanStatus.SOLVED
         else:

@@ -44,7 +44,7 @@ def submit(app: Flask, job_id: str) -> None:
     try:
         _queue.put_nowait((app, job_id))
     except queue.Full:
-        from . import QueueUnavailable
+        from .state import QueueUnavailable
 
         raise QueueUnavailable("Antrean perhitungan penuh; coba lagi nanti.") from None
 

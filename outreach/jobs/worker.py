@@ -49,7 +49,7 @@ def on_rq_failure(job: Any, connection: Any, *exc_info: Any) -> None:
     """RQ failure callback (timeout, exception): fail the row and its plan."""
     from ..extensions import db
     from ..models import JobStatus, SolveJob
-    from . import mark_failed
+    from .state import mark_failed
 
     job_id = str(job.id).removeprefix("solve-")
     app = get_app()

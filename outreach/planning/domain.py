@@ -28,7 +28,6 @@ one per person printed.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -36,11 +35,14 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Protocol
 
+# Points, places and the travel defaults live in geo, which travel builds on without importing
+# this module; they stay importable from here.
+from outreach.planning.geo import DEFAULT_DETOUR as DEFAULT_DETOUR
+from outreach.planning.geo import DEFAULT_SPEEDS_KMH as DEFAULT_SPEEDS_KMH
+from outreach.planning.geo import INT32_LIMIT, Location, Place
+
 if TYPE_CHECKING:
     import numpy as np
-
-INT32_LIMIT = 2**31
-"""Exclusive upper bound for any integer handed to the solver."""
 
 DAY_SECONDS = 86_400
 MAX_HORIZON_DAYS = 366
@@ -74,14 +76,6 @@ DEFAULT_SECONDS_PER_PERSON: Mapping[Service, int] = MappingProxyType(
     }
 )
 """Default handling time per person and service, in seconds, for one kit."""
-
-DEFAULT_SPEEDS_KMH: Mapping[str, float] = MappingProxyType(
-    {"car": 20.0, "motorbike": 25.0, "boat": 12.0}
-)
-"""Default average speeds per vehicle profile (urban Medan traffic)."""
-
-DEFAULT_DETOUR = 1.4
-"""Default ratio between road distance and great-circle distance."""
 
 
 # --------------------------------------------------------------------------- helpers
@@ -124,25 +118,7 @@ def _check_id(value: Any, what: str) -> str:
 
 
 # ------------------------------------------------------------------------ primitives
-
-
-@dataclass(frozen=True, slots=True)
-class Location:
-    """A WGS84 point. ``lat`` in [-90, 90], ``lon`` in [-180, 180], both finite."""
-
-    lat: float
-    lon: float
-
-    def __post_init__(self) -> None:
-        for name, bound in (("lat", 90.0), ("lon", 180.0)):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int | float):
-                raise ValueError(f"location.{name}: expected a number, got {v!r}")
-            if not math.isfinite(v):
-                raise ValueError(f"location.{name}: must be finite, got {v!r}")
-            if not -bound <= v <= bound:
-                raise ValueError(f"location.{name}: must be within ±{bound:g}, got {v!r}")
-            object.__setattr__(self, name, float(v))
+# (Location, a WGS84 point, is defined in outreach.planning.geo.)
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -482,23 +458,7 @@ class Team:
 
 
 # ------------------------------------------------------------------------ travel API
-
-
-@dataclass(frozen=True, slots=True)
-class Place:
-    """A point the travel model must connect: a site, or a team's start or end depot.
-
-    ``kind`` is ``"site"``, ``"start"`` or ``"end"``; ``id`` is the site or team id.
-    Explicit-matrix providers look places up by ``(kind, id)``.
-    """
-
-    kind: str
-    id: str
-    location: Location
-
-    @property
-    def key(self) -> tuple[str, str]:
-        return (self.kind, self.id)
+# (Place, a point the travel model connects, is defined in outreach.planning.geo.)
 
 
 class TravelProvider(Protocol):

@@ -19,7 +19,7 @@ from types import MappingProxyType
 
 import numpy as np
 
-from outreach.planning.domain import (
+from outreach.planning.geo import (
     DEFAULT_DETOUR,
     DEFAULT_SPEEDS_KMH,
     INT32_LIMIT,

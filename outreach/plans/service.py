@@ -24,7 +24,7 @@ Rules
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from itertools import pairwise
@@ -32,7 +32,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
-from flask import current_app
+from flask import Flask, current_app
 from sqlalchemy.orm.exc import StaleDataError
 
 from ..errors import Conflict, NotFound, ValidationFailed
@@ -258,6 +258,37 @@ def get_plan(plan_id: int, office_id: int | None = None) -> Plan:
 
 # ---------------------------------------------------------------------- solve / jobs
 
+SOLVE_QUEUE_KEY = "outreach.solve_queue"
+
+
+@dataclass(frozen=True)
+class SolveQueue:
+    """Where the services send background solves: ``enqueue`` and ``cancel`` a job.
+
+    The services do not import :mod:`outreach.jobs` (the jobs run the services, not the other
+    way round): the app factory installs the queue with :func:`install_solve_queue`
+    (``outreach.jobs.init_app``), so dependencies point one way: jobs → services → planning.
+    """
+
+    enqueue: Callable[[Plan, User | None], SolveJob]
+    cancel: Callable[[SolveJob, User | None], SolveJob]
+
+
+def install_solve_queue(app: Flask, queue: SolveQueue) -> None:
+    """Make ``queue`` the one :func:`start_solve` and :func:`cancel_job` use in ``app``."""
+    app.extensions[SOLVE_QUEUE_KEY] = queue
+
+
+def solve_queue() -> SolveQueue:
+    """The current app's queue; an app not built by ``create_app`` has none."""
+    queue = current_app.extensions.get(SOLVE_QUEUE_KEY)
+    if queue is None:
+        raise RuntimeError(
+            "No solve queue is installed in this app: build it with outreach.create_app() "
+            "(which calls outreach.jobs.init_app)."
+        )
+    return queue
+
 
 def start_solve(plan: Plan, user: User | None) -> SolveJob:
     """Queue a background solve of ``plan`` and return its job (committed).
@@ -266,15 +297,13 @@ def start_solve(plan: Plan, user: User | None) -> SolveJob:
     running, and ``outreach.jobs.QueueUnavailable`` (503) when the queue is down — then the
     plan is left exactly as it was.
     """
-    from .. import jobs
-
     if plan.status == PlanStatus.SOLVING:
         raise PlanConflict(
             "Rencana ini sedang dihitung. Tunggu sampai selesai atau batalkan perhitungannya."
         )
     if plan.status == PlanStatus.ARCHIVED:
         raise PlanError("Rencana yang diarsipkan tidak dapat dihitung ulang.")
-    return jobs.enqueue_solve(plan, user)
+    return solve_queue().enqueue(plan, user)
 
 
 def cancel_job(job: SolveJob, user: User | None = None) -> SolveJob:
@@ -283,9 +312,7 @@ def cancel_job(job: SolveJob, user: User | None = None) -> SolveJob:
     A job still waiting in the queue is cancelled at once (the plan returns to its previous
     state); a running job stops at the solver's next check (within about a second).
     """
-    from .. import jobs
-
-    return jobs.request_cancel(job, user)
+    return solve_queue().cancel(job, user)
 
 
 def office_today(office: Office | None, now: datetime | None = None) -> date:
@@ -1185,12 +1212,14 @@ __all__ = [
     "PlanConflict",
     "PlanError",
     "PlanNotFound",
+    "SolveQueue",
     "add_hotspot",
     "cancel_job",
     "create_plan",
     "diff_snapshots",
     "drop_stop",
     "get_plan",
+    "install_solve_queue",
     "job_to_dict",
     "lock_stop",
     "move_stop",
@@ -1202,6 +1231,7 @@ __all__ = [
     "replan_remaining",
     "select_hotspots",
     "snapshot_of",
+    "solve_queue",
     "start_solve",
     "unlock_stop",
     "validate",
