@@ -60,6 +60,7 @@ from ..planning import (
     TimeWindow,
     TravelProvider,
     date_range,
+    gapfill,
     national_holidays,
 )
 from ..planning.result import BreakTaken, Result, Route, Stop, Unserved
@@ -849,16 +850,10 @@ def break_intervals(shift: Shift | None) -> list[tuple[int, int, str]]:
 
 
 def arrive_after(leave: int, travel: int, breaks: Sequence[tuple[int, int, str]]) -> int:
-    """Earliest arrival leaving at ``leave``; no travel happens during a break."""
-    t, left = leave, travel
-    for b_start, b_end, _ in breaks:
-        if b_end <= t:
-            continue
-        if t + left <= b_start:
-            break
-        left -= max(0, b_start - t)
-        t = b_end
-    return t + left
+    """Earliest arrival leaving at ``leave``; no travel happens during a break (``breaks``
+    sorted, as :func:`break_intervals` returns them). The planner's own rule
+    (:func:`outreach.planning.gapfill.arrival`), so edits and solves time a drive alike."""
+    return gapfill.arrival(leave, travel, [(a, b) for a, b, _ in breaks])
 
 
 def schedule_route(
