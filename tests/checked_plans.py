@@ -1,6 +1,7 @@
 """Every plan a test produces must pass the independent checker.
 
-The API, jobs and plans test packages import the two fixtures below into their conftest.
+The API, jobs and plans test packages import the two fixtures below into their conftest;
+``assert_plan_passes_the_checker`` checks one plan on the spot.
 """
 
 from __future__ import annotations
@@ -14,6 +15,13 @@ from outreach.planning import check
 from outreach.plans import adapter
 
 
+def assert_plan_passes_the_checker(plan: Plan) -> None:
+    """``plan`` as stored passes the independent checker."""
+    built = adapter.problem_for_plan(plan)
+    violations = check(built.problem, adapter.result_from_plan(plan, built))
+    assert violations == [], f"plan {plan.id} fails the checker: {violations}"
+
+
 def assert_every_plan_passes_the_checker() -> int:
     """Re-check every solved or published plan in the database; return how many were checked."""
     db.session.rollback()
@@ -23,9 +31,7 @@ def assert_every_plan_passes_the_checker() -> int:
     ).all()
     checked = 0
     for plan in plans:
-        built = adapter.problem_for_plan(plan)
-        violations = check(built.problem, adapter.result_from_plan(plan, built))
-        assert violations == [], f"plan {plan.id} fails the checker: {violations}"
+        assert_plan_passes_the_checker(plan)
         checked += 1
     db.session.rollback()
     return checked

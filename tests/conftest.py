@@ -99,6 +99,16 @@ def client(app):
 
 
 @pytest.fixture
+def csrf_app(app, app_config):
+    """An app with CSRF on, sharing the database ``app`` prepared."""
+    app_config["WTF_CSRF_ENABLED"] = True
+    application = create_app(app_config)
+    yield application
+    with application.app_context():
+        db.engine.dispose()
+
+
+@pytest.fixture
 def runner(app):
     return app.test_cli_runner()
 

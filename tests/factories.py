@@ -1,9 +1,14 @@
-"""Plain data builders with sensible defaults (``make_office(...)`` etc.)."""
+"""Plain data builders with sensible defaults (``make_office(...)`` etc.), and the ways a test
+logs a user in (``login``: a session cookie; ``form_login``/``post_login``/``csrf_login``: the
+login form)."""
 
 from __future__ import annotations
 
 import itertools
+import re
+import uuid
 from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from outreach.extensions import db
 from outreach.models import (
@@ -13,6 +18,7 @@ from outreach.models import (
     HotspotOpening,
     Office,
     Role,
+    StopCheckin,
     Team,
     TeamWeeklyShift,
     User,
@@ -23,6 +29,7 @@ _seq = itertools.count(1)
 
 PASSWORD = "correct horse battery staple"
 FRIDAY_PRAYER = [690, 810, "Sholat Jumat"]
+WIB = ZoneInfo("Asia/Jakarta")
 
 
 def make_office(**kw) -> Office:
@@ -113,6 +120,11 @@ def monday(year: int = 2026, month: int = 12, day: int = 7) -> date:
     d = date(year, month, day)
     assert d.weekday() == 0
     return d
+
+
+def today_wib() -> date:
+    """Today in Western Indonesia (WIB), for plans published relative to the real date."""
+    return datetime.now(WIB).date()
 
 
 # -- plans (appended by the plan-screens helper) ----------------------------------------------
@@ -216,3 +228,109 @@ def make_solved_plan(
     for i in range(n_stops):
         make_stop(routes[i % len(routes)])
     return plan
+
+
+def make_checkin(stop, at: datetime) -> StopCheckin:
+    """A field team's check-in at ``stop`` at the instant ``at``."""
+    row = StopCheckin(
+        client_uuid=str(uuid.uuid4()),
+        stop_id=stop.id,
+        hotspot_id=stop.hotspot_id,
+        team_id=stop.route.team_id,
+        day=stop.route.day,
+        at=at,
+    )
+    db.session.add(row)
+    db.session.flush()
+    return row
+
+
+# -- plans solved by the real solver --------------------------------------------------------------
+
+
+def solve_now(plan, seconds: int = 2):
+    """Solve ``plan`` in the test's thread (what the background job does) and store it."""
+    from outreach.models import PlanStatus
+    from outreach.planning import SolveParams, solve
+    from outreach.plans import adapter
+
+    built = adapter.problem_for_plan(plan, live_demand=True)
+    result = solve(built.problem, SolveParams(time_limit_s=seconds))
+    adapter.write_result(plan, built, result)
+    plan.status = PlanStatus.SOLVED
+    db.session.commit()
+    return plan
+
+
+def make_real_solved_plan(
+    office: Office, teams: list[Team], sites: list[dict], *, days: int = 1, seconds: int = 2, **kw
+):
+    """A plan of ``teams`` from Monday 7 December over ``days`` days, created by the plan
+    service over new hotspots (one per ``make_hotspot`` keywords in ``sites``) and solved by
+    the real solver in the test's thread; returns ``(plan, coordinator)``. It passes the
+    checker, so it can be published."""
+    from outreach.plans import service
+
+    for site in sites:
+        make_hotspot(office, **site)
+    user = make_user(Role.COORDINATOR, office_id=office.id)
+    db.session.commit()
+    plan = service.create_plan(
+        office,
+        user,
+        name=kw.pop("name", "Rencana uji"),
+        start_date=monday(),
+        end_date=monday() + timedelta(days=days - 1),
+        team_ids=[t.id for t in teams],
+        time_limit_s=seconds,
+        **kw,
+    )
+    return solve_now(plan, seconds), user
+
+
+# -- logging in ------------------------------------------------------------------------------------
+
+
+def login(client, user: User, *, lang: str | None = None) -> None:
+    """Log ``user`` in without the form: start a server-side session and put its token in the
+    test client's cookie (``lang`` also picks the session's language)."""
+    from flask import g
+
+    from outreach.auth.sessions import start_session
+
+    # The app fixture keeps one app context (and so one ``g``) across requests: drop the user
+    # Flask-Login cached there so the next request loads the new session.
+    g.pop("_login_user", None)
+    token = start_session(user)
+    db.session.commit()
+    with client.session_transaction() as sess:
+        sess["_user_id"] = token
+        sess["_fresh"] = True
+        if lang is not None:
+            sess["lang"] = lang
+
+
+def post_login(client, username: str, password: str = PASSWORD, *, headers=None, **fields):
+    """POST the login form (no CSRF token) and return the response, whatever it is."""
+    data = {"username": username, "password": password, **fields}
+    return client.post("/login", data=data, headers=headers or {})
+
+
+def form_login(client, user: User | str, password: str = PASSWORD):
+    """Log in through the login form (``user`` or a username); assert it worked."""
+    resp = post_login(client, getattr(user, "username", user), password)
+    assert resp.status_code == 302, "login failed"
+    return resp
+
+
+def csrf_token_in(html: str) -> str:
+    """The CSRF token of the first form in ``html``."""
+    return re.search(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"', html).group(1)
+
+
+def csrf_login(client, username: str, password: str = PASSWORD, *, headers=None, **fields):
+    """Log in through the form of an app with CSRF on, with the login page's own token."""
+    token = csrf_token_in(client.get("/login").get_data(as_text=True))
+    resp = post_login(client, username, password, headers=headers, csrf_token=token, **fields)
+    assert resp.status_code == 302, "login failed"
+    return resp

@@ -10,12 +10,9 @@ from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
 from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.mofile import read_mo, write_mo
 from babel.messages.pofile import read_po
-from flask import g
 
-from outreach.auth.sessions import start_session
-from outreach.extensions import db
 from outreach.models import Role
-from tests.factories import make_office, make_team, make_user
+from tests.factories import login, make_office, make_team, make_user
 
 ROOT = Path(__file__).resolve().parents[1]
 TRANSLATIONS = ROOT / "outreach" / "translations"
@@ -106,15 +103,6 @@ def test_compiled_catalogue_holds_every_extracted_message():
 # --- pages: Indonesian by default, English with ?lang=en ---------------------------------------
 
 
-def log_in(client, user) -> None:
-    g.pop("_login_user", None)
-    token = start_session(user)
-    db.session.commit()
-    with client.session_transaction() as sess:
-        sess["_user_id"] = token
-        sess["_fresh"] = True
-
-
 # One known heading per area: (who is logged in, page, Indonesian text, English text).
 PAGES = [
     (None, "/", "Jemput Bola: layanan KTP-el datang kepada Anda", "the e-ID service comes to you"),
@@ -135,9 +123,9 @@ def test_page_is_indonesian_by_default_and_english_on_request(
     """The page shows Indonesian without a choice, English after ?lang=en (and it sticks)."""
     office = make_office()
     if who == "coordinator":
-        log_in(client, make_user(Role.COORDINATOR, office_id=office.id))
+        login(client, make_user(Role.COORDINATOR, office_id=office.id))
     elif who == "field":
-        log_in(client, make_user(Role.FIELD, team=make_team(office)))
+        login(client, make_user(Role.FIELD, team=make_team(office)))
     default = client.get(url)
     assert default.status_code == 200
     html = default.get_data(as_text=True)

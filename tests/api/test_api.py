@@ -9,8 +9,7 @@ import pytest
 
 from outreach.extensions import db
 from outreach.models import Hotspot, Plan, PlanStatus
-from outreach.planning import check
-from outreach.plans import adapter
+from tests.checked_plans import assert_plan_passes_the_checker
 from tests.factories import monday
 
 
@@ -165,8 +164,7 @@ def test_plan_flow_create_poll_get_edit_publish(api):
     assert pub.get_json()["version"] == 1
     row = db.session.get(Plan, plan["id"])
     assert row.status == PlanStatus.PUBLISHED
-    built = adapter.problem_for_plan(row)
-    assert check(built.problem, adapter.result_from_plan(row, built)) == []
+    assert_plan_passes_the_checker(row)
 
 
 def test_plan_edits_drop_add_reoptimise(api):

@@ -18,11 +18,11 @@ from collections.abc import Iterator
 
 import pytest
 
-from outreach import ROOT, create_app
+from outreach import ROOT
 from outreach.extensions import db
 from outreach.models import Plan, PlanStatus, Role, VehicleKind
-from tests.browser.conftest import PHONE, TABLET, serve
-from tests.factories import PASSWORD, make_office, make_team, make_user
+from tests.browser.conftest import PHONE, TABLET, live_site, log_in, open_page
+from tests.factories import make_office, make_team, make_user
 
 pytestmark = pytest.mark.browser
 
@@ -64,29 +64,18 @@ def csv_bytes(rows: list[str]) -> bytes:
     return ("\n".join([HEADERS, *rows]) + "\n").encode("utf-8")
 
 
+def seed() -> None:
+    office = make_office(name="Dinas Dukcapil Kota Medan")
+    make_team(office, name="Tim Rekam A")
+    make_team(office, name="Tim Rekam B", vehicle=VehicleKind.MOTORBIKE)
+    make_user(Role.COORDINATOR, username="koordinator", office_id=office.id)
+
+
 @pytest.fixture
 def live_server(tmp_path) -> Iterator[tuple[str, object]]:
     """The app on 127.0.0.1:<free port>, a temp SQLite file, CSRF on, no map tiles."""
-    app = create_app(
-        {
-            "SECRET_KEY": "browser-test-secret-key-0123456789abcdef0123456789",
-            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'e2e.sqlite3'}",
-            "WTF_CSRF_ENABLED": True,
-            "RATELIMIT_ENABLED": False,
-            "MAP_TILES_ENABLED": False,
-            "JOB_BACKEND": "thread",
-            "IMPORT_UPLOAD_DIR": str(tmp_path / "uploads"),
-        }
-    )
-    with app.app_context():
-        db.create_all()
-        office = make_office(name="Dinas Dukcapil Kota Medan")
-        make_team(office, name="Tim Rekam A")
-        make_team(office, name="Tim Rekam B", vehicle=VehicleKind.MOTORBIKE)
-        make_user(Role.COORDINATOR, username="koordinator", office_id=office.id)
-        db.session.commit()
-        db.session.remove()
-    with serve(app) as base:
+    overrides = {"JOB_BACKEND": "thread", "IMPORT_UPLOAD_DIR": str(tmp_path / "uploads")}
+    with live_site(tmp_path / "e2e.sqlite3", seed, **overrides) as (base, app, _):
         yield base, app
 
 
@@ -108,21 +97,13 @@ def test_import_plan_adjust_publish_export(live_server, browser):
     """A coordinator goes from a broken spreadsheet to a published plan and a CSV export."""
     base, app = live_server
     started = time.monotonic()
-    errors: list[str] = []
-    context = browser.new_context(viewport=TABLET, accept_downloads=True, locale="id-ID")
-    page = context.new_page()
-    page.on("pageerror", lambda e: errors.append(f"pageerror: {e}"))
-    page.on(
-        "console",
-        lambda m: errors.append(f"console: {m.text}") if m.type == "error" else None,
+    context, page, errors = open_page(
+        browser, TABLET, console=True, accept_downloads=True, locale="id-ID"
     )
     page.on("dialog", lambda d: d.accept())
 
     # -- log in
-    page.goto(f"{base}/login")
-    page.fill("#username", "koordinator")
-    page.fill("#password", PASSWORD)
-    page.click("form[action$='/login'] [type=submit]")
+    log_in(page, base, "koordinator")
     page.wait_for_url(re.compile(r"/coord/"))
 
     # -- import a file with broken rows: the preview names each problem, row by row

@@ -11,65 +11,32 @@ from collections.abc import Iterator
 
 import pytest
 
-from outreach import create_app
-from outreach.extensions import db
 from outreach.models import Role
-from tests.browser.conftest import PHONE, TABLET, serve
-from tests.factories import PASSWORD, make_hotspot, make_office, make_team, make_user
+from tests.browser.conftest import PHONE, TABLET, live_site, log_in, open_page
+from tests.factories import make_hotspot, make_office, make_team, make_user
 
 pytestmark = pytest.mark.browser
 
 HOSTILE = '<img src=x onerror="globalThis.pwn=1"> ${globalThis.pwn=2} ` </script>'
 
 
+def seed() -> None:
+    office = make_office(name="Dinas Dukcapil Kota Medan")
+    make_hotspot(office, name=HOSTILE, lat=3.60, lon=98.70)
+    make_user(Role.COORDINATOR, username="koordinator", office_id=office.id)
+    make_user(Role.FIELD, username="petugas", team=make_team(office, name="Tim Uji"))
+
+
 @pytest.fixture(scope="module")
 def live_server(tmp_path_factory) -> Iterator[str]:
     """The app on 127.0.0.1 with a hostile site, CSRF on, no tiles (no internet here)."""
-    tmp_path = tmp_path_factory.mktemp("entry")
-    app = create_app(
-        {
-            "SECRET_KEY": "browser-test-secret-key-0123456789abcdef0123456789",
-            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'entry.sqlite3'}",
-            "WTF_CSRF_ENABLED": True,
-            "RATELIMIT_ENABLED": False,
-            "MAP_TILES_ENABLED": False,
-        }
-    )
-    with app.app_context():
-        db.create_all()
-        office = make_office(name="Dinas Dukcapil Kota Medan")
-        make_hotspot(office, name=HOSTILE, lat=3.60, lon=98.70)
-        make_user(Role.COORDINATOR, username="koordinator", office_id=office.id)
-        make_user(Role.FIELD, username="petugas", team=make_team(office, name="Tim Uji"))
-        db.session.commit()
-        db.session.remove()
-    with serve(app) as base:
+    with live_site(tmp_path_factory.mktemp("entry") / "entry.sqlite3", seed) as (base, _, _):
         yield base
-
-
-def open_page(browser, viewport):
-    context = browser.new_context(viewport=viewport)
-    page = context.new_page()
-    problems: list[str] = []
-    page.on("pageerror", lambda exc: problems.append(f"pageerror: {exc}"))
-    page.on(
-        "console",
-        lambda msg: problems.append(f"console: {msg.text}") if msg.type == "error" else None,
-    )
-    return context, page, problems
-
-
-def log_in(page, base: str, username: str) -> None:
-    page.goto(base + "/login")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("[type=submit]")
-    page.wait_for_load_state("networkidle")
 
 
 def test_dashboard_map_loads_and_hostile_name_stays_text(live_server, browser):
     """The map renders under the CSP; the hostile name shows literally and sets no global."""
-    context, page, problems = open_page(browser, TABLET)
+    context, page, problems = open_page(browser, TABLET, console=True)
     log_in(page, live_server, "koordinator")
     page.goto(live_server + "/coord/")
     page.wait_for_selector(".leaflet-container .jb-pin--dot")
@@ -90,7 +57,7 @@ def test_dashboard_map_loads_and_hostile_name_stays_text(live_server, browser):
 )
 def test_entry_pages_fit_a_phone_without_errors(live_server, browser, user, path):
     """At 390 px no entry page scrolls sideways, and none logs a script or CSP error."""
-    context, page, problems = open_page(browser, PHONE)
+    context, page, problems = open_page(browser, PHONE, console=True)
     if user:
         log_in(page, live_server, user)
     page.goto(live_server + path)
@@ -113,7 +80,7 @@ def test_entry_pages_fit_a_phone_without_errors(live_server, browser, user, path
 
 def test_logout_button_ends_the_session(live_server, browser):
     """The top bar's logout form (POST with CSRF token) logs the user out."""
-    context, page, problems = open_page(browser, TABLET)
+    context, page, problems = open_page(browser, TABLET, console=True)
     log_in(page, live_server, "koordinator")
     page.goto(live_server + "/coord/")
     page.click("form.logout button")

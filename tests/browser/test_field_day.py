@@ -16,12 +16,10 @@ from datetime import timedelta
 
 import pytest
 
-from outreach import create_app
 from outreach.extensions import db
 from outreach.models import HotspotDemand, Role, StopCheckin, VisitOutcome
-from tests.browser.conftest import PHONE, serve
+from tests.browser.conftest import PHONE, live_site, log_in, open_page
 from tests.factories import (
-    PASSWORD,
     make_hotspot,
     make_office,
     make_plan,
@@ -53,64 +51,40 @@ class RequestLog:
 @pytest.fixture
 def live_server(tmp_path) -> Iterator[tuple[str, object, RequestLog, dict]]:
     """The app on 127.0.0.1 with one field team and three stops today, CSRF on, no tiles."""
-    app = create_app(
-        {
-            "SECRET_KEY": "browser-test-secret-key-0123456789abcdef0123456789",
-            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'field.sqlite3'}",
-            "WTF_CSRF_ENABLED": True,
-            "RATELIMIT_ENABLED": False,
-            "MAP_TILES_ENABLED": False,
-        }
-    )
-    seed: dict = {}
-    with app.app_context():
-        db.create_all()
-        office = make_office(name="Dinas Dukcapil Kota Medan")
-        team = make_team(office, name="Tim Rekam A")
-        make_user(Role.FIELD, username="petugas", team=team)
-        plan = make_plan(office, start_date=today_wib(), end_date=today_wib() + timedelta(days=1))
-        route = make_route(plan, team, today_wib())
-        names = ["SMA Negeri 1 Medan", "RSUD Dr. Pirngadi", "Lapas Kelas I Medan"]
-        stops = []
-        for i, name in enumerate(names):
-            hs = make_hotspot(
-                office,
-                name=name,
-                address=f"Jl. Uji No. {i + 1}",
-                contact_name=f"Ibu Kontak {i + 1}",
-                contact_phone=f"+62 812 0000 000{i + 1}",
-                demand={"ktp_record": 40, "kia": 10},
-                lat=3.585 + 0.006 * i,
-                lon=98.672 + 0.005 * i,
-            )
-            stops.append(make_stop(route, hs, persons={"ktp_record": 30, "kia": 10}, cards=25))
-        publish(plan)
-        db.session.commit()
-        seed["stops"] = [s.id for s in stops]
-        seed["hotspots"] = [s.hotspot_id for s in stops]
-        db.session.remove()
-    log = RequestLog(app.wsgi_app)
-    app.wsgi_app = log
-    with serve(app) as base:
-        yield base, app, log, seed
+    with live_site(tmp_path / "field.sqlite3", seed) as (base, app, seeded):
+        log = RequestLog(app.wsgi_app)
+        app.wsgi_app = log  # before the first request: Flask looks it up on each call
+        yield base, app, log, seeded
+
+
+def seed() -> dict:
+    office = make_office(name="Dinas Dukcapil Kota Medan")
+    team = make_team(office, name="Tim Rekam A")
+    make_user(Role.FIELD, username="petugas", team=team)
+    plan = make_plan(office, start_date=today_wib(), end_date=today_wib() + timedelta(days=1))
+    route = make_route(plan, team, today_wib())
+    names = ["SMA Negeri 1 Medan", "RSUD Dr. Pirngadi", "Lapas Kelas I Medan"]
+    stops = []
+    for i, name in enumerate(names):
+        hs = make_hotspot(
+            office,
+            name=name,
+            address=f"Jl. Uji No. {i + 1}",
+            contact_name=f"Ibu Kontak {i + 1}",
+            contact_phone=f"+62 812 0000 000{i + 1}",
+            demand={"ktp_record": 40, "kia": 10},
+            lat=3.585 + 0.006 * i,
+            lon=98.672 + 0.005 * i,
+        )
+        stops.append(make_stop(route, hs, persons={"ktp_record": 30, "kia": 10}, cards=25))
+    publish(plan)
+    return {"stops": [s.id for s in stops], "hotspots": [s.hotspot_id for s in stops]}
 
 
 def new_page(browser, viewport):
-    context = browser.new_context(
-        viewport=viewport, geolocation=HERE, permissions=["geolocation"], locale="id-ID"
+    return open_page(
+        browser, viewport, geolocation=HERE, permissions=["geolocation"], locale="id-ID"
     )
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(f"pageerror: {exc}"))
-    return context, page, errors
-
-
-def log_in(page, base: str) -> None:
-    page.goto(base + "/login")
-    page.fill("input[name=username]", "petugas")
-    page.fill("input[name=password]", PASSWORD)
-    page.click("[type=submit]")
-    page.wait_for_load_state("networkidle")
 
 
 def wait_until_offline_ready(page, stop_ids: list[int]) -> None:
@@ -172,7 +146,7 @@ def test_field_day_online_then_offline_then_synced(live_server, browser):
     base, app, log, seed = live_server
     stops = seed["stops"]
     context, page, errors = new_page(browser, TABLET)
-    log_in(page, base)
+    log_in(page, base, "petugas")
     page.goto(base + "/field/")
     assert page.locator("h1").inner_text() == "Rute hari ini"
     assert page.locator("ol.stops > li").count() == 3
@@ -253,7 +227,7 @@ def test_phone_size_route_and_stop_pages(live_server, browser):
     """At 390×844 nothing scrolls sideways and every button or input is at least 48 px high."""
     base, _app, _log, seed = live_server
     context, page, errors = new_page(browser, PHONE)
-    log_in(page, base)
+    log_in(page, base, "petugas")
     for path, name in (
         ("/field/", "phone-route"),
         (f"/field/stop/{seed['stops'][0]}", "phone-stop"),

@@ -19,9 +19,9 @@ from icalendar import Calendar
 
 from outreach.extensions import db
 from outreach.models import HotspotKind, VisitRequest
-from tests.browser.conftest import PHONE, browser_app, serve
-from tests.factories import make_hotspot, make_office, make_team
-from tests.public.conftest import add_route, new_plan, publish_now, today_wib
+from tests.browser.conftest import PHONE, live_site, open_page
+from tests.factories import make_hotspot, make_team
+from tests.public.conftest import make_medan_office, publish_plan, today_wib
 
 pytestmark = pytest.mark.browser
 
@@ -29,39 +29,39 @@ pytestmark = pytest.mark.browser
 HERE = {"latitude": 3.5905, "longitude": 98.6650, "accuracy": 30}
 
 
+def seed() -> None:
+    office = make_medan_office()
+    team = make_team(office)
+    far = make_hotspot(office, name="SMA Negeri 2 Medan", lat=3.5400, lon=98.6900)
+    mid = make_hotspot(office, name="SMK Negeri 7 Medan", lat=3.5650, lon=98.6650)
+    near = make_hotspot(
+        office,
+        name="Pasar Petisah",
+        kind=HotspotKind.MARKET,
+        address="Jl. Kota Baru III",
+        kecamatan_code="12.71.19",
+        kecamatan_name="Medan Petisah",
+        kelurahan_code="12.71.19.1001",
+        kelurahan_name="Petisah Tengah",
+        lat=3.5912,
+        lon=98.6655,
+    )
+    today = today_wib()
+    # The nearest site is not the soonest: "near me" must reorder the day-by-day list.
+    publish_plan(
+        office,
+        today,
+        [
+            (team, today + timedelta(days=1), [(far, "08:00", 120)]),
+            (team, today + timedelta(days=2), [(mid, "08:00", 60)]),
+            (team, today + timedelta(days=3), [(near, "09:00", 180)]),
+        ],
+    )
+
+
 @pytest.fixture
 def live_server(tmp_path) -> Iterator[tuple[str, object]]:
-    app = browser_app(tmp_path / "public.sqlite3")
-    with app.app_context():
-        office = make_office(
-            name="Dinas Dukcapil Kota Medan",
-            slug="kota-medan",
-            phone="(061) 555-0100",
-            email="dukcapil@medan.example.go.id",
-        )
-        team = make_team(office)
-        far = make_hotspot(office, name="SMA Negeri 2 Medan", lat=3.5400, lon=98.6900)
-        mid = make_hotspot(office, name="SMK Negeri 7 Medan", lat=3.5650, lon=98.6650)
-        near = make_hotspot(
-            office,
-            name="Pasar Petisah",
-            kind=HotspotKind.MARKET,
-            address="Jl. Kota Baru III",
-            kecamatan_code="12.71.19",
-            kecamatan_name="Medan Petisah",
-            kelurahan_code="12.71.19.1001",
-            kelurahan_name="Petisah Tengah",
-            lat=3.5912,
-            lon=98.6655,
-        )
-        plan = new_plan(office, today_wib())
-        # The nearest site is not the soonest: "near me" must reorder the day-by-day list.
-        add_route(plan, team, today_wib() + timedelta(days=1), [(far, "08:00", 120)])
-        add_route(plan, team, today_wib() + timedelta(days=2), [(mid, "08:00", 60)])
-        add_route(plan, team, today_wib() + timedelta(days=3), [(near, "09:00", 180)])
-        publish_now(plan)
-        db.session.remove()
-    with serve(app) as base:
+    with live_site(tmp_path / "public.sqlite3", seed) as (base, app, _):
         yield base, app
 
 
@@ -86,16 +86,14 @@ def test_resident_finds_a_stop_adds_it_to_the_calendar_and_asks_for_a_home_visit
     live_server, browser, tmp_path
 ):
     base, app = live_server
-    context = browser.new_context(
-        viewport=PHONE,
+    context, page, errors = open_page(
+        browser,
+        PHONE,
         geolocation=HERE,
         permissions=["geolocation"],
         locale="id-ID",
         accept_downloads=True,
     )
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(f"pageerror: {exc}"))
 
     # 1. The schedule, then "near me": the nearest site comes first, with its distance.
     page.goto(base + "/")
@@ -169,10 +167,7 @@ def test_resident_finds_a_stop_adds_it_to_the_calendar_and_asks_for_a_home_visit
 
 def test_map_page_shows_the_stops_without_jquery_or_errors(live_server, browser):
     base, _app = live_server
-    context = browser.new_context(viewport=PHONE, locale="id-ID")
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(f"pageerror: {exc}"))
+    context, page, errors = open_page(browser, PHONE, locale="id-ID")
     page.goto(base + "/o/kota-medan/map")
     page.wait_for_selector(".leaflet-container")
     page.wait_for_function("document.querySelectorAll('.jb-pin, .marker-cluster').length > 0")

@@ -19,19 +19,17 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from outreach.extensions import db
 from outreach.models import Role
-from tests.browser.conftest import TABLET, browser_app, serve
+from tests.browser.conftest import TABLET, live_site, log_in, open_page
 from tests.factories import (
-    PASSWORD,
     make_hotspot,
     make_office,
     make_plan,
+    make_real_solved_plan,
     make_route,
     make_stop,
     make_team,
     make_user,
-    monday,
 )
 
 pytestmark = pytest.mark.browser
@@ -51,83 +49,52 @@ IMPORT_CSV = (
 ).encode()
 
 
+def seed() -> dict:
+    """A factory plan of 3 teams × 5 days with a split site, and a tiny really solved plan."""
+    office = make_office()
+    teams = [make_team(office, name=f"Tim {n} Medan") for n in ("Kota", "Area", "Timur")]
+    plan = make_plan(
+        office,
+        name="Rencana pekan ini",
+        params={"time_limit_s": 20},
+        solver_status="ROUTING_PARTIAL_SUCCESS_LOCAL_OPTIMUM_NO",
+    )
+    plan.kpis = {"runtime_s": 20.2}
+    big = make_hotspot(office, name="SMA Negeri 1 Medan", lat=3.58, lon=98.68)
+    n = 0
+    for day in range(5):
+        for t, team in enumerate(teams):
+            route = make_route(plan, team, plan.start_date + timedelta(days=day))
+            route.distance_m = 40_053 + 1_000 * n
+            for k in range(3):
+                n += 1
+                hs = make_hotspot(
+                    office,
+                    lat=3.55 + 0.004 * ((n * 7) % 17),
+                    lon=98.64 + 0.005 * ((n * 5) % 13),
+                    demand={"ktp_record": 160},
+                )
+                make_stop(route, hs, persons={"ktp_record": 150 + k, "kia": 10})
+            if day == 0 and t < 2:  # the split site: two teams, same school, same minute
+                start = datetime(2026, 12, 7, 7, 0, tzinfo=UTC)
+                make_stop(route, big, start_at=start, persons={"ktp_record": 200})
+    make_hotspot(office, name="Desa Jauh", lat=FAR[0], lon=FAR[1])
+    make_user(Role.COORDINATOR, username="koordinator", office_id=office.id)
+    # A small plan solved by the real solver (publishable: it passes the checker).
+    sites = [
+        {"name": f"SMK Uji {i + 1}", "lat": 3.59 + 0.004 * i, "lon": 98.66 + 0.003 * i}
+        for i in range(4)
+    ]
+    tiny, _ = make_real_solved_plan(office, teams[:2], sites, seconds=1, name="Rencana kecil")
+    return {"plan": plan.id, "tiny": tiny.id, "routes": 15}
+
+
 @pytest.fixture
 def site(tmp_path) -> Iterator[tuple[str, dict]]:
-    """A factory plan of 3 teams × 5 days with a split site, and a tiny really solved plan."""
-    app = browser_app(
-        tmp_path / "review.sqlite3", JOB_BACKEND="thread", IMPORT_UPLOAD_DIR=str(tmp_path / "up")
-    )
-    with app.app_context():
-        office = make_office()
-        teams = [make_team(office, name=f"Tim {n} Medan") for n in ("Kota", "Area", "Timur")]
-        plan = make_plan(
-            office,
-            name="Rencana pekan ini",
-            params={"time_limit_s": 20},
-            solver_status="ROUTING_PARTIAL_SUCCESS_LOCAL_OPTIMUM_NO",
-        )
-        plan.kpis = {"runtime_s": 20.2}
-        big = make_hotspot(office, name="SMA Negeri 1 Medan", lat=3.58, lon=98.68)
-        n = 0
-        for day in range(5):
-            for t, team in enumerate(teams):
-                route = make_route(plan, team, plan.start_date + timedelta(days=day))
-                route.distance_m = 40_053 + 1_000 * n
-                for k in range(3):
-                    n += 1
-                    hs = make_hotspot(
-                        office,
-                        lat=3.55 + 0.004 * ((n * 7) % 17),
-                        lon=98.64 + 0.005 * ((n * 5) % 13),
-                        demand={"ktp_record": 160},
-                    )
-                    make_stop(route, hs, persons={"ktp_record": 150 + k, "kia": 10})
-                if day == 0 and t < 2:  # the split site: two teams, same school, same minute
-                    start = datetime(2026, 12, 7, 7, 0, tzinfo=UTC)
-                    make_stop(route, big, start_at=start, persons={"ktp_record": 200})
-        make_hotspot(office, name="Desa Jauh", lat=FAR[0], lon=FAR[1])
-        make_user(Role.COORDINATOR, username="koordinator", office_id=office.id)
-        tiny = tiny_solved_plan(office, teams[:2])
-        db.session.commit()
-        ids = {"plan": plan.id, "tiny": tiny, "routes": 15}
-        db.session.remove()
-    with serve(app) as base:
+    """The review data (see ``seed``) served with the thread job backend and an upload folder."""
+    overrides = {"JOB_BACKEND": "thread", "IMPORT_UPLOAD_DIR": str(tmp_path / "up")}
+    with live_site(tmp_path / "review.sqlite3", seed, **overrides) as (base, _, ids):
         yield base, ids
-
-
-def tiny_solved_plan(office, teams) -> int:
-    """A small plan solved by the real solver (publishable: it passes the checker)."""
-    from outreach.planning import SolveParams, solve
-    from outreach.plans import adapter, service
-
-    for i in range(4):
-        make_hotspot(office, name=f"SMK Uji {i + 1}", lat=3.59 + 0.004 * i, lon=98.66 + 0.003 * i)
-    user = make_user(Role.COORDINATOR, office_id=office.id)
-    db.session.commit()
-    plan = service.create_plan(
-        office,
-        user,
-        name="Rencana kecil",
-        start_date=monday(),
-        end_date=monday(),
-        team_ids=[t.id for t in teams],
-        time_limit_s=1,
-    )
-    built = adapter.problem_for_plan(plan, live_demand=True)
-    adapter.write_result(plan, built, solve(built.problem, SolveParams(time_limit_s=1)))
-    from outreach.models import PlanStatus
-
-    plan.status = PlanStatus.SOLVED
-    db.session.commit()
-    return plan.id
-
-
-def log_in(page, base: str) -> None:
-    page.goto(base + "/login")
-    page.fill("input[name=username]", "koordinator")
-    page.fill("input[name=password]", PASSWORD)
-    page.click("[type=submit]")
-    page.wait_for_load_state("networkidle")
 
 
 GEOMETRY = """() => {
@@ -156,11 +123,8 @@ GEOMETRY = """() => {
 
 
 def open_review(browser, base: str, ids: dict, viewport: dict):
-    context = browser.new_context(viewport=viewport, locale="id-ID")
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    log_in(page, base)
+    context, page, errors = open_page(browser, viewport, locale="id-ID")
+    log_in(page, base, "koordinator")
     page.goto(f"{base}/coord/plans/{ids['plan']}?lang=id")
     page.wait_for_selector(".leaflet-marker-pane .jb-pin")
     page.wait_for_timeout(300)
@@ -246,7 +210,7 @@ def test_publish_asks_for_confirmation_and_lands_in_view(site, browser):
     base, ids = site
     context = browser.new_context(viewport=TABLET)
     page = context.new_page()
-    log_in(page, base)
+    log_in(page, base, "koordinator")
     page.goto(f"{base}/coord/plans/{ids['tiny']}")
     page.click("#publish-submit")
     page.wait_for_url(re.compile(r"/publish$"))
@@ -270,7 +234,7 @@ def test_import_preview_fits_a_tablet(site, browser):
     base, _ids = site
     context = browser.new_context(viewport=TABLET)
     page = context.new_page()
-    log_in(page, base)
+    log_in(page, base, "koordinator")
     page.goto(f"{base}/coord/imports?lang=id")
     page.set_input_files(
         "input[type=file]",

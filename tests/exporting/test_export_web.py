@@ -10,7 +10,7 @@ import pytest
 
 from outreach.extensions import db
 from outreach.models import Role
-from tests.factories import PASSWORD, make_user
+from tests.factories import form_login, make_user
 
 SAFE_ATTACHMENT = re.compile(r'^attachment; filename="[A-Za-z0-9_-]+\.(csv|xlsx|gpx|ics)"')
 
@@ -20,8 +20,7 @@ def coordinator_client(app, client, plan_setup):
     plan_setup["plan"].name = 'evil"; filename=x.html\r\nX-Injected: 1'
     make_user(Role.COORDINATOR, username="koordinator")
     db.session.commit()
-    resp = client.post("/login", data={"username": "koordinator", "password": PASSWORD})
-    assert resp.status_code == 302
+    form_login(client, "koordinator")
     return client
 
 

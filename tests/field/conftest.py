@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -20,11 +19,8 @@ from tests.factories import (
     make_stop,
     make_team,
     make_user,
+    today_wib,
 )
-
-
-def today_wib():
-    return datetime.now(ZoneInfo("Asia/Jakarta")).date()
 
 
 @dataclass

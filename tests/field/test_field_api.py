@@ -194,20 +194,14 @@ def test_coordinator_tokens_and_anonymous_calls_are_refused(client, crews):
 
 def test_session_calls_need_the_csrf_token(app, crews):
     """The tablet's page script rides on the login cookie: CSRF-checked like any form."""
-    from tests.factories import PASSWORD
+    import re
+
+    from tests.factories import csrf_login
 
     app.config["WTF_CSRF_ENABLED"] = True
     c = app.test_client()
-    page = c.get("/login")
-    assert page.status_code == 200
-    import re
-
-    token = re.search(rb'name="csrf_token"[^>]*value="([^"]+)"', page.data).group(1).decode()
-    resp = c.post(
-        "/login",
-        data={"username": crews.a.user.username, "password": PASSWORD, "csrf_token": token},
-    )
-    assert resp.status_code == 302
+    assert c.get("/login").status_code == 200
+    csrf_login(c, crews.a.user.username)
     # Logging in starts a fresh session: the page after login carries the new token.
     page = c.get("/field/")
     token = re.search(rb'name="csrf_token"[^>]*value="([^"]+)"', page.data).group(1).decode()

@@ -17,15 +17,10 @@ from outreach.models import (
     StopCheckin,
     VisitOutcome,
 )
-from tests.factories import PASSWORD, make_user
+from tests.factories import csrf_login, form_login, make_user
 from tests.field.conftest import today_wib
 
 pytestmark = pytest.mark.usefixtures("crews")
-
-
-def login(client, user) -> None:
-    resp = client.post("/login", data={"username": user.username, "password": PASSWORD})
-    assert resp.status_code == 302, "login failed"
 
 
 def count(model) -> int:
@@ -87,7 +82,7 @@ def test_route_page_shows_stops_contacts_kits_and_navigation(client, crews):
     first.contact_name = "Ibu Sari"
     first.contact_phone = "+62 812-3456-7890"
     db.session.commit()
-    login(client, a.user)
+    form_login(client, a.user)
     html = html_of(client.get("/field/?lang=en"))
     assert "<h1>Today&#39;s route</h1>" in html or "<h1>Today's route</h1>" in html
     names = [s.hotspot.name for s in a.stops]
@@ -122,7 +117,7 @@ def test_route_page_shows_stops_contacts_kits_and_navigation(client, crews):
 
 def test_route_map_renders_without_tiles(client, crews, app):
     app.config["MAP_TILES_ENABLED"] = False
-    login(client, crews.a.user)
+    form_login(client, crews.a.user)
     html = html_of(client.get("/field/"))
     assert "jb-map--plain" in html
     assert "tile.openstreetmap" not in html
@@ -131,7 +126,7 @@ def test_route_map_renders_without_tiles(client, crews, app):
 def test_yesterday_and_tomorrow_pages(client, crews):
     """Any day by URL; yesterday/tomorrow show their own stops; a bad date is a 404."""
     a = crews.a
-    login(client, a.user)
+    form_login(client, a.user)
     tomorrow = (today_wib() + timedelta(days=1)).isoformat()
     html = html_of(client.get(f"/field/day/{tomorrow}?lang=en"))
     assert "Tomorrow&#39;s route" in html or "Tomorrow's route" in html
@@ -158,7 +153,7 @@ def test_user_text_is_escaped_on_the_page_and_the_map(client, crews):
     hs.contact_name = "<b>Pak</b>"
     hs.contact_phone = "javascript:alert(3)"
     db.session.commit()
-    login(client, crews.a.user)
+    form_login(client, crews.a.user)
     for url in ("/field/", f"/field/stop/{crews.a.stops[0].id}"):
         html = html_of(client.get(url))
         assert "<script>alert(1)" not in html
@@ -180,7 +175,7 @@ def test_user_text_is_escaped_on_the_page_and_the_map(client, crews):
 
 def test_stop_page_has_forms_with_labels_and_a_fresh_client_uuid(client, crews):
     stop = crews.a.stops[0]
-    login(client, crews.a.user)
+    form_login(client, crews.a.user)
     html = html_of(client.get(f"/field/stop/{stop.id}?lang=en"))
     uuids = re.findall(r'name="client_uuid" value="([0-9a-f-]{36})"', html)
     assert len(uuids) == 2 and len(set(uuids)) == 2  # check-in and outcome, each its own
@@ -206,7 +201,7 @@ def test_stop_page_has_forms_with_labels_and_a_fresh_client_uuid(client, crews):
 
 def test_checkin_by_form_post_once(client, crews):
     stop = crews.a.stops[0]
-    login(client, crews.a.user)
+    form_login(client, crews.a.user)
     data = {"client_uuid": str(uuid.uuid4()), "lat": "3.59", "lon": "98.67"}
     resp = client.post(f"/field/stop/{stop.id}/checkin?lang=en", data=data)
     assert resp.status_code == 302 and resp.headers["Location"].endswith(f"/field/stop/{stop.id}")
@@ -220,7 +215,7 @@ def test_checkin_by_form_post_once(client, crews):
 
 def test_checkin_form_errors(client, crews):
     stop = crews.a.stops[0]
-    login(client, crews.a.user)
+    form_login(client, crews.a.user)
     resp = client.post(
         f"/field/stop/{stop.id}/checkin?lang=en",
         data={"client_uuid": "not-a-uuid", "lat": "3.5"},
@@ -234,7 +229,7 @@ def test_checkin_form_errors(client, crews):
 def test_outcome_by_form_post_counts_once(client, crews):
     stop = crews.a.stops[0]
     before = remaining(stop.hotspot_id)
-    login(client, crews.a.user)
+    form_login(client, crews.a.user)
     data = outcome_form()
     resp = client.post(f"/field/stop/{stop.id}/outcome?lang=en", data=data)
     assert resp.status_code == 302
@@ -256,7 +251,7 @@ def test_outcome_by_form_post_counts_once(client, crews):
 
 def test_outcome_form_errors_are_shown_next_to_each_field(client, crews):
     stop = crews.a.stops[0]
-    login(client, crews.a.user)
+    form_login(client, crews.a.user)
     before = snapshot()
     data = outcome_form(
         present="5",
@@ -296,7 +291,7 @@ def test_outcome_form_errors_are_shown_next_to_each_field(client, crews):
 
 def test_not_served_needs_a_problem_and_records_nobody(client, crews):
     stop = crews.a.stops[0]
-    login(client, crews.a.user)
+    form_login(client, crews.a.user)
     resp = client.post(
         f"/field/stop/{stop.id}/outcome?lang=en",
         data=outcome_form(result="not_served"),
@@ -318,7 +313,7 @@ def test_not_served_needs_a_problem_and_records_nobody(client, crews):
 
 def test_future_stop_shows_no_forms_and_refuses_writes(client, crews):
     stop = crews.a.tomorrow[0]
-    login(client, crews.a.user)
+    form_login(client, crews.a.user)
     html = html_of(client.get(f"/field/stop/{stop.id}?lang=en"))
     assert "planned for a later day" in html
     assert 'data-field-form="outcome"' not in html and 'data-field-form="checkin"' not in html
@@ -337,7 +332,7 @@ def test_future_stop_shows_no_forms_and_refuses_writes(client, crews):
 def test_another_teams_stop_is_404_everywhere_and_writes_nothing(client, crews, other, which):
     """Team b (same office) and team x (another office): every field URL answers 404."""
     stop = getattr(getattr(crews, other), which)[0]
-    login(client, crews.a.user)
+    form_login(client, crews.a.user)
     before = snapshot()
     assert client.get(f"/field/stop/{stop.id}").status_code == 404
     for data in (
@@ -353,7 +348,7 @@ def test_another_teams_stop_is_404_everywhere_and_writes_nothing(client, crews, 
 
 
 def test_unknown_stop_ids_are_404(client, crews):
-    login(client, crews.a.user)
+    form_login(client, crews.a.user)
     for stop_id in (0, 999999, 2**31, 2**40):
         assert client.get(f"/field/stop/{stop_id}").status_code == 404
         assert client.post(f"/field/stop/{stop_id}/outcome", data=outcome_form()).status_code == 404
@@ -363,7 +358,7 @@ def test_unknown_stop_ids_are_404(client, crews):
 def test_coordinators_see_the_message_and_cannot_write(client, crews, role):
     user = make_user(role, office_id=crews.a.office.id)
     db.session.commit()
-    login(client, user)
+    form_login(client, user)
     html = html_of(client.get("/field/?lang=en"))
     assert "not a member of a field team" in html
     stop = crews.a.stops[0]
@@ -391,7 +386,7 @@ def test_anonymous_is_sent_to_login(client, crews):
 
 
 def test_service_worker_is_served_with_its_headers(client, crews):
-    login(client, crews.a.user)
+    form_login(client, crews.a.user)
     resp = client.get("/field/sw.js")
     assert resp.status_code == 200
     assert resp.mimetype == "application/javascript"
@@ -407,7 +402,7 @@ def test_service_worker_is_served_with_its_headers(client, crews):
 
 
 def test_csrf_route_gives_a_token(client, crews):
-    login(client, crews.a.user)
+    form_login(client, crews.a.user)
     resp = client.get("/field/csrf")
     assert resp.status_code == 200 and resp.is_json
     assert resp.get_json()["csrf_token"]
@@ -415,7 +410,7 @@ def test_csrf_route_gives_a_token(client, crews):
 
 
 def test_route_page_lists_pages_to_precache(client, crews):
-    login(client, crews.a.user)
+    form_login(client, crews.a.user)
     html = html_of(client.get("/field/"))
     cfg = re.search(r'id="field-config">(.*?)</script>', html).group(1)
     for s in crews.a.stops:
@@ -424,28 +419,11 @@ def test_route_page_lists_pages_to_precache(client, crews):
     assert "<" not in cfg  # JSON in a script element is escaped
 
 
-@pytest.fixture
-def csrf_client(app, app_config):
-    from outreach import create_app
-
-    app_config["WTF_CSRF_ENABLED"] = True
-    application = create_app(app_config)
-    yield application.test_client()
-    with application.app_context():
-        db.engine.dispose()
-
-
-def test_form_posts_need_the_csrf_token(csrf_client, crews):
-    client = csrf_client
+def test_form_posts_need_the_csrf_token(csrf_app, crews):
+    client = csrf_app.test_client()
     username, stop_id = crews.a.user.username, crews.a.stops[0].id
     db.session.rollback()  # SQLite: free the write lock for the second app
-    page = html_of(client.get("/login"))
-    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
-    resp = client.post(
-        "/login",
-        data={"username": username, "password": PASSWORD, "csrf_token": token},
-    )
-    assert resp.status_code == 302
+    csrf_login(client, username)
     before = snapshot()
     assert client.post(f"/field/stop/{stop_id}/outcome", data=outcome_form()).status_code == 400
     assert snapshot() == before

@@ -17,8 +17,8 @@ from outreach import jobs
 from outreach.extensions import db
 from outreach.jobs import rq_backend
 from outreach.models import JobStatus, Plan, PlanStatus, SolveJob
-from outreach.planning import check
-from outreach.plans import adapter, service
+from outreach.plans import service
+from tests.checked_plans import assert_plan_passes_the_checker
 from tests.jobs.conftest import job_row, wait_for
 
 pytestmark = pytest.mark.redis
@@ -98,8 +98,7 @@ def test_rq_job_runs_in_a_worker_to_done(app, office_data, make_plan_for):
     assert job.backend == "rq"
     plan = _plan(plan_id)
     assert plan.status == PlanStatus.SOLVED and plan.routes
-    built = adapter.problem_for_plan(plan)
-    assert check(built.problem, adapter.result_from_plan(plan, built)) == []
+    assert_plan_passes_the_checker(plan)
     db.session.rollback()
 
 

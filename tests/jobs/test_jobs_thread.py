@@ -11,8 +11,8 @@ from outreach import jobs
 from outreach.extensions import db
 from outreach.jobs import thread_backend
 from outreach.models import JobStatus, Plan, PlanStatus, SolveJob, utcnow
-from outreach.planning import check
-from outreach.plans import adapter, service
+from outreach.plans import service
+from tests.checked_plans import assert_plan_passes_the_checker
 from tests.jobs.conftest import job_row, wait_for
 
 
@@ -20,11 +20,6 @@ def _plan(plan_id: int) -> Plan:
     db.session.rollback()
     db.session.expire_all()
     return db.session.get(Plan, plan_id)
-
-
-def _assert_valid(plan: Plan) -> None:
-    built = adapter.problem_for_plan(plan)
-    assert check(built.problem, adapter.result_from_plan(plan, built)) == []
 
 
 def test_thread_backend_is_the_default_and_starts_lazily(app):
@@ -56,7 +51,7 @@ def test_job_lifecycle_end_to_end(office_data, make_plan_for):
     assert done.heartbeat_at is not None and done.finished_at is not None
     plan = _plan(plan_id)
     assert plan.status == PlanStatus.SOLVED and plan.routes
-    _assert_valid(plan)
+    assert_plan_passes_the_checker(plan)
     db.session.rollback()
 
 
@@ -93,7 +88,7 @@ def test_cancel_keeps_the_best_plan_so_far(office_data, make_plan_for):
     plan = _plan(plan_id)
     assert plan.status == PlanStatus.SOLVED and plan.solver_status == "CANCELLED"
     assert plan.routes
-    _assert_valid(plan)
+    assert_plan_passes_the_checker(plan)
     db.session.rollback()
 
 

@@ -10,14 +10,10 @@ from sqlalchemy import event
 
 from outreach.extensions import db
 from outreach.models import PlanPublication, PlanStatus
-from outreach.planning import Violation, check
+from outreach.planning import Violation
 from outreach.plans import adapter, service
+from tests.checked_plans import assert_plan_passes_the_checker
 from tests.factories import make_hotspot, make_team, monday
-
-
-def _assert_checked(plan) -> None:
-    built = adapter.problem_for_plan(plan)
-    assert check(built.problem, adapter.result_from_plan(plan, built)) == []
 
 
 def _other_slot(plan):
@@ -36,7 +32,7 @@ def test_move_stop_locks_it_recomputes_and_stays_valid(solved_plan):
     assert moved.route.team_id == team_id and moved.position == 0 and moved.locked
     assert solved_plan.version_id > version
     assert solved_plan.violations == []
-    _assert_checked(solved_plan)
+    assert_plan_passes_the_checker(solved_plan)
     positions = [s.position for s in moved.route.stops]
     assert positions == list(range(len(positions)))
 
@@ -137,7 +133,7 @@ def test_drop_stop_lists_the_hotspot_as_unserved_and_reoptimise_keeps_it_out(sol
     db.session.refresh(solved_plan)
     assert solved_plan.status == PlanStatus.SOLVED
     assert hid not in {s.hotspot_id for s in adapter.planned_stops(solved_plan)}
-    _assert_checked(solved_plan)
+    assert_plan_passes_the_checker(solved_plan)
 
 
 def test_reoptimise_keeps_locked_and_moved_stops(solved_plan):
@@ -150,7 +146,7 @@ def test_reoptimise_keeps_locked_and_moved_stops(solved_plan):
     again = [s for s in adapter.planned_stops(solved_plan) if s.hotspot_id == hid]
     assert len(again) == 1
     assert (again[0].route.team_id, again[0].route.day, again[0].locked) == (team_id, day, True)
-    _assert_checked(solved_plan)
+    assert_plan_passes_the_checker(solved_plan)
 
 
 def test_add_hotspot_serves_what_is_left_and_validates(solved_plan, office_data):
@@ -163,7 +159,7 @@ def test_add_hotspot_serves_what_is_left_and_validates(solved_plan, office_data)
     )
     assert stop.persons == {"kia": 5} and stop.locked and stop.position == 0
     assert solved_plan.violations == []
-    _assert_checked(solved_plan)
+    assert_plan_passes_the_checker(solved_plan)
     with pytest.raises(service.PlanError):
         service.add_hotspot(solved_plan, h.id, route.team_id, route.day, 0)
 

@@ -20,7 +20,15 @@ from outreach.models import (
     VisitOutcome,
 )
 from outreach.plans import adapter, service
-from tests.factories import make_plan, make_route, make_stop, make_team, monday
+from tests.factories import (
+    login,
+    make_checkin,
+    make_plan,
+    make_route,
+    make_stop,
+    make_team,
+    monday,
+)
 
 MON = monday()
 TUE, WED, THU = (MON + timedelta(days=i) for i in (1, 2, 3))
@@ -90,20 +98,6 @@ def outcome(stop: PlannedStop, result: OutcomeResult, recorded: dict | None = No
     return row
 
 
-def checkin(stop: PlannedStop, at: datetime) -> StopCheckin:
-    row = StopCheckin(
-        client_uuid=str(uuid.uuid4()),
-        stop_id=stop.id,
-        hotspot_id=stop.hotspot_id,
-        team_id=stop.route.team_id,
-        day=stop.route.day,
-        at=at,
-    )
-    db.session.add(row)
-    db.session.flush()
-    return row
-
-
 @pytest.fixture
 def field_plan(office_data):
     """A four-day plan (Mon–Thu), laid out by moves and published:
@@ -141,7 +135,7 @@ def test_replan_keeps_past_and_today_and_replans_from_tomorrow(field_plan):
         only_stop(plan, hs[0].id), OutcomeResult.SERVED, {"ktp_record": hs[0].remaining_total}
     )
     not_served = outcome(only_stop(plan, hs[1].id), OutcomeResult.NOT_SERVED, problems=["no_power"])
-    arrived = checkin(only_stop(plan, hs[2].id), TUESDAY_10 - timedelta(minutes=40))
+    arrived = make_checkin(only_stop(plan, hs[2].id), TUESDAY_10 - timedelta(minutes=40))
     db.session.commit()
     before = snapshot(plan, WED)
     stop_ids = {hs[i].id: only_stop(plan, hs[i].id).id for i in range(3)}
@@ -330,7 +324,6 @@ def test_demand_rows_are_not_touched_by_a_replan(field_plan):
 
 @pytest.fixture
 def coord_client(client, field_plan):
-    from tests.web.test_plans_web import login
 
     login(client, field_plan["user"])
     return client

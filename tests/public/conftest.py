@@ -2,21 +2,29 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 import pytest
 
 from outreach.extensions import db
-from outreach.models import Plan, PlannedRoute, PlannedStop, PlanStatus, StopStatus
+from outreach.models import Office, Plan, PlannedRoute, PlannedStop, PlanStatus, StopStatus
 from outreach.plans.service import snapshot_of
 from outreach.public.schedule import sync_publication
+from tests.factories import WIB, make_office, today_wib
 
-WIB = ZoneInfo("Asia/Jakarta")
+# Kota Medan's office as residents reach it: its public address and contacts.
+MEDAN_OFFICE = {
+    "name": "Dinas Dukcapil Kota Medan",
+    "slug": "kota-medan",
+    "phone": "(061) 555-0100",
+    "email": "dukcapil@medan.example.go.id",
+}
 
 
-def today_wib() -> date:
-    return datetime.now(WIB).date()
+def make_medan_office(**kw) -> Office:
+    """The Kota Medan office at ``/o/kota-medan`` with its contacts (``kw`` adds or changes)."""
+    return make_office(**{**MEDAN_OFFICE, **kw})
 
 
 def at(day: date, hh: int, mm: int = 0) -> datetime:
@@ -58,6 +66,16 @@ def new_plan(office, day: date, name: str = "Rencana uji") -> Plan:
     )
     db.session.add(plan)
     db.session.flush()
+    return plan
+
+
+def publish_plan(office, first_day: date, routes: Iterable, name: str = "Rencana uji") -> Plan:
+    """A plan from ``first_day`` with a route per ``(team, day, visits)`` of ``routes`` (see
+    :func:`add_route`), published to residents now."""
+    plan = new_plan(office, first_day, name)
+    for team, day, visits in routes:
+        add_route(plan, team, day, visits)
+    publish_now(plan)
     return plan
 
 

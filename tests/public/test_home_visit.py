@@ -36,7 +36,7 @@ from outreach.public.requests import (
     status_code_hash,
 )
 from outreach.public.schedule import office_today
-from tests.factories import make_hotspot, make_office, make_plan
+from tests.factories import csrf_token_in, make_hotspot, make_office, make_plan
 
 # Sentinel personal data: none of it may leave the request row (logs, audit, status page).
 REQUESTER = "ZZREQUESTERZZ Budi"
@@ -634,18 +634,11 @@ def test_status_lookups_are_rate_limited(app_config, request):
 # ------------------------------------------------------------------------------ CSRF
 
 
-def test_form_works_with_csrf_on(app, app_config, office):
+def test_form_works_with_csrf_on(csrf_app, office):
     """Residents have no account: the CSRF token rides on the anonymous session."""
-    from outreach import create_app
-
-    app_config["WTF_CSRF_ENABLED"] = True
-    csrf_app = create_app(app_config)
     client = csrf_app.test_client()
     assert client.post("/o/kota-medan/home-visit", data=form_data()).status_code == 400
     html = html_of(client.get("/o/kota-medan/home-visit"))
-    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html).group(1)
-    resp = client.post("/o/kota-medan/home-visit", data=form_data(csrf_token=token))
+    resp = client.post("/o/kota-medan/home-visit", data=form_data(csrf_token=csrf_token_in(html)))
     assert resp.status_code == 303
-    with csrf_app.app_context():
-        db.engine.dispose()
     assert requests_count() == 1

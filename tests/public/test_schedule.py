@@ -15,21 +15,20 @@ from outreach.models import HotspotKind, PublicVisit, Role
 from outreach.plans import service
 from outreach.public.schedule import slugify
 from tests.factories import make_hotspot, make_office, make_team, make_user
-from tests.public.conftest import add_route, new_plan, publish_now
+from tests.public.conftest import (
+    add_route,
+    make_medan_office,
+    new_plan,
+    publish_now,
+    publish_plan,
+)
 
 
 @pytest.fixture
 def medan(app, today):
     """Kota Medan with two schools, a market and a home visit published for tomorrow and the
     day after, in two kecamatan."""
-    office = make_office(
-        name="Dinas Dukcapil Kota Medan",
-        slug="kota-medan",
-        phone="(061) 555-0100",
-        whatsapp="0811-555-0100",
-        email="dukcapil@medan.example.go.id",
-        opening_hours="Senin–Jumat 08.00–15.00",
-    )
+    office = make_medan_office(whatsapp="0811-555-0100", opening_hours="Senin–Jumat 08.00–15.00")
     team = make_team(office)
     a = make_hotspot(
         office,
@@ -59,10 +58,14 @@ def medan(app, today):
         lon=98.6711,
     )
     d1, d2 = today + timedelta(days=1), today + timedelta(days=2)
-    plan = new_plan(office, today)
-    add_route(plan, team, d1, [(a, "08:00", 120), (home, "11:00", 30)])
-    add_route(plan, team, d2, [(b, "09:00", 90, {"kia": 10}), (c, "13:00", 60)])
-    publish_now(plan)
+    plan = publish_plan(
+        office,
+        today,
+        [
+            (team, d1, [(a, "08:00", 120), (home, "11:00", 30)]),
+            (team, d2, [(b, "09:00", 90, {"kia": 10}), (c, "13:00", 60)]),
+        ],
+    )
     return {"office": office, "team": team, "a": a, "b": b, "c": c, "home": home, "plan": plan}
 
 
@@ -96,9 +99,9 @@ def test_a_province_lists_its_offices_and_each_has_its_own_schedule(client, meda
     """Several offices in one database: / lists them; /o/<slug> shows only that office."""
     deli = make_office(name="Dinas Dukcapil Kab. Deli Serdang", slug="deli-serdang")
     school = make_hotspot(deli, name="SMA Negeri 1 Lubuk Pakam")
-    plan = new_plan(deli, today)
-    add_route(plan, make_team(deli), today + timedelta(days=1), [(school, "08:00", 60)])
-    publish_now(plan)
+    publish_plan(
+        deli, today, [(make_team(deli), today + timedelta(days=1), [(school, "08:00", 60)])]
+    )
 
     root = text(client.get("/"))
     assert "/o/kota-medan" in root and "/o/deli-serdang" in root
@@ -228,9 +231,7 @@ def test_a_visit_moved_to_another_day_points_to_its_new_date(client, medan, toda
 def test_a_newer_plan_on_the_same_team_days_replaces_the_older_visits(client, medan, today):
     office, team, a = medan["office"], medan["team"], medan["a"]
     d1 = today + timedelta(days=1)
-    newer = new_plan(office, today, name="Rencana pengganti")
-    add_route(newer, team, d1, [(a, "13:00", 60)])
-    publish_now(newer)
+    publish_plan(office, today, [(team, d1, [(a, "13:00", 60)])], name="Rencana pengganti")
     old_visits = db.session.scalars(
         sa.select(PublicVisit).where(PublicVisit.plan_id == medan["plan"].id, PublicVisit.day == d1)
     ).all()

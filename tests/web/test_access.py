@@ -10,7 +10,7 @@ from werkzeug.routing import IntegerConverter
 from outreach.extensions import db
 from outreach.models import Role
 from outreach.roles import PUBLIC_ATTR, ROLES_ATTR
-from tests.factories import PASSWORD, make_solved_plan, make_user
+from tests.factories import form_login, make_solved_plan, make_user
 
 # Blueprints whose views may be open, each view still marked with roles.public_view.
 OPEN_BLUEPRINTS = {"public", "auth"}
@@ -36,11 +36,6 @@ def call(client, method: str, url: str):
     return client.open(url, method=method)
 
 
-def login(client, username: str) -> None:
-    resp = client.post("/login", data={"username": username, "password": PASSWORD})
-    assert resp.status_code == 302
-
-
 def test_every_coordinator_url_redirects_anonymous_to_login(app, client):
     """Every coord.* endpoint, for every method, sends an anonymous user to the login page."""
     rules = rules_of(app, "coord.")
@@ -59,7 +54,7 @@ def test_every_coordinator_url_forbids_field_users(app, client):
     """Every coord.* endpoint, for every method, answers 403 to a field team member."""
     make_user(Role.FIELD, username="petugas")
     db.session.commit()
-    login(client, "petugas")
+    form_login(client, "petugas")
     wrong = []
     for rule in rules_of(app, "coord."):
         for method in sorted(rule.methods - SKIP_METHODS):
@@ -135,7 +130,7 @@ def test_get_requests_change_no_rows(app, client):
     make_solved_plan(4, teams=1, days=1)
     make_user(Role.COORDINATOR, username="koordinator")
     db.session.commit()
-    login(client, "koordinator")
+    form_login(client, "koordinator")
     before = _row_counts()
     for rule in app.url_map.iter_rules():
         if "GET" in rule.methods and rule.endpoint != "static":

@@ -16,13 +16,9 @@ from outreach.auth.passwords import PasswordRejected, password_problems
 from outreach.auth.views import safe_next
 from outreach.extensions import db
 from outreach.models import AuditEvent, Role, User, UserSession, utcnow
-from tests.factories import PASSWORD, make_user
+from tests.factories import PASSWORD, make_user, post_login
 
 COOKIE = "session"
-
-
-def login(client, username: str, password: str = PASSWORD, **extra):
-    return client.post("/login", data={"username": username, "password": password, **extra})
 
 
 def is_logged_in(client) -> bool:
@@ -44,13 +40,6 @@ def _strip_nonces(html: str) -> str:
 
 
 @pytest.fixture
-def coordinator(app):
-    user = make_user(Role.COORDINATOR, username="koordinator")
-    db.session.commit()
-    return user
-
-
-@pytest.fixture
 def field_user(app):
     user = make_user(Role.FIELD, username="petugas")
     db.session.commit()
@@ -67,7 +56,7 @@ def test_login_page_renders(client):
 
 def test_coordinator_login_lands_on_dashboard(client, coordinator):
     """A coordinator is redirected to the coordinator dashboard after login."""
-    resp = login(client, "koordinator")
+    resp = post_login(client, "koordinator")
     assert resp.status_code == 302
     assert resp.headers["Location"] == "/coord/"
     assert client.get("/coord/").status_code == 200
@@ -77,19 +66,19 @@ def test_admin_login_lands_on_dashboard(client, app):
     """An admin is redirected to the coordinator dashboard after login."""
     make_user(Role.ADMIN, username="admin1")
     db.session.commit()
-    assert login(client, "admin1").headers["Location"] == "/coord/"
+    assert post_login(client, "admin1").headers["Location"] == "/coord/"
 
 
 def test_field_login_lands_on_team_page(client, field_user):
     """A field member is redirected to the field team page after login."""
-    resp = login(client, "petugas")
+    resp = post_login(client, "petugas")
     assert resp.headers["Location"] == "/field/"
     assert client.get("/field/").status_code == 200
 
 
 def test_wrong_password_is_refused(client, coordinator):
     """A wrong password gives 401 with a generic message and no session."""
-    resp = login(client, "koordinator", "not the password")
+    resp = post_login(client, "koordinator", "not the password")
     assert resp.status_code == 401
     assert translated(client, "Wrong username or password.") in resp.get_data(as_text=True)
     assert not is_logged_in(client)
@@ -97,8 +86,8 @@ def test_wrong_password_is_refused(client, coordinator):
 
 def test_unknown_user_gets_the_same_answer(client, coordinator):
     """An unknown username gets the same status and message as a wrong password."""
-    known = login(client, "koordinator", "wrong-password-1")
-    unknown = login(client, "nobody-here", "wrong-password-1")
+    known = post_login(client, "koordinator", "wrong-password-1")
+    unknown = post_login(client, "nobody-here", "wrong-password-1")
     assert known.status_code == unknown.status_code == 401
     body_known = known.get_data(as_text=True).replace("koordinator", "NAME")
     body_unknown = unknown.get_data(as_text=True).replace("nobody-here", "NAME")
@@ -109,13 +98,13 @@ def test_inactive_user_cannot_log_in(client, coordinator):
     """A deactivated account with the right password is refused like a wrong password."""
     coordinator.active = False
     db.session.commit()
-    assert login(client, "koordinator").status_code == 401
+    assert post_login(client, "koordinator").status_code == 401
     assert not is_logged_in(client)
 
 
 def test_logout_revokes_copied_cookie(client, coordinator):
     """A cookie copied before logout no longer authenticates after logout."""
-    login(client, "koordinator")
+    post_login(client, "koordinator")
     stolen = client.get_cookie(COOKIE).value
     resp = client.post("/logout")
     assert resp.status_code == 302 and resp.headers["Location"] == "/login"
@@ -131,7 +120,7 @@ def test_logout_revokes_copied_cookie(client, coordinator):
 
 def test_logout_by_get_does_nothing(client, coordinator):
     """GET /logout is not allowed and leaves the session alive."""
-    login(client, "koordinator")
+    post_login(client, "koordinator")
     assert client.get("/logout").status_code == 405
     assert client.get("/coord/").status_code == 200
 
@@ -140,7 +129,7 @@ def test_session_fixation_prevented(client, coordinator):
     """Login issues a new session cookie; the pre-login cookie stays anonymous."""
     client.get("/login?lang=en")  # puts something in the pre-login session
     before = client.get_cookie(COOKIE).value
-    login(client, "koordinator")
+    post_login(client, "koordinator")
     after = client.get_cookie(COOKIE).value
     assert after != before
     client.set_cookie(COOKIE, before)
@@ -150,8 +139,8 @@ def test_session_fixation_prevented(client, coordinator):
 def test_each_login_gets_its_own_server_session(app, coordinator):
     """Two logins create two server-side session rows storing only hashes."""
     c1, c2 = app.test_client(), app.test_client()
-    login(c1, "koordinator")
-    login(c2, "koordinator")
+    post_login(c1, "koordinator")
+    post_login(c2, "koordinator")
     rows = db.session.scalars(sa.select(UserSession)).all()
     assert len(rows) == 2
     cookie = c1.get_cookie(COOKIE).value
@@ -163,8 +152,8 @@ def test_lockout_after_max_failures(app, client, coordinator, caplog):
     limit = app.config["LOGIN_MAX_FAILURES"]
     caplog.set_level(logging.INFO, logger="outreach.auth")
     for _ in range(limit):
-        assert login(client, "koordinator", "bad-guess-123").status_code == 401
-    resp = login(client, "koordinator", PASSWORD)
+        assert post_login(client, "koordinator", "bad-guess-123").status_code == 401
+    resp = post_login(client, "koordinator", PASSWORD)
     assert resp.status_code == 429
     assert translated(client, "Too many failed attempts. Try again later.") in resp.get_data(
         as_text=True
@@ -182,9 +171,9 @@ def test_lockout_body_identical_for_unknown_user(app, client, coordinator):
     limit = app.config["LOGIN_MAX_FAILURES"]
     for name in ("koordinator", "no-such-user"):
         for _ in range(limit):
-            login(client, name, "bad-guess-123")
-    real = login(client, "koordinator", "bad-guess-123")
-    ghost = login(client, "no-such-user", "bad-guess-123")
+            post_login(client, name, "bad-guess-123")
+    real = post_login(client, "koordinator", "bad-guess-123")
+    ghost = post_login(client, "no-such-user", "bad-guess-123")
     assert real.status_code == ghost.status_code == 429
     assert _strip_nonces(real.get_data(as_text=True)) == _strip_nonces(ghost.get_data(as_text=True))
 
@@ -212,23 +201,23 @@ def test_lockout_expires(app, client, coordinator):
     """Failures older than the lockout window no longer count."""
     limit = app.config["LOGIN_MAX_FAILURES"]
     for _ in range(limit):
-        login(client, "koordinator", "bad-guess-123")
+        post_login(client, "koordinator", "bad-guess-123")
     old = utcnow() - timedelta(minutes=app.config["LOGIN_LOCKOUT_MINUTES"] + 1)
     db.session.execute(sa.update(AuditEvent).values(at=old))
     db.session.commit()
-    assert login(client, "koordinator").status_code == 302
+    assert post_login(client, "koordinator").status_code == 302
 
 
 def test_success_resets_failure_count(app, client, coordinator):
     """A successful login resets the count, so N-1 failures later do not lock."""
     limit = app.config["LOGIN_MAX_FAILURES"]
     for _ in range(limit - 1):
-        login(client, "koordinator", "bad-guess-123")
-    assert login(client, "koordinator").status_code == 302
+        post_login(client, "koordinator", "bad-guess-123")
+    assert post_login(client, "koordinator").status_code == 302
     client.post("/logout")
     for _ in range(limit - 1):
-        assert login(client, "koordinator", "bad-guess-123").status_code == 401
-    assert login(client, "koordinator").status_code == 302
+        assert post_login(client, "koordinator", "bad-guess-123").status_code == 401
+    assert post_login(client, "koordinator").status_code == 302
 
 
 def test_login_rate_limited_per_ip(app_config):
@@ -254,7 +243,7 @@ def test_login_rate_limited_per_ip(app_config):
 
 def test_deactivation_ends_sessions(app, client, field_user):
     """Deactivating a user ends their live session at once and revokes the row."""
-    login(client, "petugas")
+    post_login(client, "petugas")
     assert client.get("/field/").status_code == 200
     deactivate_user(db.session.get(User, field_user.id))
     db.session.commit()
@@ -264,7 +253,7 @@ def test_deactivation_ends_sessions(app, client, field_user):
 
 def test_deactivation_stays_effective_after_reactivation(app, client, field_user):
     """Sessions revoked by deactivation do not come back when the account is reactivated."""
-    login(client, "petugas")
+    post_login(client, "petugas")
     field_user.active = False
     db.session.commit()
     field_user.active = True
@@ -275,21 +264,21 @@ def test_deactivation_stays_effective_after_reactivation(app, client, field_user
 def test_password_change_ends_other_sessions(app, coordinator):
     """Changing the password via the form ends other sessions and keeps this browser in."""
     this, other = app.test_client(), app.test_client()
-    login(this, "koordinator")
-    login(other, "koordinator")
+    post_login(this, "koordinator")
+    post_login(other, "koordinator")
     new = "a brand new passphrase 42"
     resp = this.post("/account/password", data={"current": PASSWORD, "new": new, "confirm": new})
     assert resp.status_code == 302
     assert this.get("/coord/").status_code == 200
     assert other.get("/coord/").status_code == 302
     fresh = app.test_client()
-    assert login(fresh, "koordinator", PASSWORD).status_code == 401
-    assert login(fresh, "koordinator", new).status_code == 302
+    assert post_login(fresh, "koordinator", PASSWORD).status_code == 401
+    assert post_login(fresh, "koordinator", new).status_code == 302
 
 
 def test_password_change_needs_current_password(client, coordinator):
     """The password form refuses a wrong current password and changes nothing."""
-    login(client, "koordinator")
+    post_login(client, "koordinator")
     new = "a brand new passphrase 42"
     resp = client.post("/account/password", data={"current": "nope", "new": new, "confirm": new})
     assert resp.status_code == 400
@@ -298,7 +287,7 @@ def test_password_change_needs_current_password(client, coordinator):
 
 def test_password_form_locks_after_max_failures(app, client, coordinator):
     """Guessing the current password on the change form hits the same lockout as login."""
-    login(client, "koordinator")
+    post_login(client, "koordinator")
     limit = app.config["LOGIN_MAX_FAILURES"]
     new = "a brand new passphrase 42"
     data = {"current": "guess-123", "new": new, "confirm": new}
@@ -311,7 +300,7 @@ def test_password_form_locks_after_max_failures(app, client, coordinator):
 
 def test_password_change_outside_the_web_ends_sessions(app, client, coordinator):
     """change_password() from any code path ends every session at commit."""
-    login(client, "koordinator")
+    post_login(client, "koordinator")
     change_password(db.session.get(User, coordinator.id), "another long passphrase")
     db.session.commit()
     assert client.get("/coord/").status_code == 302
@@ -319,7 +308,7 @@ def test_password_change_outside_the_web_ends_sessions(app, client, coordinator)
 
 def test_idle_session_expires(app, client, coordinator, monkeypatch):
     """A session idle longer than SESSION_IDLE_MINUTES needs a new login."""
-    login(client, "koordinator")
+    post_login(client, "koordinator")
     assert client.get("/coord/").status_code == 200
     later = utcnow() + timedelta(minutes=app.config["SESSION_IDLE_MINUTES"] + 1)
     monkeypatch.setattr(sessions_module, "utcnow", lambda: later)
@@ -329,7 +318,7 @@ def test_idle_session_expires(app, client, coordinator, monkeypatch):
 
 def test_active_session_survives_within_idle_limit(app, client, coordinator, monkeypatch):
     """A session used within the idle limit stays valid."""
-    login(client, "koordinator")
+    post_login(client, "koordinator")
     later = utcnow() + timedelta(minutes=app.config["SESSION_IDLE_MINUTES"] - 5)
     monkeypatch.setattr(sessions_module, "utcnow", lambda: later)
     assert client.get("/coord/").status_code == 200
@@ -337,7 +326,7 @@ def test_active_session_survives_within_idle_limit(app, client, coordinator, mon
 
 def test_absolute_session_lifetime(app, client, coordinator):
     """A session older than SESSION_ABSOLUTE_HOURS ends even if it was used recently."""
-    login(client, "koordinator")
+    post_login(client, "koordinator")
     created = utcnow() - timedelta(hours=app.config["SESSION_ABSOLUTE_HOURS"], minutes=1)
     db.session.execute(sa.update(UserSession).values(created_at=created, last_seen_at=utcnow()))
     db.session.commit()
@@ -364,13 +353,13 @@ def test_safe_next(target, expected):
 
 def test_login_follows_safe_next(client, coordinator):
     """A same-site next parameter is honoured after login."""
-    resp = login(client, "koordinator", next="/coord/?tab=map")
+    resp = post_login(client, "koordinator", next="/coord/?tab=map")
     assert resp.headers["Location"] == "/coord/?tab=map"
 
 
 def test_login_ignores_offsite_next(client, coordinator):
     """An off-site next parameter is replaced by the role's home page."""
-    resp = login(client, "koordinator", next="https://evil.example/phish")
+    resp = post_login(client, "koordinator", next="https://evil.example/phish")
     assert resp.headers["Location"] == "/coord/"
 
 
@@ -405,10 +394,10 @@ def test_long_and_spaced_passwords_round_trip(app, client):
     create_user("panjang", Role.COORDINATOR, long_pw)
     create_user("spasi", Role.COORDINATOR, "trailing space ")
     db.session.commit()
-    assert login(client, "panjang", long_pw).status_code == 302
+    assert post_login(client, "panjang", long_pw).status_code == 302
     client.post("/logout")
-    assert login(client, "spasi", "trailing space").status_code == 401
-    assert login(client, "spasi", "trailing space ").status_code == 302
+    assert post_login(client, "spasi", "trailing space").status_code == 401
+    assert post_login(client, "spasi", "trailing space ").status_code == 302
 
 
 def test_create_user_refuses_common_password(app):
@@ -439,7 +428,7 @@ def test_cookie_from_fallback_key_still_works(app, app_config, coordinator):
     from outreach import create_app
 
     client = app.test_client()
-    login(client, "koordinator")
+    post_login(client, "koordinator")
     cookie = client.get_cookie(COOKIE).value
     old_key = app.config["SECRET_KEY"]
 

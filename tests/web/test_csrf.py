@@ -2,43 +2,8 @@
 
 from __future__ import annotations
 
-import re
-
-import pytest
-
 from outreach.extensions import db
-from outreach.models import Role
-from tests.factories import PASSWORD, make_solved_plan, make_user
-
-
-@pytest.fixture
-def csrf_app(app, app_config):
-    """An app with CSRF on, sharing the database ``app`` prepared."""
-    from outreach import create_app
-
-    app_config["WTF_CSRF_ENABLED"] = True
-    application = create_app(app_config)
-    yield application
-    with application.app_context():
-        db.engine.dispose()
-
-
-def token_from(html: str) -> str:
-    return re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html).group(1)
-
-
-def login_with_token(client) -> None:
-    token = token_from(client.get("/login").get_data(as_text=True))
-    resp = client.post(
-        "/login", data={"username": "koordinator", "password": PASSWORD, "csrf_token": token}
-    )
-    assert resp.status_code == 302
-
-
-@pytest.fixture
-def coordinator(app):
-    make_user(Role.COORDINATOR, username="koordinator")
-    db.session.commit()
+from tests.factories import PASSWORD, csrf_login, make_solved_plan
 
 
 def test_login_without_token_is_400(csrf_app, coordinator):
@@ -63,14 +28,14 @@ def test_login_with_forged_token_is_400(csrf_app, coordinator):
 def test_login_with_token_works(csrf_app, coordinator):
     """The login form's own token lets the user in."""
     client = csrf_app.test_client()
-    login_with_token(client)
+    csrf_login(client, "koordinator")
     assert client.get("/coord/").status_code == 200
 
 
 def test_logout_without_token_is_400(csrf_app, coordinator):
     """A cross-site logout POST without a token is refused and the session survives."""
     client = csrf_app.test_client()
-    login_with_token(client)
+    csrf_login(client, "koordinator")
     assert client.post("/logout").status_code == 400
     assert client.get("/coord/").status_code == 200
 
@@ -84,7 +49,7 @@ def test_publish_without_token_is_400(csrf_app, coordinator):
     # would hold SQLite's write lock while the other app serves the request.
     db.session.commit()
     client = csrf_app.test_client()
-    login_with_token(client)
+    csrf_login(client, "koordinator")
     resp = client.post(f"/coord/plans/{plan_id}/publish")
     assert resp.status_code == 400
     assert db.session.get(Plan, plan_id).status == PlanStatus.SOLVED
@@ -95,7 +60,7 @@ def test_every_coordinator_post_needs_a_token(csrf_app, coordinator):
     from tests.web.test_access import sample_url
 
     client = csrf_app.test_client()
-    login_with_token(client)
+    csrf_login(client, "koordinator")
     wrong = []
     for rule in csrf_app.url_map.iter_rules():
         if rule.endpoint.startswith("coord.") and "POST" in rule.methods:

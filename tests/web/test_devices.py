@@ -12,20 +12,27 @@ from flask import g
 from outreach.config import ConfigError
 from outreach.extensions import db
 from outreach.models import AuditEvent, Role, UserSession, utcnow
-from tests.factories import PASSWORD, make_office, make_team, make_user
-from tests.web.test_teams import login
+from tests.factories import (
+    csrf_login,
+    csrf_token_in,
+    login,
+    make_office,
+    make_team,
+    make_user,
+    post_login,
+)
 
 TABLET_UA = "Mozilla/5.0 (Linux; Android 13; SM-X200) AppleWebKit/537.36 Chrome/120 Safari/537.36"
 PHONE_UA = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 Mobile"
+AS_TABLET = {"headers": {"User-Agent": TABLET_UA}, "device_name": "Tablet Tim 1"}
 
 
 def form_login(client, user, device_name: str | None = None, ua: str = TABLET_UA):
-    """Log in through the form, as a tablet would; return the response."""
+    """Log in through the form, as a tablet would (device name, User-Agent); return the
+    response, whatever it is."""
     g.pop("_login_user", None)
-    data = {"username": user.username, "password": PASSWORD}
-    if device_name is not None:
-        data["device_name"] = device_name
-    return client.post("/login", data=data, headers={"User-Agent": ua})
+    extra = {} if device_name is None else {"device_name": device_name}
+    return post_login(client, user.username, headers={"User-Agent": ua}, **extra)
 
 
 def sessions_of(user) -> list[UserSession]:
@@ -43,11 +50,6 @@ def age(row: UserSession, *, idle: timedelta, since_login: timedelta | None = No
     row.last_seen_at = now - idle
     row.created_at = now - (since_login or idle)
     db.session.commit()
-
-
-@pytest.fixture
-def office(app):
-    return make_office()
 
 
 @pytest.fixture
@@ -279,7 +281,7 @@ def test_another_member_cannot_revoke(app, office, team, member):
     db.session.commit()
     for other in (teammate, stranger):
         client = app.test_client()
-        login(client, other)
+        login(client, other, lang="en")
         assert client.post(f"/field/devices/{row.id}/revoke").status_code == 404
         assert "Tablet Tim 1" not in client.get("/field/devices").get_data(as_text=True)
     assert sessions_of(member)[0].revoked_at is None
@@ -288,13 +290,6 @@ def test_another_member_cannot_revoke(app, office, team, member):
 # ---------------------------------------------------------------------------------------------
 # The coordinator
 # ---------------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def coord(client, office):
-    user = make_user(Role.COORDINATOR, office_id=office.id)
-    login(client, user)
-    return user
 
 
 def two_devices(app, member) -> tuple:
@@ -350,7 +345,7 @@ def test_other_office_coordinator_gets_404(app, team, member):
     other = make_user(Role.COORDINATOR, office_id=make_office(name="Lain").id)
     db.session.commit()
     client = app.test_client()
-    login(client, other)
+    login(client, other, lang="en")
     base = f"/coord/teams/{team.id}/members/{member.id}/devices"
     assert client.get(f"/coord/teams/{team.id}/edit").status_code == 404
     assert client.post(f"{base}/{row.id}/revoke").status_code == 404
@@ -392,37 +387,6 @@ def test_field_member_cannot_use_coordinator_revoke(app, team, member):
 # ---------------------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def csrf_app(app, app_config):
-    """An app with CSRF on, sharing the database ``app`` prepared."""
-    from outreach import create_app
-
-    app_config["WTF_CSRF_ENABLED"] = True
-    application = create_app(app_config)
-    yield application
-    with application.app_context():
-        db.engine.dispose()
-
-
-def token_in(html: str) -> str:
-    return re.search(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"', html).group(1)
-
-
-def csrf_login(client, username: str, device_name: str = "Tablet Tim 1") -> None:
-    token = token_in(client.get("/login").get_data(as_text=True))
-    resp = client.post(
-        "/login",
-        data={
-            "username": username,
-            "password": PASSWORD,
-            "device_name": device_name,
-            "csrf_token": token,
-        },
-        headers={"User-Agent": TABLET_UA},
-    )
-    assert resp.status_code == 302
-
-
 def session_id_of(user_id: int) -> int:
     row_id = db.session.scalar(sa.select(UserSession.id).filter_by(user_id=user_id))
     db.session.rollback()  # SQLite: release the read so the other app can write
@@ -434,12 +398,12 @@ def test_member_revoke_needs_csrf_token(csrf_app, member):
     username, member_id = member.username, member.id
     db.session.rollback()
     client = csrf_app.test_client()
-    csrf_login(client, username)
+    csrf_login(client, username, **AS_TABLET)
     row_id = session_id_of(member_id)
     assert client.post(f"/field/devices/{row_id}/revoke").status_code == 400
     page = client.get("/field/devices").get_data(as_text=True)
     assert client.get("/field/").status_code == 200
-    resp = client.post(f"/field/devices/{row_id}/revoke", data={"csrf_token": token_in(page)})
+    resp = client.post(f"/field/devices/{row_id}/revoke", data={"csrf_token": csrf_token_in(page)})
     assert resp.status_code == 302
     assert client.get("/field/").status_code == 302
 
@@ -451,15 +415,15 @@ def test_coordinator_revoke_needs_csrf_token(csrf_app, office, team, member):
     names, team_id, member_id = (member.username, coord.username), team.id, member.id
     db.session.rollback()
     tablet = csrf_app.test_client()
-    csrf_login(tablet, names[0])
+    csrf_login(tablet, names[0], **AS_TABLET)
     client = csrf_app.test_client()
-    csrf_login(client, names[1])
+    csrf_login(client, names[1], **AS_TABLET)
     row_id = session_id_of(member_id)
     base = f"/coord/teams/{team_id}/members/{member_id}/devices"
     assert client.post(f"{base}/{row_id}/revoke").status_code == 400
     assert client.post(f"{base}/revoke").status_code == 400
     assert tablet.get("/field/").status_code == 200
     page = client.get(f"/coord/teams/{team_id}/edit").get_data(as_text=True)
-    resp = client.post(f"{base}/{row_id}/revoke", data={"csrf_token": token_in(page)})
+    resp = client.post(f"{base}/{row_id}/revoke", data={"csrf_token": csrf_token_in(page)})
     assert resp.status_code == 302
     assert tablet.get("/field/").status_code == 302

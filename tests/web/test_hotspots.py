@@ -9,20 +9,7 @@ import sqlalchemy as sa
 
 from outreach.extensions import db
 from outreach.models import AuditEvent, Hotspot, HotspotStatus, Role
-from tests.factories import make_hotspot, make_office, make_team, make_user
-from tests.web.test_teams import login
-
-
-@pytest.fixture
-def office(app):
-    return make_office()
-
-
-@pytest.fixture
-def coord(client, office):
-    user = make_user(Role.COORDINATOR, office_id=office.id)
-    login(client, user)
-    return user
+from tests.factories import login, make_hotspot, make_office, make_team, make_user
 
 
 def needs_pin(office, **kw) -> Hotspot:
@@ -294,7 +281,7 @@ def test_hotspot_views_deny_field_users_and_anonymous(client, office, method, ur
     target = url.format(id=hs.id)
     payload = edit_payload()
     assert getattr(client, method)(target, data=payload).status_code in (302, 401)
-    login(client, field_user)
+    login(client, field_user, lang="en")
     assert getattr(client, method)(target, data=payload).status_code == 403
     db.session.expire_all()
     assert db.session.get(Hotspot, hs.id).name == "Tetap"
@@ -410,7 +397,8 @@ def test_edit_rejects_too_long_contact_name(client, coord, office):
 
 def test_public_pages_never_show_site_contacts(client, app):
     """A published site's contact person and phone appear on no public page (id and en)."""
-    from tests.web.test_pages import _public_get_routes, publish_route, today_wib
+    from tests.factories import today_wib
+    from tests.web.test_pages import _public_get_routes, publish_route
 
     team = make_team()
     school = make_hotspot(

@@ -10,8 +10,7 @@ import sqlalchemy as sa
 
 from outreach.extensions import db
 from outreach.models import AuditEvent, Hotspot, HotspotStatus, Role
-from tests.factories import make_office, make_team, make_user
-from tests.web.test_teams import login
+from tests.factories import login, make_office, make_team, make_user
 
 HEADER = "kode;nama;jenis;lintang;bujur;ktp_el;prioritas"
 GOOD = "A-1;SMA Negeri 5 Medan;SMA;3,5801;98,6789;120;2"
@@ -33,18 +32,6 @@ def app_config(app_config, tmp_path):
 @pytest.fixture
 def upload_dir(app):
     return app.config["IMPORT_UPLOAD_DIR"]
-
-
-@pytest.fixture
-def office(app):
-    return make_office()
-
-
-@pytest.fixture
-def coord(client, office):
-    user = make_user(Role.COORDINATOR, office_id=office.id)
-    login(client, user)
-    return user
 
 
 def upload(client, data: bytes, filename: str = "titik.csv"):
@@ -235,7 +222,7 @@ def test_other_users_token_and_junk_tokens_are_not_found(client, coord, office, 
     """A token of another coordinator, a malformed or an expired token shows nothing."""
     token = token_of(upload(client, csv_bytes(GOOD)))
     other = make_user(Role.COORDINATOR, office_id=office.id)
-    login(client, other)
+    login(client, other, lang="en")
     for url in (
         f"/coord/imports/{token}",
         "/coord/imports/..%2F..%2Fetc%2Fpasswd",
@@ -292,7 +279,7 @@ def test_import_views_deny_field_users_and_anonymous(client, office, method, url
     db.session.commit()
     target = url.format(token="B" * 32)
     assert getattr(client, method)(target).status_code in (302, 401)
-    login(client, field_user)
+    login(client, field_user, lang="en")
     assert getattr(client, method)(target).status_code == 403
     assert hotspots() == []
 
@@ -302,41 +289,19 @@ def test_import_views_deny_field_users_and_anonymous(client, office, method, url
 # ---------------------------------------------------------------------------------------------
 
 
+def seed() -> None:
+    office = make_office(name="Dinas Dukcapil Kota Medan")
+    make_user(Role.COORDINATOR, username="koordinator", office_id=office.id)
+
+
 @pytest.fixture
 def live_server(tmp_path):
     """The app on 127.0.0.1 with CSRF on and no map tiles (no internet here)."""
-    import threading
+    from tests.browser.conftest import live_site
 
-    from werkzeug.serving import make_server
-
-    from outreach import create_app
-
-    app = create_app(
-        {
-            "SECRET_KEY": "browser-test-secret-key-0123456789abcdef0123456789",
-            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'live.sqlite3'}",
-            "WTF_CSRF_ENABLED": True,
-            "RATELIMIT_ENABLED": False,
-            "MAP_TILES_ENABLED": False,
-            "IMPORT_UPLOAD_DIR": str(tmp_path / "live-uploads"),
-        }
-    )
-    with app.app_context():
-        db.create_all()
-        office = make_office(name="Dinas Dukcapil Kota Medan")
-        make_user(Role.COORDINATOR, username="koordinator", office_id=office.id)
-        db.session.commit()
-        db.session.remove()
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield app, f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-        with app.app_context():
-            db.engine.dispose()
+    uploads = str(tmp_path / "live-uploads")
+    with live_site(tmp_path / "live.sqlite3", seed, IMPORT_UPLOAD_DIR=uploads) as (base, app, _):
+        yield app, base
 
 
 @pytest.mark.browser
@@ -344,50 +309,32 @@ def live_server(tmp_path):
 def test_browser_import_then_drop_pin(live_server, chromium_path, tmp_path):
     """In Chromium: upload a file with a broken row, see row/column/reason, import the valid
     rows, then drop the missing pin by clicking the map; no script error, no CSP violation."""
-    from playwright.sync_api import sync_playwright
-
-    from tests.factories import PASSWORD
+    from tests.browser.conftest import TABLET, chromium, log_in, open_page
 
     app, base = live_server
     csv_path = tmp_path / "titik.csv"
     csv_path.write_bytes(csv_bytes(GOOD, BROKEN, NO_PIN))
-    problems: list[str] = []
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=chromium_path, headless=True, args=["--no-sandbox", "--disable-gpu"]
-        )
-        try:
-            page = browser.new_page(viewport={"width": 820, "height": 1180})
-            page.on("pageerror", lambda exc: problems.append(f"pageerror: {exc}"))
-            page.on(
-                "console",
-                lambda m: problems.append(m.text) if m.type == "error" else None,
-            )
-            page.goto(base + "/login?lang=en")
-            page.fill("input[name=username]", "koordinator")
-            page.fill("input[name=password]", PASSWORD)
-            page.click("[type=submit]")
-            page.wait_for_load_state("networkidle")
-            page.goto(base + "/coord/imports")
-            page.set_input_files("#file", str(csv_path))
-            page.click("form[enctype] button[type=submit]")
-            page.wait_for_selector("table.errors")
-            error_row = page.locator('table.errors tr[data-row="3"]')
-            assert error_row.locator("td").nth(1).inner_text() == "prioritas"
-            assert "1–5" in error_row.locator("td").nth(2).inner_text()
-            page.click("form.import-bar button.button-primary")
-            page.wait_for_url("**/coord/hotspots?status=needs_location")
-            page.click("a.pin-link")
-            page.wait_for_selector("#pin-map.leaflet-container")
-            assert page.input_value("#lat") == ""
-            page.click("#pin-map", position={"x": 300, "y": 150})
-            lat, lon = page.input_value("#lat"), page.input_value("#lon")
-            assert lat and lon
-            page.click("button[name=next][value='1']")
-            page.wait_for_load_state("networkidle")
-            assert "Every hotspot has a location now." in page.content()
-        finally:
-            browser.close()
+    with chromium(chromium_path) as browser:
+        _context, page, problems = open_page(browser, TABLET, console=True)
+        log_in(page, base, "koordinator", lang="en")
+        page.goto(base + "/coord/imports")
+        page.set_input_files("#file", str(csv_path))
+        page.click("form[enctype] button[type=submit]")
+        page.wait_for_selector("table.errors")
+        error_row = page.locator('table.errors tr[data-row="3"]')
+        assert error_row.locator("td").nth(1).inner_text() == "prioritas"
+        assert "1–5" in error_row.locator("td").nth(2).inner_text()
+        page.click("form.import-bar button.button-primary")
+        page.wait_for_url("**/coord/hotspots?status=needs_location")
+        page.click("a.pin-link")
+        page.wait_for_selector("#pin-map.leaflet-container")
+        assert page.input_value("#lat") == ""
+        page.click("#pin-map", position={"x": 300, "y": 150})
+        lat, lon = page.input_value("#lat"), page.input_value("#lon")
+        assert lat and lon
+        page.click("button[name=next][value='1']")
+        page.wait_for_load_state("networkidle")
+        assert "Every hotspot has a location now." in page.content()
     assert problems == []
     with app.app_context():
         rows = db.session.scalars(sa.select(Hotspot).order_by(Hotspot.external_code)).all()

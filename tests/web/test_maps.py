@@ -16,8 +16,7 @@ from markupsafe import Markup
 
 from outreach import maps
 from outreach.extensions import db
-from outreach.models import Role
-from tests.factories import PASSWORD, make_hotspot, make_office, make_user
+from tests.factories import form_login, make_hotspot, make_office
 
 HOSTILE = "<img src=x onerror=alert(1)> ${globalThis.pwn=1} ` </script><b>\\1"
 
@@ -60,11 +59,8 @@ def template_literals(js: str) -> list[str]:
 
 
 @pytest.fixture
-def coordinator_client(client, app):
-    make_user(Role.COORDINATOR, username="koordinator")
-    db.session.commit()
-    resp = client.post("/login", data={"username": "koordinator", "password": PASSWORD})
-    assert resp.status_code == 302
+def coordinator_client(client, coordinator):
+    form_login(client, coordinator)
     return client
 
 

@@ -8,9 +8,8 @@ import sqlalchemy as sa
 
 from outreach.extensions import db
 from outreach.models import AuditEvent, Office, PublicVisit, Role
-from tests.factories import make_hotspot, make_office, make_team, make_user
+from tests.factories import form_login, make_hotspot, make_office, make_team, make_user
 from tests.public.conftest import add_route, new_plan, publish_now, today_wib
-from tests.web.test_pages import login
 
 VALID = {
     "slug": "kota-binjai",
@@ -27,7 +26,7 @@ def test_coordinator_sets_the_public_address_and_contacts(client, app):
     office = make_office(name="Dinas Dukcapil Kota Binjai")
     user = make_user(Role.COORDINATOR, office_id=office.id)
     db.session.commit()
-    login(client, user.username)
+    form_login(client, user.username)
     assert client.get("/coord/office").status_code == 200
     resp = client.post("/coord/office", data=VALID)
     assert resp.status_code == 302
@@ -47,7 +46,7 @@ def test_bad_or_taken_addresses_are_refused_with_the_field_named(client, app):
     office = make_office()
     user = make_user(Role.COORDINATOR, office_id=office.id)
     db.session.commit()
-    login(client, user.username)
+    form_login(client, user.username)
     for slug in ("kota-medan", "Kota Medan!", "12345", "-x-"):
         resp = client.post("/coord/office", data={**VALID, "slug": slug})
         assert resp.status_code == 400, slug
@@ -62,7 +61,7 @@ def test_bad_or_taken_addresses_are_refused_with_the_field_named(client, app):
 def test_field_members_cannot_edit_the_office(client, app):
     member = make_user(Role.FIELD)
     db.session.commit()
-    login(client, member.username)
+    form_login(client, member.username)
     assert client.post("/coord/office", data=VALID).status_code == 403
 
 

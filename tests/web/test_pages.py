@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, date, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -22,20 +21,18 @@ from outreach.models import (
 from outreach.plans.service import snapshot_of
 from outreach.public.schedule import sync_publication
 from outreach.roles import PUBLIC_ATTR
-from tests.factories import PASSWORD, make_hotspot, make_office, make_team, make_user
+from tests.factories import (
+    PASSWORD,
+    WIB,
+    form_login,
+    make_hotspot,
+    make_office,
+    make_team,
+    make_user,
+    today_wib,
+)
 
-WIB = ZoneInfo("Asia/Jakarta")
 SENTINELS = ("ZZNAMEZZ", "+6281200000000", "1271010101900001", "ZZADDRZZ")
-
-
-def login(client, username: str, password: str = PASSWORD):
-    resp = client.post("/login", data={"username": username, "password": password})
-    assert resp.status_code == 302, "login failed"
-    return resp
-
-
-def today_wib() -> date:
-    return datetime.now(WIB).date()
 
 
 def publish_route(team, day: date, hotspots, *, status=PlanStatus.PUBLISHED, cancelled=()):
@@ -230,7 +227,7 @@ def test_dashboard_needs_a_coordinator(client, app):
     make_user(Role.FIELD, username="petugas")
     db.session.commit()
     assert client.get("/coord/").status_code in (302, 401)
-    login(client, "petugas")
+    form_login(client, "petugas")
     assert client.get("/coord/").status_code == 403
 
 
@@ -253,7 +250,7 @@ def test_dashboard_sums_remaining_per_kecamatan_sorted(client, app):
                  demand={"ktp_record": 1000}, status="done")  # fmt: skip
     make_user(Role.COORDINATOR, username="koordinator", office_id=office.id)
     db.session.commit()
-    login(client, "koordinator")
+    form_login(client, "koordinator")
     html = client.get("/coord/").get_data(as_text=True)
     assert "Sisa penduduk per kecamatan" in html
     assert html.index("Medan Sunggal") < html.index("Medan Kota")
@@ -268,7 +265,7 @@ def test_dashboard_in_english(client, app):
     make_office()
     make_user(Role.COORDINATOR, username="koordinator")
     db.session.commit()
-    login(client, "koordinator")
+    form_login(client, "koordinator")
     html = client.get("/coord/?lang=en").get_data(as_text=True)
     assert "Remaining residents per kecamatan" in html
     assert "Outreach dashboard" in html
@@ -278,7 +275,7 @@ def test_dashboard_without_office_explains_what_to_do(client, app):
     """With no office yet the dashboard tells how to create the demo."""
     make_user(Role.ADMIN, username="admin")
     db.session.commit()
-    login(client, "admin")
+    form_login(client, "admin")
     html = client.get("/coord/").get_data(as_text=True)
     assert "flask seed-demo" in html
 
@@ -333,7 +330,7 @@ def test_field_page_shows_todays_published_stops_in_order(client, app):
     )
     make_user(Role.FIELD, username="petugas", team=team)
     db.session.commit()
-    login(client, "petugas")
+    form_login(client, "petugas")
     html = client.get("/field/").get_data(as_text=True)
     assert "Tim Uji Lapangan" in html
     assert today_wib().isoformat() in html
@@ -350,7 +347,7 @@ def test_field_page_ignores_draft_plans(client, app):
     publish_route(team, today_wib(), [make_hotspot(team.office, name="Draf")], status="draft")
     make_user(Role.FIELD, username="petugas", team=team)
     db.session.commit()
-    login(client, "petugas")
+    form_login(client, "petugas")
     html = client.get("/field/").get_data(as_text=True)
     assert "Draf" not in html
     assert "Tidak ada kunjungan hari ini" in html
@@ -362,7 +359,7 @@ def test_field_page_shows_only_the_members_team(client, app):
     publish_route(other, today_wib(), [make_hotspot(other.office, name="Rute Tim Lain")])
     make_user(Role.FIELD, username="petugas", team=mine)
     db.session.commit()
-    login(client, "petugas")
+    form_login(client, "petugas")
     assert "Rute Tim Lain" not in client.get("/field/").get_data(as_text=True)
 
 
@@ -370,7 +367,7 @@ def test_field_page_for_a_coordinator_without_team(client, app):
     """A coordinator may open the field page and is told there is no team route."""
     make_user(Role.COORDINATOR, username="koordinator")
     db.session.commit()
-    login(client, "koordinator")
+    form_login(client, "koordinator")
     html = client.get("/field/?lang=en").get_data(as_text=True)
     assert "not a member of a field team" in html
 
@@ -381,7 +378,7 @@ def test_entry_pages_have_one_h1_and_main_landmark(client, app, path):
     make_office()
     make_user(Role.ADMIN, username="admin")
     db.session.commit()
-    login(client, "admin")
+    form_login(client, "admin")
     html = client.get(path).get_data(as_text=True)
     assert html.count("<h1") == 1
     assert '<main id="main"' in html

@@ -7,7 +7,6 @@ import re
 import pytest
 import sqlalchemy as sa
 
-from outreach.auth.sessions import start_session
 from outreach.extensions import db
 from outreach.models import (
     JobStatus,
@@ -20,37 +19,14 @@ from outreach.models import (
     SolveJob,
 )
 from tests.factories import (
+    login,
     make_hotspot,
     make_office,
     make_solved_plan,
     make_team,
     make_unserved,
     make_user,
-    monday,
 )
-
-
-def login(client, user) -> None:
-    """Log ``user`` in by creating a server-side session and putting its id in the cookie."""
-    with client.application.test_request_context():
-        token = start_session(user)
-        db.session.commit()
-    with client.session_transaction() as sess:
-        sess["_user_id"] = token
-        sess["_fresh"] = True
-
-
-def solve_now(plan: Plan, seconds: int = 2) -> Plan:
-    """Solve ``plan`` in the test's thread (what the background job does) and store it."""
-    from outreach.planning import SolveParams, solve
-    from outreach.plans import adapter
-
-    built = adapter.problem_for_plan(plan, live_demand=True)
-    result = solve(built.problem, SolveParams(time_limit_s=seconds))
-    adapter.write_result(plan, built, result)
-    plan.status = PlanStatus.SOLVED
-    db.session.commit()
-    return plan
 
 
 @pytest.fixture
@@ -72,36 +48,6 @@ def coord(app, plan):
 def coord_client(client, coord):
     login(client, coord)
     return client
-
-
-@pytest.fixture
-def tiny(app):
-    """A tiny real instance: 2 teams, 5 schools near the office, Monday–Tuesday, solved."""
-    from outreach.plans import service
-
-    office = make_office()
-    teams = [make_team(office, name=f"Tim {c}") for c in "AB"]
-    for i in range(5):
-        make_hotspot(
-            office,
-            name=f"SMA Uji {i + 1}",
-            lat=3.58 + 0.004 * i,
-            lon=98.67 + 0.003 * i,
-            demand={"ktp_record": 30 + 5 * i},
-        )
-    user = make_user(Role.COORDINATOR, office_id=office.id)
-    db.session.commit()
-    plan = service.create_plan(
-        office,
-        user,
-        name="Rencana uji",
-        start_date=monday(),
-        end_date=monday().replace(day=8),
-        team_ids=[t.id for t in teams],
-        time_limit_s=2,
-    )
-    solve_now(plan)
-    return plan, user
 
 
 def live_stops(plan: Plan) -> list[PlannedStop]:

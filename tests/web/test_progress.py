@@ -14,11 +14,12 @@ from outreach.models import (
     OutcomeResult,
     PlanStatus,
     Role,
-    StopCheckin,
     StopStatus,
     VisitOutcome,
 )
 from tests.factories import (
+    login,
+    make_checkin,
     make_hotspot,
     make_office,
     make_plan,
@@ -28,7 +29,6 @@ from tests.factories import (
     make_user,
     monday,
 )
-from tests.web.test_plans_web import login
 
 DAY = monday()
 # Monday 7 December 2026, 10:00 WIB (03:00 UTC). Stops start 08:30, 09:45, 11:00, 12:15 WIB.
@@ -48,20 +48,6 @@ def published_plan(office, **kw):
         start_date=kw.pop("start_date", DAY),
         **kw,
     )
-
-
-def checkin(stop, at: datetime) -> StopCheckin:
-    row = StopCheckin(
-        client_uuid=str(uuid.uuid4()),
-        stop_id=stop.id,
-        hotspot_id=stop.hotspot_id,
-        team_id=stop.route.team_id,
-        day=stop.route.day,
-        at=at,
-    )
-    db.session.add(row)
-    db.session.flush()
-    return row
 
 
 def outcome(stop, result: OutcomeResult, *, day=None, team_id=None, **kw) -> VisitOutcome:
@@ -95,7 +81,7 @@ def field_day(app):
     r1, r2 = make_route(plan, t1, DAY), make_route(plan, t2, DAY)
     s1 = [make_stop(r1) for _ in range(4)]
     s2 = [make_stop(r2) for _ in range(3)]
-    checkin(s1[0], wib(8, 25))
+    make_checkin(s1[0], wib(8, 25))
     outcome(
         s1[0],
         OutcomeResult.SERVED,
@@ -105,7 +91,7 @@ def field_day(app):
         cards_carried=10,
         cards_used=6,
     )
-    checkin(s1[1], wib(9, 50))
+    make_checkin(s1[1], wib(9, 50))
     failed = outcome(s2[1], OutcomeResult.NOT_SERVED, problems=["kit_broken", "no_power"])
     s2[2].status = StopStatus.CANCELLED
     draft = make_plan(office, status=PlanStatus.SOLVED, start_date=DAY)

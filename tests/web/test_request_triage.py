@@ -10,16 +10,13 @@ contact (audited), another team's member cannot, and the route JSON carries none
 from __future__ import annotations
 
 import json
-import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
-from flask import g
 from flask_babel import force_locale
 from flask_babel import gettext as _
 
-from outreach.auth.sessions import start_session
 from outreach.auth.tokens import create_token
 from outreach.extensions import db
 from outreach.models import (
@@ -34,7 +31,9 @@ from outreach.models import (
 from outreach.public.requests import CONSENT_VERSION, new_status_code, status_code_hash
 from outreach.public.schedule import office_today
 from tests.factories import (
-    PASSWORD,
+    csrf_token_in,
+    form_login,
+    login,
     make_hotspot,
     make_office,
     make_plan,
@@ -53,23 +52,6 @@ NIK = "1271014107500001"
 NOTES = "ZZNOTESZZ kamar belakang"
 SENTINELS = (REQUESTER, PERSON, PHONE, ADDRESS, NIK, NOTES)
 CODE = "JB-10AB-CD01-EFGH-JKMN"
-
-
-def login(client, user, lang: str = "id") -> None:
-    """Attach a fresh server-side session of ``user`` to the test client."""
-    g.pop("_login_user", None)
-    token = start_session(user)
-    db.session.commit()
-    with client.session_transaction() as sess:
-        sess["_user_id"] = token
-        sess["_fresh"] = True
-        sess["lang"] = lang
-
-
-def field_login(client, user) -> None:
-    g.pop("_login_user", None)
-    resp = client.post("/login", data={"username": user.username, "password": PASSWORD})
-    assert resp.status_code == 302, "login failed"
 
 
 def html_of(resp) -> str:
@@ -108,7 +90,7 @@ def other_office(app):
 def coord(client, office):
     user = make_user(Role.COORDINATOR, office_id=office.id)
     db.session.commit()
-    login(client, user)
+    login(client, user, lang="id")
     return user
 
 
@@ -219,7 +201,7 @@ def test_another_offices_coordinator_gets_404(
     req = make_request(office, status=RequestStatus.RECEIVED)
     stranger = make_user(Role.COORDINATOR, office_id=other_office.id)
     db.session.commit()
-    login(client, stranger)
+    login(client, stranger, lang="id")
     before = len(audits())
     resp = client.open(f"/coord/requests/{req.id}{suffix}", method=method, data=data)
     assert resp.status_code == 404
@@ -367,25 +349,18 @@ def test_retention_days_come_from_the_config(app, client, coord, office):
     assert reload(req).retain_until == office_today(office) + timedelta(days=30)
 
 
-def test_posts_need_a_csrf_token(app, app_config, office):
-    from outreach import create_app
-
+def test_posts_need_a_csrf_token(csrf_app, office):
     req = make_request(office)
     user = make_user(Role.COORDINATOR, office_id=office.id)
     db.session.commit()
-    app_config["WTF_CSRF_ENABLED"] = True
-    csrf_app = create_app(app_config)
     client = csrf_app.test_client()
-    login(client, user)
+    login(client, user, lang="id")
     url = f"/coord/requests/{req.id}"
     db.session.rollback()  # SQLite: release this session's lock for the second app
     assert client.post(f"{url}/approve").status_code == 400
     html = html_of(client.get(url))
-    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html).group(1)
-    resp = client.post(f"{url}/approve", data={"csrf_token": token})
+    resp = client.post(f"{url}/approve", data={"csrf_token": csrf_token_in(html)})
     assert resp.status_code == 303
-    with csrf_app.app_context():
-        db.engine.dispose()
     assert reload(req).status == RequestStatus.ACCEPTED
 
 
@@ -423,7 +398,7 @@ def home_stop(app, office):
 
 
 def test_field_member_of_the_team_sees_the_contact_and_is_audited(app, client, home_stop):
-    field_login(client, home_stop.member_a)
+    form_login(client, home_stop.member_a)
     resp = client.get(f"/field/stop/{home_stop.stop.id}")
     html = html_of(resp)
     assert resp.status_code == 200
@@ -442,7 +417,7 @@ def test_field_member_of_the_team_sees_the_contact_and_is_audited(app, client, h
 
 
 def test_field_member_of_another_team_cannot_see_it(app, client, home_stop):
-    field_login(client, home_stop.member_b)
+    form_login(client, home_stop.member_b)
     resp = client.get(f"/field/stop/{home_stop.stop.id}")
     assert resp.status_code == 404
     assert_no_pii(html_of(resp))
@@ -452,7 +427,7 @@ def test_field_member_of_another_team_cannot_see_it(app, client, home_stop):
 
 
 def test_route_page_and_json_carry_no_contact(app, client, home_stop):
-    field_login(client, home_stop.member_a)
+    form_login(client, home_stop.member_a)
     html = html_of(client.get("/field/"))
     assert f"#{home_stop.req.id}" in html
     assert_no_pii(html)
@@ -469,7 +444,7 @@ def test_route_page_and_json_carry_no_contact(app, client, home_stop):
 def test_field_sees_nothing_once_the_request_is_closed(app, client, home_stop):
     home_stop.req.status = RequestStatus.DONE
     db.session.commit()
-    field_login(client, home_stop.member_a)
+    form_login(client, home_stop.member_a)
     html = html_of(client.get(f"/field/stop/{home_stop.stop.id}"))
     assert_no_pii(html)
     assert audits("visit_request.view") == []

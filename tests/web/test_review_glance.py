@@ -18,6 +18,7 @@ from outreach.importing.messages import render
 from outreach.labels import break_label
 from outreach.models import Plan, PlanStatus, Role
 from tests.factories import (
+    login,
     make_hotspot,
     make_office,
     make_plan,
@@ -28,7 +29,6 @@ from tests.factories import (
     make_unserved,
     make_user,
 )
-from tests.web.test_plans_web import login, tiny  # noqa: F401 (a fixture)
 
 FAR = {"lat": 3.9, "lon": 99.2}  # an unplanned site far from the planned ones
 
@@ -272,7 +272,7 @@ def test_map_is_framed_to_the_planned_stops(coord_client, plan):
 # -- publishing asks for confirmation --------------------------------------------------------------
 
 
-def test_publish_confirmation_lists_what_changes(client, tiny):  # noqa: F811
+def test_publish_confirmation_lists_what_changes(client, tiny):
     """First: the count of visits; after a drop: the cancelled visit with team and day, and the
     number of public visits affected; nothing is published by looking."""
     plan, user = tiny
@@ -303,7 +303,7 @@ def test_publish_confirmation_lists_what_changes(client, tiny):  # noqa: F811
     assert db.session.get(Plan, plan.id).published_version == 1
 
 
-def test_after_publishing_the_confirmation_is_in_the_publish_section(client, tiny):  # noqa: F811
+def test_after_publishing_the_confirmation_is_in_the_publish_section(client, tiny):
     """The redirect lands on #publish, where the confirmation is (not a flash at the top)."""
     plan, user = tiny
     login(client, user)

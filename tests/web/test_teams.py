@@ -6,41 +6,10 @@ from datetime import date
 
 import pytest
 import sqlalchemy as sa
-from flask import g
 
-from outreach.auth.sessions import start_session
 from outreach.extensions import db
 from outreach.models import AuditEvent, ExceptionKind, Role, Team, TeamException
-from tests.factories import make_office, make_team, make_user
-
-
-def login(client, user, lang: str = "en") -> None:
-    """Attach a fresh server-side session of ``user`` to the test client.
-
-    Assertions read the English msgids, so the session picks English unless ``lang`` says
-    otherwise; the Indonesian default is checked where the text itself matters.
-    """
-    # The app fixture keeps one app context (and so one ``g``) across requests: drop the user
-    # Flask-Login cached there so the next request loads the new session.
-    g.pop("_login_user", None)
-    token = start_session(user)
-    db.session.commit()
-    with client.session_transaction() as sess:
-        sess["_user_id"] = token
-        sess["_fresh"] = True
-        sess["lang"] = lang
-
-
-@pytest.fixture
-def office(app):
-    return make_office()
-
-
-@pytest.fixture
-def coord(client, office):
-    user = make_user(Role.COORDINATOR, office_id=office.id)
-    login(client, user)
-    return user
+from tests.factories import login, make_office, make_team, make_user
 
 
 def team_payload(**kw) -> dict:
@@ -332,6 +301,6 @@ def test_team_views_deny_field_users_and_anonymous(client, office, method, url):
     target = url.format(id=team.id)
     anon = getattr(client, method)(target)
     assert anon.status_code in (302, 401)
-    login(client, field_user)
+    login(client, field_user, lang="en")
     assert getattr(client, method)(target, data=team_payload()).status_code == 403
     assert db.session.get(Team, team.id).name != "Tim Medan Kota"

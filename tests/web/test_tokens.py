@@ -10,7 +10,7 @@ from outreach.auth.tokens import api_auth_required, create_token, protect_api_bl
 from outreach.extensions import db
 from outreach.models import ApiToken, Role
 from outreach.roles import public_view
-from tests.factories import PASSWORD, make_user
+from tests.factories import csrf_login, csrf_token_in, make_user
 
 
 def _probe_blueprint() -> Blueprint:
@@ -154,21 +154,11 @@ def test_invalid_bearer_post_is_401_not_400(api_client):
     assert_error_shape(resp, 401)
 
 
-def _csrf_from(page: str) -> str:
-    import re
-
-    return re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
-
-
 def _cookie_login(api_client, username: str) -> str:
     """Log in through the form (CSRF on) and return a CSRF token of the new session."""
-    csrf = _csrf_from(api_client.get("/login").get_data(as_text=True))
-    resp = api_client.post(
-        "/login", data={"username": username, "password": PASSWORD, "csrf_token": csrf}
-    )
-    assert resp.status_code == 302
+    csrf_login(api_client, username)
     # The login started a new session, so the pre-login token is void; take a fresh one.
-    return _csrf_from(api_client.get("/account/password").get_data(as_text=True))
+    return csrf_token_in(api_client.get("/account/password").get_data(as_text=True))
 
 
 def test_cookie_api_post_needs_csrf(app, api_client):
