@@ -4,8 +4,8 @@ A pure package (no Flask, no SQLAlchemy). Build a :class:`Problem` (validated fr
 dataclasses, times in seconds, distances in metres), call :func:`solve` with
 :class:`SolveParams`, get a :class:`Result` (routes, unserved sites with reason codes,
 KPIs, ``to_dict()``); :func:`check` verifies any result against the problem alone.
-Only :mod:`outreach.planning.solver` imports OR-Tools. Seeded Medan-like instances
-live in :mod:`outreach.planning.synthetic`.
+Only :mod:`outreach.planning.solver` and :mod:`outreach.planning.model` import OR-Tools.
+Seeded Medan-like instances live in :mod:`outreach.planning.synthetic`.
 """
 
 from outreach.planning.checker import Violation, check
