@@ -16,7 +16,7 @@ from sqlalchemy.orm import selectinload
 from ..extensions import db
 from ..models import Office, PlannedRoute, PlannedStop, Team, audit
 from . import bp
-from .plans import availability, day_label, get_plan, hhmm, load_plan_for_review
+from .plan_review import availability, day_label, get_plan, hhmm, load_plan_for_review
 
 MIME = {
     "csv": "text/csv; charset=utf-8",

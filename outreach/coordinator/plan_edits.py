@@ -22,14 +22,8 @@ from ..extensions import db
 from ..models import Plan
 from . import bp
 from .forms import flash_error, posted_int
-from .plans import (
-    back_to_review,
-    get_job,
-    get_plan,
-    load_plan_for_review,
-    review_context,
-    service_module,
-)
+from .plan_review import get_plan, load_plan_for_review
+from .plans import back_to_review, get_job, review_context, service_module
 
 CONFLICT_MESSAGE = _l("Another coordinator has changed this plan; reload it.")
 

@@ -55,7 +55,7 @@ def progress_office() -> Office | None:
 
 def live_progress(office: Office) -> dict:
     """Today's field progress as plain data with labels in the request's language."""
-    from .plans import day_label, office_tz
+    from .plan_review import day_label, office_tz
 
     data = progress.progress_to_dict(progress.office_progress(office), office_tz(office))
     data["date_label"] = day_label(progress.office_today(office))

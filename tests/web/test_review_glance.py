@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from outreach.coordinator.plans import solver_sentence, split_visits
+from outreach.coordinator.plan_review import solver_sentence, split_visits
 from outreach.extensions import db
 from outreach.importing.messages import render
 from outreach.labels import break_label

@@ -1,0 +1,231 @@
+"""The plan review page's Folium map: a layer per team-day, numbered pins, clustered sites.
+
+:func:`build_map` draws the routes of :func:`~outreach.coordinator.plan_review.route_views`
+and the unplanned sites; :class:`BulkMarkers` carries the pins as one JSON block instead of
+one Folium element per pin. Every text is escaped for the map (``map_safe``/``brace_safe``).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any
+
+from branca.element import MacroElement
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from folium.template import Template
+from markupsafe import Markup
+
+from .. import maps
+from ..labels import SERVICE_LABELS
+from ..models import Hotspot, Office, Plan
+from ..navigation import format_count
+from .plan_review import RouteView
+
+UNPLANNED_COLOUR = "#6b7280"
+HEX_COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
+# Why a site has several teams at one visit (see plan_review.split_visits).
+SPLIT_REASON = _l("Demand beyond one team's day")
+
+
+def map_safe(text: object) -> str:
+    """``maps.map_text`` plus ``{`` and ``}`` as character references.
+
+    Folium (branca) compiles every rendered macro's output as a Jinja template once more
+    (``Element(rendered)``), so ``{{ ... }}`` inside a name would run on the server. As HTML
+    the references show the braces literally.
+    """
+    return brace_safe(maps.map_text(text))
+
+
+def brace_safe(html: str) -> str:
+    return str(html).replace("{", "&#123;").replace("}", "&#125;")
+
+
+class BulkMarkers(MacroElement):
+    """Many pins from one JSON block: a loop over rows instead of one Folium element per pin.
+
+    Folium compiles several Jinja templates per ``Marker`` (~15 ms a pin: a 500-stop plan took
+    over 10 s), and branca compiles every macro's *output* as a template again. So the rows
+    are not in the map script at all: the page carries them once as
+    ``<script type="application/json" id="plan-pins">`` (see :func:`pins_json`) and this
+    script only names its key. Texts went through ``maps.map_text``/``maps.popup_html``.
+    """
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        (function () {
+            var parent = {{ this._parent.get_name() }};
+            window.JB_PLAN_PINS = window.JB_PLAN_PINS
+                || JSON.parse(document.getElementById("plan-pins").textContent);
+            (window.JB_PLAN_PINS[{{ this.key|tojson }}] || []).forEach(function (r) {
+                var size = r.l ? 26 : 16;
+                var icon = L.divIcon({
+                    html: '<span class="jb-pin jb-pin--dot" style="background:' + r.c + '">'
+                        + r.l + "</span>",
+                    iconSize: [size, size],
+                    iconAnchor: [size / 2, size / 2],
+                    className: "jb-pin-icon"
+                });
+                L.marker([r.y, r.x], {icon: icon})
+                    .bindTooltip(r.t, {sticky: true})
+                    .bindPopup(r.p, {maxWidth: 320})
+                    .addTo(parent);
+            });
+        })();
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, key: str) -> None:
+        super().__init__()
+        self._name = "BulkMarkers"
+        self.key = key
+        self.rows: list[dict[str, Any]] = []
+
+    def add(
+        self,
+        lat: float,
+        lon: float,
+        *,
+        tooltip: object,
+        popup: Markup,
+        colour: str,
+        label: object = "",
+    ) -> None:
+        if not (math.isfinite(lat) and math.isfinite(lon)):
+            return  # folium accepts inf; a map must never see it (SECURITY.md row 21)
+        if not HEX_COLOUR.match(colour):
+            raise ValueError(f"not a hex colour: {colour!r}")
+        self.rows.append(
+            {
+                "y": lat,
+                "x": lon,
+                "t": map_safe(tooltip),
+                "p": brace_safe(popup),
+                "c": colour,
+                "l": map_safe(label),
+            }
+        )
+
+
+def build_map(
+    plan: Plan, views: list[RouteView], unplanned: list[Hotspot], office: Office
+) -> tuple[Markup, dict[str, list[dict[str, Any]]]]:
+    """The review map: a layer per team-day, numbered stops, lines, clustered unplanned sites.
+
+    Returns the map's HTML and the pins per layer key, which the page embeds as JSON.
+
+    Every text goes through ``maps.map_text``/``maps.popup_html`` (folium does not escape).
+    """
+    import folium
+
+    fmap = maps.base_map((office.lat, office.lon), zoom_start=12)
+    # Quarter zoom steps: the opening frame fits the planned stops closely (whole steps can
+    # leave them in the middle half of a tablet's map).
+    fmap.options.update(zoom_snap=0.25)
+    pin_rows: dict[str, list[dict[str, Any]]] = {}
+    # Labels looked up once: gettext per pin costs more than the pin itself on big plans.
+    services = {k: str(v) for k, v in SERVICE_LABELS.items()}
+    t = {
+        "route": _("Team-day"),
+        "arrive": _("Arrival"),
+        "service": _("Service"),
+        "persons": _("Expected residents"),
+        "cards": _("Blank cards"),
+        "status": _("Status"),
+        "locked": _("Locked"),
+        "left": _("remaining"),
+        "kel": _("Kelurahan"),
+        "kec": _("Kecamatan"),
+        "remaining": _("Residents remaining"),
+        "priority": _("Priority"),
+        "teams": _("Teams"),
+        "why": _("Why several teams"),
+        "split": str(SPLIT_REASON),
+    }
+    bounds: list[tuple[float, float]] = []
+    unplanned_bounds: list[tuple[float, float]] = []
+    for rv in views:
+        if not rv.stops:
+            continue
+        layer = folium.FeatureGroup(name=map_safe(rv.label), show=True)
+        pins = BulkMarkers(rv.key)
+        line: list[tuple[float, float]] = []
+        for row in rv.stops:
+            hs = row.stop.hotspot
+            if hs.lat is None or hs.lon is None:
+                continue
+            line.append((hs.lat, hs.lon))
+            details: list[tuple[object, object]] = [
+                (t["route"], rv.label),
+                (t["arrive"], f"{row.arrival:%H:%M}"),
+                (t["service"], f"{row.start:%H:%M}–{row.end:%H:%M}"),
+                (t["persons"], format_count(row.persons)),
+            ]
+            tooltip = f"{row.number}. {hs.name} ({row.start:%H:%M})"
+            if row.with_teams:
+                # One visit by several teams: both pins (one per team-day layer) say so.
+                teams = f"{rv.route.team.name} + {row.with_teams}"
+                details[1:1] = [(t["teams"], teams), (t["why"], t["split"])]
+                tooltip = f"{tooltip} · {teams}"
+            details += [
+                (services.get(k, k), format_count(int(v)))
+                for k, v in (row.stop.persons or {}).items()
+            ]
+            if row.stop.cards:
+                details.append((t["cards"], format_count(row.stop.cards)))
+            if row.stop.locked:
+                details.append((t["status"], t["locked"]))
+            pins.add(
+                hs.lat,
+                hs.lon,
+                tooltip=tooltip,
+                popup=maps.popup_html(f"{row.number}. {hs.name}", details),
+                colour=rv.colour,
+                label=row.number,
+            )
+        if len(line) > 1:
+            folium.PolyLine(line, color=rv.colour, weight=3, opacity=0.8).add_to(layer)
+        pins.add_to(layer)
+        pin_rows[pins.key] = pins.rows
+        bounds += line
+        layer.add_to(fmap)
+    if unplanned:
+        cluster = maps.cluster(fmap, _("Not planned yet"))
+        pins = BulkMarkers("unplanned")
+        for hs in unplanned:
+            pins.add(
+                hs.lat,  # type: ignore[arg-type]
+                hs.lon,  # type: ignore[arg-type]
+                tooltip=f"{hs.name} – {t['left']} {format_count(hs.remaining_total)}",
+                popup=maps.popup_html(
+                    hs.name,
+                    [
+                        (t["kel"], hs.kelurahan_name),
+                        (t["kec"], hs.kecamatan_name),
+                        (t["remaining"], format_count(hs.remaining_total)),
+                        (t["priority"], hs.priority),
+                    ],
+                ),
+                colour=UNPLANNED_COLOUR,
+            )
+            unplanned_bounds.append((hs.lat, hs.lon))  # type: ignore[arg-type]
+        pins.add_to(cluster)
+        pin_rows[pins.key] = pins.rows
+    # The map opens on the planned stops (the unplanned sites only when nothing is planned);
+    # the legend sits beside the map (see review.html), so no corner needs to stay clear.
+    framed = bounds or unplanned_bounds
+    if framed:
+        lats = [p[0] for p in framed]
+        lons = [p[1] for p in framed]
+        fmap.fit_bounds(
+            [[min(lats), min(lons)], [max(lats), max(lons)]],
+            padding=(36, 36),
+            max_zoom=16,
+        )
+    folium.LayerControl(collapsed=True).add_to(fmap)
+    html = maps.render_map(fmap, height="560px", label=_("Map of plan %(n)s", n=plan.name))
+    return html, pin_rows
