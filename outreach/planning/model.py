@@ -37,6 +37,43 @@ _BOOL_TRUE = _OPTIONAL_BOOLEAN["BOOL_TRUE"].number
 _BOOL_FALSE = _OPTIONAL_BOOLEAN["BOOL_FALSE"].number
 
 
+class NodeMatrix:
+    """A node × node view of a place × place matrix: ``m[a, b]`` is
+    ``place[rows[a], rows[b]]`` for node indices or index arrays.
+
+    Visit copies of one site share its place row, so the node-level matrix the model
+    used to materialise (quadratic in visit nodes: 47,000 nodes at 5,000 sites would
+    need 18 GB per matrix) is only ever read through this view; memory stays the place
+    matrix plus one row index per node.
+    """
+
+    def __init__(self, place: np.ndarray, rows: np.ndarray) -> None:
+        self.place = place
+        self.rows = rows
+
+    def __getitem__(self, key: tuple[Any, Any]) -> Any:
+        a, b = key
+        return self.place[self.rows[a], self.rows[b]]
+
+    def __neg__(self) -> NodeMatrix:
+        return NodeMatrix(-self.place, self.rows)
+
+    def __floordiv__(self, k: int) -> NodeMatrix:
+        return NodeMatrix(self.place // k, self.rows)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (len(self.rows), len(self.rows))
+
+    def max(self, initial: int = 0) -> int:
+        used = np.unique(self.rows)
+        return int(self.place[np.ix_(used, used)].max(initial=initial))
+
+    def dense(self) -> np.ndarray:
+        """The node-level matrix itself (quadratic in nodes: small models only)."""
+        return self.place[np.ix_(self.rows, self.rows)]
+
+
 @dataclass
 class _Model:
     problem: Problem
@@ -46,8 +83,8 @@ class _Model:
     manager: pywrapcp.RoutingIndexManager
     routing: pywrapcp.RoutingModel
     time_dim: Any
-    dist: dict[str, np.ndarray]
-    dur: dict[str, np.ndarray]
+    dist: dict[str, NodeMatrix]
+    dur: dict[str, NodeMatrix]
     service: dict[int, np.ndarray]
     depot_nodes: int
     breaks: dict[int, list[tuple[str, int, Any]]]
@@ -56,6 +93,11 @@ class _Model:
     penalties: dict[tuple[int, int], int]
     locked: frozenset[int]
     """Routing indices of locked visits (restarts never remove them)."""
+    transits: str = "matrix"
+    """How travel reached OR-Tools: ``"matrix"`` (node matrices copied into C++) or
+    ``"callback"`` (Python callbacks over the place matrices)."""
+    callbacks: tuple[Any, ...] = ()
+    """The Python transit callbacks (kept alive as long as the model)."""
 
 
 def _build(problem: Problem, params: Any) -> _Model:
@@ -105,12 +147,15 @@ def _build(problem: Problem, params: Any) -> _Model:
                 service[kits][depot_nodes + k] = -(-v.service_s[kits] // tick)
 
     profiles = sorted({v.team.profile for v in vehicles})
-    dist: dict[str, np.ndarray] = {}
-    dur: dict[str, np.ndarray] = {}
+    dist: dict[str, NodeMatrix] = {}
+    dur: dict[str, NodeMatrix] = {}
     for prof in profiles:
         d, t = full[prof]
-        dist[prof] = d[np.ix_(rows, rows)]
-        dur[prof] = t[np.ix_(rows, rows)]
+        dist[prof] = NodeMatrix(d, rows)
+        dur[prof] = NodeMatrix(t, rows)
+    transits = params.transits
+    if transits == "auto":
+        transits = "matrix" if n_nodes <= params.matrix_max_nodes else "callback"
 
     starts = [depot_node[("start", v.team.id)] for v in vehicles]
     ends = [depot_node[("end", v.team.id)] for v in vehicles]
@@ -123,15 +168,33 @@ def _build(problem: Problem, params: Any) -> _Model:
     # travel cost per profile; time transits (travel + visit) per vehicle class
     time_cb: dict[tuple[str, int], int] = {}
     cost_cb: dict[str, int] = {}
+    callbacks: list[Any] = []
+    # routing index -> place row (ends are indices past Size()); visit ticks per index
+    index_row = [int(rows[manager.IndexToNode(i)]) for i in range(routing.Size() + len(vehicles))]
     for prof in profiles:
-        travel_t = -(-dur[prof] // tick)
+        travel_place = -(-full[prof][1] // tick)
+        cost_place = full[prof][0] if params.arc_cost == "distance" else full[prof][1]
         for kits in sorted({v.team.kits for v in vehicles if v.team.profile == prof}):
-            transit = travel_t + service[kits][:, None]
-            if transit.max(initial=0) >= INT32_LIMIT:
+            if int(travel_place.max(initial=0)) + int(service[kits].max(initial=0)) >= (
+                INT32_LIMIT
+            ):
                 raise ValueError("travel plus visit time exceeds 2**31 ticks")
-            time_cb[(prof, kits)] = routing.RegisterTransitMatrix(transit.tolist())
-        cost_matrix = dist[prof] if params.arc_cost == "distance" else dur[prof]
-        cost_cb[prof] = routing.RegisterTransitMatrix(cost_matrix.tolist())
+            if transits == "matrix":
+                transit = NodeMatrix(travel_place, rows).dense() + service[kits][:, None]
+                time_cb[(prof, kits)] = routing.RegisterTransitMatrix(transit.tolist())
+                del transit
+            else:
+                fn = _time_callback(travel_place, index_row, manager, service[kits])
+                callbacks.append(fn)
+                time_cb[(prof, kits)] = routing.RegisterTransitCallback(fn)
+        if transits == "matrix":
+            cost_matrix = NodeMatrix(cost_place, rows).dense()
+            cost_cb[prof] = routing.RegisterTransitMatrix(cost_matrix.tolist())
+            del cost_matrix
+        else:
+            fn = _cost_callback(cost_place, index_row)
+            callbacks.append(fn)
+            cost_cb[prof] = routing.RegisterTransitCallback(fn)
     for v in vehicles:
         routing.SetArcCostEvaluatorOfVehicle(cost_cb[v.team.profile], v.index)
 
@@ -178,7 +241,9 @@ def _build(problem: Problem, params: Any) -> _Model:
             penalties[key] = weights[site.priority - 1] * persons * unit
             optional_total += penalties[key]
     forced = optional_total + unit
-    if forced * (len(groups) + 1) >= 2**62:
+    # the objective is at most every forced penalty, every optional one and the travel
+    # (< unit); only required and locked groups carry ``forced``
+    if forced * (len(groups) - len(penalties) + 1) >= 2**62:
         raise ValueError("problem too large: penalties would overflow the solver's 64-bit cost")
     for key, idxs in groups.items():
         routing.AddDisjunction(idxs, penalties.get(key, forced), 1)
@@ -280,7 +345,38 @@ def _build(problem: Problem, params: Any) -> _Model:
         full=full,
         penalties={key: penalties.get(key, forced) for key in groups},
         locked=frozenset(i for items in locked.values() for _, i in items),
+        transits=transits,
+        callbacks=tuple(callbacks),
     )
+
+
+def _time_callback(
+    travel_place: np.ndarray,
+    index_row: list[int],
+    manager: pywrapcp.RoutingIndexManager,
+    service: np.ndarray,
+) -> Any:
+    """Transit of the time dimension between two routing indices: the visit at the
+    first plus the drive, read from the place matrix (no node-level copy)."""
+    visit = [int(service[manager.IndexToNode(i)]) for i in range(len(index_row))]
+    item = travel_place.item
+    row = index_row
+
+    def transit(i: int, j: int) -> int:
+        return item(row[i], row[j]) + visit[i]
+
+    return transit
+
+
+def _cost_callback(cost_place: np.ndarray, index_row: list[int]) -> Any:
+    """Arc cost between two routing indices, read from the place matrix."""
+    item = cost_place.item
+    row = index_row
+
+    def cost(i: int, j: int) -> int:
+        return item(row[i], row[j])
+
+    return cost
 
 
 def _search_parameters(

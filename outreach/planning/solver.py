@@ -198,11 +198,26 @@ class SolveParams:
         team may start as late as its own duration allows (exact, more nodes);
         otherwise the latest start leaves room for the slowest team of that date.
         ``None`` (default): exact unless that makes more than ``exact_max_nodes``
-        visit nodes (measured on a 200-site Medan instance: exact served 10 % more
-        residents and every priority-1 resident; at 500 sites it would need ~4,800
-        nodes, too many for a one-minute plan).
+        visit nodes. Conservative windows shut a closing window to every team whose
+        own visit would fit but the slowest team's would not, which is how priority-1
+        remainders were left while priority-5 sites were served. Measured with
+        ``benchmarks/medan_scale.py`` (500 sites, 20 s, seeds 0/2/3): exact windows
+        (4,809 nodes instead of 2,107) served 93,071 / 91,005 / 89,617 weighted
+        residents against 88,480 / 85,807 / 82,602, and more priority-1 residents on
+        every seed (2,929 vs 2,659, 2,782 vs 2,568, 2,466 vs 2,275).
     exact_max_nodes
-        Node budget for the automatic choice of ``exact_kit_windows``.
+        Node budget for the automatic choice of ``exact_kit_windows`` (a memory guard:
+        with callback transits a node costs a few hundred bytes).
+    transits
+        How travel reaches OR-Tools. ``"matrix"``: node × node matrices copied into
+        C++ (fastest lookups, but quadratic in visit nodes: 10.7 s and 2.4 GB to build
+        4,809 nodes). ``"callback"``: Python callbacks reading the place × place
+        matrices through the node's place row (0.2 s and 0.14 GB for the same model;
+        the 500-site plan served as many residents, 93,071 vs 92,815 weighted).
+        ``"auto"`` (default): matrices up to ``matrix_max_nodes`` nodes, where the C++
+        lookups make the search faster and the copy is cheap, callbacks above.
+    matrix_max_nodes
+        Node count above which ``transits="auto"`` uses callbacks.
     greedy_time_exponent
         The greedy ranks visits by penalty ÷ (minutes spent) ** exponent: 1 favours
         value per minute, lower values favour large, valuable sites.
@@ -282,7 +297,9 @@ class SolveParams:
     greedy_above: int = 1000
     greedy_time_exponent: float = 1.0
     exact_kit_windows: bool | None = None
-    exact_max_nodes: int = 2500
+    exact_max_nodes: int = 60_000
+    transits: str = "auto"
+    matrix_max_nodes: int = 2500
     first_solution: str = "PARALLEL_CHEAPEST_INSERTION"
     metaheuristic: str = "GUIDED_LOCAL_SEARCH"
     operators: tuple[str, ...] = DEFAULT_OPERATORS
@@ -331,6 +348,8 @@ class SolveParams:
             raise ValueError("params.split_fraction: must be in (0, 1]")
         if self.workers not in (1, 2):
             raise ValueError("params.workers: 1 or 2")
+        if self.transits not in ("auto", "matrix", "callback"):
+            raise ValueError("params.transits: 'auto', 'matrix' or 'callback'")
         if self.arc_cost not in ("distance", "duration"):
             raise ValueError("params.arc_cost: 'distance' or 'duration'")
         if self.time_tick_s < 1 or DAY_SECONDS % self.time_tick_s:
