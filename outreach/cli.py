@@ -177,6 +177,10 @@ def register(app: Flask) -> None:
         seed_demo_command,
     ):
         app.cli.add_command(command)
+    # Backup, restore drill and backup age check live with the backup code.
+    from .backup import register as register_backup_commands
+
+    register_backup_commands(app)
     # Background-solve commands (worker, reconcile-jobs) live with the job mechanism.
     from .jobs.cli import register as register_job_commands
 
