@@ -335,6 +335,13 @@ def _start_worker(problem: Problem, params: Any, time_limit_s: float) -> Any:
     return proc, parent
 
 
+SECOND_WORKER_SEED_OFFSET = 1_000_003
+"""The second core's seed is ``seed + SECOND_WORKER_SEED_OFFSET``. With ``seed + 1``, runs
+with consecutive seeds shared a chain (seed 2's second core ran seed 3's main chain), so a
+sweep over seeds 1, 2, 3 was not three independent runs: seeds 2 and 3 often gave the same
+plan."""
+
+
 def _worker_main(
     problem: Problem, params: Any, limit: float, overrides: Mapping[str, Any], conn: Any
 ) -> None:
@@ -346,7 +353,7 @@ def _worker_main(
         mine = dataclasses.replace(
             params,
             workers=1,
-            seed=params.seed + 1,
+            seed=params.seed + SECOND_WORKER_SEED_OFFSET,
             time_limit_s=max(0.01, limit),
             **{k: v for k, v in overrides.items() if k in fields},
         )

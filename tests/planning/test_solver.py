@@ -87,7 +87,7 @@ def test_progress_reports_improving_solutions(small):
 
 
 def test_status_is_an_enum_name(small):
-    """The status is a RoutingSearchStatus name, not a number."""
+    """The status is a RoutingSearchStatus name, not a number (SECURITY row 41)."""
     result = solve(small, SolveParams(time_limit_s=1))
     assert result.status.startswith("ROUTING_")
     assert result.is_feasible()
@@ -124,7 +124,7 @@ def test_kpis_add_up(small):
 
 
 def test_no_working_day_gives_an_empty_plan():
-    """Without any shift in the horizon, every site is unserved with a reason."""
+    """Without any shift in the horizon, every site is unserved with a reason (SECURITY row 41)."""
     p = problem([site("S1")], [team(days=())], horizon=[MONDAY])
     result = solve(p, SolveParams(time_limit_s=1))
     assert result.status == "NO_VEHICLES" and not result.routes
@@ -298,3 +298,31 @@ def test_two_sites_one_team_plan_is_a_result():
     result = solve(p, SolveParams(time_limit_s=1))
     assert isinstance(result, Result)
     assert sorted(s.site_id for s in result.routes[0].stops) == ["A", "B"]
+
+
+def test_second_worker_seed_never_repeats_another_runs_main_seed(monkeypatch):
+    """Seeds 1, 2, 3 of a sweep are three independent pairs of chains: the second core's
+    seed is not the next seed (with ``seed + 1``, seed 2's second core ran seed 3's main
+    chain and the two runs often returned the same plan)."""
+    from outreach.planning import search
+
+    seen: list[int] = []
+
+    def fake_build(problem, params):
+        seen.append(params.seed)
+        raise RuntimeError("stop after reading the seed")
+
+    class Pipe:
+        def send(self, value):
+            self.value = value
+
+        def close(self):
+            pass
+
+    monkeypatch.setattr(search, "_build", fake_build)
+    pipe = Pipe()
+    for seed in range(1, 6):
+        search._worker_main(None, SolveParams(seed=seed), 1.0, {}, pipe)
+        assert pipe.value is None  # the failure is reported, the main plan stands
+    assert len(set(seen)) == 5
+    assert not set(seen) & set(range(0, 50))
