@@ -256,8 +256,9 @@ class SolveParams:
         linearly to 0 at the time limit. 0 (default): restart only from the best plan.
     workers
         1 or 2. With 2, a second search runs in a forked process on the other core with
-        seed + ``search.SECOND_WORKER_SEED_OFFSET`` and the ``second_worker`` overrides (any of these fields), through the
-        same phases (construction, metaheuristic, restarts); the better plan wins.
+        seed + ``search.SECOND_WORKER_SEED_OFFSET`` and the ``second_worker`` overrides
+        (any of these fields), through the same phases (construction, metaheuristic,
+        restarts); the better plan wins.
     priority_weights
         Weight of one resident at priority 1..5.
     split_fraction
