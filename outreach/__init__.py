@@ -48,7 +48,11 @@ def trust_proxies(app: Flask) -> None:
 
 
 def load_config(app: Flask, test_config: Mapping[str, Any] | str | None) -> None:
-    """Resolve settings in order and refuse unsafe production settings."""
+    """Resolve settings in order and refuse unsafe production settings.
+
+    Every mode also checks the map tile settings and picks the rate-limit storage (Redis when
+    ``REDIS_URL`` is set); see :mod:`outreach.config`.
+    """
     app.config.from_mapping(config_module.DEFAULTS)
     app.config["SQLALCHEMY_DATABASE_URI"] = "sqlite:///" + os.path.join(
         app.instance_path, "jemputbola.sqlite3"
@@ -71,6 +75,8 @@ def load_config(app: Flask, test_config: Mapping[str, Any] | str | None) -> None
     elif not app.config.get("SECRET_KEY"):
         # Development only: a per-process random key (sessions end on restart).
         app.config["SECRET_KEY"] = os.urandom(32).hex()
+    config_module.validate_map_tiles(app.config)
+    config_module.configure_rate_limits(app.config, app.logger)
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:"):
         os.makedirs(app.instance_path, exist_ok=True)
 

@@ -41,8 +41,82 @@ def purge_requests_command(today_text: str | None) -> None:
     except ValueError as exc:
         raise click.BadParameter("use YYYY-MM-DD", param_hint="--today") from exc
     days = int(current_app.config["HOME_VISIT_RETENTION_DAYS"])
-    count = purge_expired_requests(today, days)
-    click.echo(f"Personal data removed from {count} closed request(s) (retention {days} days).")
+    max_age = int(current_app.config.get("HOME_VISIT_MAX_AGE_DAYS", 180))
+    count = purge_expired_requests(today, days, max_age)
+    click.echo(
+        f"Personal data removed from {count} closed request(s) (retention {days} days; "
+        f"requests never closed after {max_age} days)."
+    )
+
+
+def _subject(request_id: int | None, code: str | None):
+    """The home-visit request named by ``--request`` or ``--code`` (exactly one)."""
+    from .privacy import find_request
+
+    if (request_id is None) == (code is None):
+        raise click.UsageError("give either --request ID or --code CODE")
+    try:
+        req = find_request(request_id, code)
+    except ValueError:
+        raise click.BadParameter("not a status code", param_hint="--code") from None
+    if req is None:
+        raise click.ClickException("no such home-visit request")
+    return req
+
+
+_request_option = click.option("--request", "request_id", type=int, help="Request number.")
+_code_option = click.option("--code", default=None, help="The resident's status code (JB-...).")
+
+
+@click.command("subject-export")
+@_request_option
+@_code_option
+def subject_export_command(request_id: int | None, code: str | None) -> None:
+    """Print everything held about a home-visit requester as JSON (UU PDP access request)."""
+    import json
+
+    from .models import audit
+    from .privacy import subject_export
+
+    req = _subject(request_id, code)
+    audit("visit_request.export", req, None, via="cli", format="json")
+    db.session.commit()
+    click.echo(json.dumps(subject_export(req), ensure_ascii=False, indent=2, sort_keys=True))
+
+
+@click.command("subject-erase")
+@_request_option
+@_code_option
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def subject_erase_command(request_id: int | None, code: str | None, yes: bool) -> None:
+    """Delete a home-visit requester's data (UU PDP erasure request); prints the reference."""
+    from .privacy import erase_subject
+
+    req = _subject(request_id, code)
+    if not yes:
+        click.confirm(
+            f"Delete all personal data of request #{req.id}? This cannot be undone.", abort=True
+        )
+    reference = erase_subject(req, None, via="cli")
+    click.echo(f"Erased. Erasure reference: {reference}")
+
+
+@click.command("who-saw")
+@_request_option
+@_code_option
+def who_saw_command(request_id: int | None, code: str | None) -> None:
+    """List every access to a home-visit requester's data: who, when (WIB), what."""
+    from .privacy import who_accessed
+
+    req = _subject(request_id, code)
+    entries = who_accessed(req)
+    for e in entries:
+        who = f"{e['user']} ({e['role']})" if e["user"] else "-"
+        click.echo(
+            f"{e['at_text']}  {who:<32} {e['kind']:<7} {e['channel']:<12} "
+            f"{e['what']} [{e['object']}]"
+        )
+    click.echo(f"{len(entries)} access(es) to request #{req.id}.")
 
 
 def _read_password() -> str:
@@ -81,7 +155,12 @@ def _get_user(username: str) -> User:
 @click.argument("username")
 @click.option("--role", required=True, type=click.Choice([r.value for r in Role]))
 @click.option("--team", "team_name", help="Team name (required for field users).")
-@click.option("--office", "office_id", type=int, help="Office id (defaults to the team's).")
+@click.option(
+    "--office",
+    "office_id",
+    type=int,
+    help="Office id (defaults to the team's); required for a coordinator, only an admin has none.",
+)
 def create_user_command(
     username: str, role: str, team_name: str | None, office_id: int | None
 ) -> None:
@@ -92,6 +171,9 @@ def create_user_command(
     if office_id is not None and db.session.get(Office, office_id) is None:
         raise click.ClickException(f"no office with id {office_id}")
     team = _find_team(team_name, office_id) if team_name else None
+    if role == Role.COORDINATOR.value and office_id is None and team is None:
+        # Refused before the password prompt; create_user checks the same rule.
+        raise click.ClickException("a coordinator must belong to an office: pass --office")
     password = _read_password()
     try:
         user = create_user(username, role, password, team=team, office_id=office_id)
@@ -171,6 +253,9 @@ def register(app: Flask) -> None:
     for command in (
         init_db_command,
         purge_requests_command,
+        subject_export_command,
+        subject_erase_command,
+        who_saw_command,
         create_user_command,
         create_token_command,
         deactivate_user_command,

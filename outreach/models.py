@@ -764,6 +764,9 @@ class AuditEvent(db.Model):
     object_id: Mapped[str] = mapped_column(sa.String(40), default="")
     details: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
 
+    # "Who saw this person's data?" (outreach.privacy.who_accessed) looks events up by object.
+    __table_args__ = (sa.Index("ix_audit_event_object", "object_type", "object_id"),)
+
 
 def audit(action: str, obj: Any = None, user: User | None = None, **details: Any) -> AuditEvent:
     """Add an audit event to the current session (the caller's transaction commits it)."""

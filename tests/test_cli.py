@@ -17,10 +17,13 @@ GOOD = "kopi susu di pagi hari"
 
 def test_create_user_from_stdin(app, runner):
     """create-user reads the password from standard input and stores a scrypt hash."""
-    result = runner.invoke(args=["create-user", "ani", "--role", "coordinator"], input=GOOD + "\n")
+    office = make_office()
+    db.session.commit()
+    args = ["create-user", "ani", "--role", "coordinator", "--office", str(office.id)]
+    result = runner.invoke(args=args, input=GOOD + "\n")
     assert result.exit_code == 0, result.output
     user = db.session.scalar(sa.select(User).filter_by(username="ani"))
-    assert user.role == Role.COORDINATOR
+    assert user.role == Role.COORDINATOR and user.office_id == office.id
     assert user.pw_hash.startswith("scrypt:")
     assert user.check_password(GOOD)
     assert GOOD not in result.output

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from flask import jsonify, render_template, request, url_for
 from flask_login import current_user
 
-from .. import __version__, jobs
+from .. import __version__, jobs, roles
 from ..errors import Conflict, DomainError, NotFound, ValidationFailed
 from ..extensions import db
 from ..models import (
@@ -46,23 +46,15 @@ from .spec import ENDPOINTS, endpoint, openapi_document
 PLANS = "plans"
 
 
-class NoOffice(DomainError):
-    status = 403
-    code = "forbidden"
-
-
 def acting_user() -> Any:
     """The real user object behind ``current_user`` (bearer or session)."""
     return current_user._get_current_object()  # type: ignore[attr-defined]
 
 
 def current_office() -> Office:
-    """The caller's office; accounts without one cannot use office data."""
-    office_id = getattr(current_user, "office_id", None)
-    office = db.session.get(Office, office_id) if office_id is not None else None
-    if office is None:
-        raise NoOffice("Akun ini tidak terikat pada kantor mana pun.")
-    return office
+    """The caller's office; accounts without one (admins too) get 403 here, see
+    :func:`outreach.roles.current_office`."""
+    return roles.current_office()
 
 
 def _plan(plan_id: int) -> Plan:

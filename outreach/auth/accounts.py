@@ -14,7 +14,7 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from ..extensions import db
-from ..models import ApiToken, Role, Team, User, utcnow
+from ..models import ApiToken, Office, Role, Team, User, utcnow
 from .passwords import validate_password
 
 
@@ -30,9 +30,11 @@ def create_user(
     team: Team | None = None,
     office_id: int | None = None,
 ) -> User:
-    """Add a user after checking the username, role/team rule and password policy.
+    """Add a user after checking the username, role/team/office rules and password policy.
 
-    The caller commits.
+    Tenancy: a coordinator or field user belongs to exactly one office (``office_id``, or the
+    team's); only an admin may have none. A team of another office is refused. The caller
+    commits.
     """
     role = Role(role)
     username = username.strip()
@@ -42,13 +44,18 @@ def create_user(
         raise AccountError(f"The username {username!r} is already taken.")
     if role == Role.FIELD and team is None:
         raise AccountError("A field user must belong to a team (--team).")
+    if office_id is None and team is not None:
+        office_id = team.office_id
+    if team is not None and team.office_id != office_id:
+        raise AccountError("The team belongs to another office than --office.")
+    if role != Role.ADMIN and office_id is None:
+        raise AccountError(
+            f"A {role.value} must belong to an office (--office); only an admin may have none."
+        )
+    if office_id is not None and db.session.get(Office, office_id) is None:
+        raise AccountError(f"There is no office with id {office_id}.")
     validate_password(password, username)
-    user = User(
-        username=username,
-        role=role,
-        team=team,
-        office_id=office_id if office_id is not None else (team.office_id if team else None),
-    )
+    user = User(username=username, role=role, team=team, office_id=office_id)
     user.set_password(password)
     db.session.add(user)
     return user

@@ -30,7 +30,7 @@ import sqlalchemy as sa
 from flask import Flask, current_app, has_request_context, request, session
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from flask_babel import gettext as _
-from itsdangerous import BadSignature
+from itsdangerous import BadSignature, URLSafeTimedSerializer
 from werkzeug.wrappers import Request
 
 from ..config import device_session_days
@@ -234,6 +234,8 @@ class DeviceAwareSessionInterface(SecureCookieSessionInterface):
       ``PERMANENT_SESSION_LIFETIME``, exactly as Flask does.
 
     The marker sits inside the signed payload, so a client cannot add it to its own cookie.
+    A cookie that verifies only with one of ``SECRET_KEY_FALLBACKS`` is re-signed with the
+    current key in the same response.
     """
 
     def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
@@ -253,7 +255,30 @@ class DeviceAwareSessionInterface(SecureCookieSessionInterface):
         is_device = isinstance(data, dict) and data.get(DEVICE_COOKIE_KEY) is True
         if not is_device and datetime.now(UTC) - signed_at > app.permanent_session_lifetime:
             return self.session_class()
-        return self.session_class(data)
+        session = self.session_class(data)
+        if app.config.get("SECRET_KEY_FALLBACKS") and not self._signed_with_current_key(app, value):
+            # Accepted only thanks to an old key (rotation, SECURITY row 9): send the cookie
+            # back signed with the current key, so the old key can be retired soon. The
+            # server-side session row still bounds how long the session lives.
+            session.modified = True
+        return session
+
+    def _signed_with_current_key(self, app: Flask, value: str) -> bool:
+        """Whether the cookie's signature verifies with ``SECRET_KEY`` alone (no fallback)."""
+        current = URLSafeTimedSerializer(
+            app.secret_key,  # type: ignore[arg-type]
+            salt=self.salt,
+            serializer=self.serializer,
+            signer_kwargs={
+                "key_derivation": self.key_derivation,
+                "digest_method": self.digest_method,
+            },
+        )
+        try:
+            current.loads(value)
+        except BadSignature:
+            return False
+        return True
 
     def get_expiration_time(self, app: Flask, session: Any) -> datetime | None:
         if session.permanent and session.get(DEVICE_COOKIE_KEY) is True:

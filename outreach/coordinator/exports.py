@@ -2,10 +2,16 @@
 
 The file formats live in ``outreach.exporting``; these views pick the rows the user may see,
 name the file safely and send it as an attachment.
+
+Every export, the printable day sheet included, writes a ``plan_export`` audit event with
+its format and, in ``home_hotspots``, the ids of the home-visit sites it contains (their
+position is a person's house), so :func:`outreach.privacy.who_accessed` can tell which
+exports included a person (SECURITY row 50).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import sqlalchemy as sa
@@ -14,7 +20,7 @@ from flask_babel import gettext as _
 from sqlalchemy.orm import selectinload
 
 from ..extensions import db
-from ..models import Office, PlannedRoute, PlannedStop, Team, audit
+from ..models import HotspotKind, Office, PlannedRoute, PlannedStop, Team, audit
 from . import bp
 from .plan_review import availability, day_label, get_plan, hhmm, load_plan_for_review
 
@@ -59,10 +65,29 @@ def route_of(plan_id: int, route_id: int) -> PlannedRoute:
     return route
 
 
-def record_export(kind: str, obj: Any) -> None:
+def home_sites(routes: Iterable[PlannedRoute]) -> list[int]:
+    """Ids of the home-visit sites among the routes' stops (what an export reveals)."""
+    return sorted(
+        {
+            stop.hotspot_id
+            for route in routes
+            for stop in route.stops
+            if getattr(stop.hotspot.kind, "value", stop.hotspot.kind) == HotspotKind.HOME.value
+        }
+    )
+
+
+def record_export(kind: str, obj: Any, routes: Iterable[PlannedRoute] = ()) -> None:
+    """Audit an export: who, when, which plan or route, the format, the home sites in it."""
     from flask_login import current_user
 
-    audit("plan_export", obj, user=current_user, format=kind)
+    audit(
+        "plan_export",
+        obj,
+        user=current_user._get_current_object(),
+        format=kind,
+        home_hotspots=home_sites(routes),
+    )
     db.session.commit()
 
 
@@ -71,7 +96,7 @@ def export_csv(plan_id: int):
     """Download the plan's stops as CSV (formula cells neutralised)."""
     plan = load_plan_for_review(plan_id)
     body = exporting().stops_csv(plan)
-    record_export("csv", plan)
+    record_export("csv", plan, plan.routes)
     return attachment(body, safe_filename("rencana", plan.id, plan.name, ext="csv"), "csv")
 
 
@@ -80,7 +105,7 @@ def export_xlsx(plan_id: int):
     """Download the plan's stops as an Excel workbook."""
     plan = load_plan_for_review(plan_id)
     body = exporting().stops_xlsx(plan)
-    record_export("xlsx", plan)
+    record_export("xlsx", plan, plan.routes)
     return attachment(body, safe_filename("rencana", plan.id, plan.name, ext="xlsx"), "xlsx")
 
 
@@ -89,7 +114,7 @@ def export_gpx(plan_id: int, route_id: int):
     """Download one team-day's route as GPX for a phone's navigation app."""
     route = route_of(plan_id, route_id)
     body = exporting().route_gpx(route)
-    record_export("gpx", route)
+    record_export("gpx", route, [route])
     name = safe_filename("rute", route.team.name, route.day.isoformat(), ext="gpx")
     return attachment(body, name, "gpx")
 
@@ -108,18 +133,23 @@ def export_ical(plan_id: int, team_id: int):
         .options(selectinload(PlannedRoute.stops).selectinload(PlannedStop.hotspot))
     ).all()
     body = exporting().team_ical(team, list(routes))
-    record_export("ics", plan)
+    record_export("ics", plan, routes)
     return attachment(body, safe_filename("jadwal", team.name, plan.id, ext="ics"), "ics")
 
 
 @bp.get("/plans/<int:plan_id>/routes/<int:route_id>/sheet")
 def export_day_sheet(plan_id: int, route_id: int):
-    """Show a printable day sheet for one team-day (print CSS, one page per team-day)."""
+    """Show a printable day sheet for one team-day (print CSS, one page per team-day).
+
+    The sheet shows each site's position (a home visit's is the person's house): every view
+    is audited like a file export, with format ``sheet``.
+    """
     route = route_of(plan_id, route_id)
     plan = get_plan(plan_id)
     office = db.session.get(Office, plan.office_id)
     shift, breaks = availability(route.team, route.day)
     rows = exporting().day_sheet_rows(route)
+    record_export("sheet", route, [route])
     live = [r for r in rows if not r["cancelled"]]
     return render_template(
         "coordinator/plans/day_sheet.html",

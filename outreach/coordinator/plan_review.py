@@ -20,7 +20,6 @@ import sqlalchemy as sa
 from flask import abort, request
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_login import current_user
 from sqlalchemy.orm import selectinload
 
 from ..extensions import db
@@ -41,6 +40,7 @@ from ..models import (
     Team,
 )
 from ..navigation import format_count
+from ..roles import office_scope
 
 # A distinct, colour-blind-friendly palette (Okabe–Ito plus a few); team-days cycle through it.
 PALETTE = (
@@ -105,15 +105,14 @@ def office_tz(office: Office | None) -> ZoneInfo:
         return ZoneInfo("Asia/Jakarta")
 
 
-def user_office_id() -> int | None:
-    """The coordinator's office; admins without one see every office."""
-    return getattr(current_user, "office_id", None)
-
-
 def get_plan(plan_id: int) -> Plan:
-    """Load a plan of the user's office, or 404 (never reveal another office's plan)."""
+    """Load a plan of the user's office, or 404 (never reveal another office's plan).
+
+    A coordinator without an office gets 403; only an admin without one sees every office's
+    plans (:func:`outreach.roles.office_scope`).
+    """
+    office_id = office_scope()
     plan = db.session.get(Plan, plan_id)
-    office_id = user_office_id()
     if plan is None or (office_id is not None and plan.office_id != office_id):
         abort(404)
     return plan

@@ -20,6 +20,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy.orm import selectinload
 
+from .. import roles
 from ..errors import DomainError
 from ..extensions import db
 from ..labels import KIND_LABELS, SERVICE_LABELS, break_label, unserved_reasons
@@ -61,7 +62,6 @@ from .plan_review import (
     route_views,
     split_visits,
     unplanned_hotspots,
-    user_office_id,
 )
 
 MAX_HORIZON_DAYS = 31
@@ -71,12 +71,9 @@ MAX_HORIZON_DAYS = 31
 
 
 def current_office() -> Office:
-    """The office a new plan belongs to: the user's, or the only one for an admin."""
-    office_id = user_office_id()
-    if office_id is not None:
-        office = db.session.get(Office, office_id)
-    else:
-        office = db.session.scalar(sa.select(Office).order_by(Office.id).limit(1))
+    """The office a new plan belongs to: the user's (403 for a coordinator without one), or the
+    first office for an admin without one (404 while no office exists)."""
+    office = roles.user_office(admin_first=True)
     if office is None:
         abort(404)
     return office
@@ -212,8 +209,9 @@ def plan_labels() -> dict[str, Any]:
 def plans_index():
     """List the office's plans, newest first."""
     query = sa.select(Plan).order_by(Plan.created_at.desc(), Plan.id.desc())
-    if user_office_id() is not None:
-        query = query.where(Plan.office_id == user_office_id())
+    office_id = roles.office_scope()  # 403 for a coordinator without an office
+    if office_id is not None:
+        query = query.where(Plan.office_id == office_id)
     return render_template("coordinator/plans/index.html", plans=db.session.scalars(query).all())
 
 

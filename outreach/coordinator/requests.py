@@ -8,21 +8,35 @@
 * Approve turns the request into a hotspot of kind *home* that the next plan schedules like any
   other site; reject records a reason category the requester sees on the status page; done
   closes the request and starts the retention period (``HOME_VISIT_RETENTION_DAYS``).
+* The requester's rights (UU PDP Art. 7, 8, 43; SECURITY row 49): *export* downloads
+  everything held about them as JSON (:func:`outreach.privacy.subject_export`, audited as
+  ``visit_request.export``); *erase* deletes it after a confirmation page where the
+  coordinator types the request number (:func:`outreach.privacy.erase_subject`).
 
 Every query is scoped to the coordinator's office: another office's request answers 404.
 """
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask import (
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import force_locale, format_date, format_datetime
 from flask_babel import gettext as _
 from flask_wtf import FlaskForm
-from wtforms import SelectField
+from wtforms import SelectField, StringField
 from wtforms.validators import ValidationError
 
 from ..extensions import db
@@ -47,6 +61,7 @@ from ..models import (
     utcnow,
 )
 from ..plans.adapter import office_zone
+from ..privacy import erase_subject, subject_export
 from ..public.schedule import Area, office_areas, office_today
 from . import bp
 from .forms import choices
@@ -106,7 +121,13 @@ class RejectForm(FlaskForm):
 
 
 class ActionForm(FlaskForm):
-    """Approve and done: nothing to fill in but the CSRF token."""
+    """Approve, done and export: nothing to fill in but the CSRF token."""
+
+
+class EraseForm(FlaskForm):
+    """Erasure: the coordinator types the request number to confirm."""
+
+    confirm = StringField("")
 
 
 # ------------------------------------------------------------------------------ helpers
@@ -317,6 +338,9 @@ def request_detail(request_id: int):
         tel=_tel(req.phone),
         reject_form=RejectForm(formdata=None),
         action_form=ActionForm(formdata=None),
+        purged_at=format_datetime(_aware(req.purged_at).astimezone(tz), "medium")
+        if req.purged_at
+        else None,
         rejection_labels=REQUEST_REJECTION_LABELS,
         retention_days=int(current_app.config.get("HOME_VISIT_RETENTION_DAYS", 90)),
     )
@@ -333,6 +357,9 @@ def request_approve(request_id: int):
     office = current_office()
     req = _request_or_404(request_id, office)  # CSRF: checked by CSRFProtect before the view
     user = acting_user()
+    if req.purged_at is not None:
+        flash(_("The personal data of this request was deleted: it cannot be accepted."), "error")
+        return redirect(url_for("coord.request_detail", request_id=req.id), code=303)
     if RequestStatus(req.status) != RequestStatus.RECEIVED or not _claim(
         req, RequestStatus.ACCEPTED, user
     ):
@@ -415,3 +442,62 @@ def request_done(request_id: int):
     db.session.commit()
     flash(_("Request #%(number)s marked done.", number=req.id), "success")
     return redirect(url_for("coord.request_detail", request_id=req.id), code=303)
+
+
+# ------------------------------------------------------------------------------ subject rights
+
+
+@bp.post("/requests/<int:request_id>/export")
+def request_export(request_id: int):
+    """Download everything held about the requester as JSON (a subject access request)."""
+    office = current_office()
+    req = _request_or_404(request_id, office)
+    # Audited before it is built, so the export's own access log shows this export too.
+    audit("visit_request.export", req, user=acting_user(), via="coordinator", format="json")
+    db.session.commit()
+    body = json.dumps(subject_export(req), ensure_ascii=False, indent=2, sort_keys=True)
+    response = Response(body.encode("utf-8"), content_type="application/json; charset=utf-8")
+    response.headers["Content-Disposition"] = (
+        f'attachment; filename="permintaan-{req.id}-data-pribadi.json"'
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.get("/requests/<int:request_id>/erase")
+def request_erase_confirm(request_id: int):
+    """Ask the coordinator to confirm the erasure by typing the request number."""
+    office = current_office()
+    req = _request_or_404(request_id, office)
+    hotspot = db.session.get(Hotspot, req.hotspot_id) if req.hotspot_id else None
+    return render_template(
+        "coordinator/requests/erase.html",
+        req=req,
+        status=RequestStatus(req.status).value,
+        hotspot=hotspot,
+        form=EraseForm(formdata=None),
+    )
+
+
+@bp.post("/requests/<int:request_id>/erase")
+def request_erase(request_id: int):
+    """Delete the requester's data (UU PDP erasure request); keeps an anonymous trail."""
+    office = current_office()
+    req = _request_or_404(request_id, office)
+    form = EraseForm()
+    typed = (form.confirm.data or "").strip().lstrip("#")
+    if not form.validate() or typed != str(req.id):
+        flash(_("Type the request number to confirm the deletion."), "error")
+        return redirect(url_for("coord.request_erase_confirm", request_id=req.id), code=303)
+    number = req.id
+    reference = erase_subject(req, acting_user(), via="coordinator")
+    flash(
+        _(
+            "All personal data of request #%(number)s was deleted. Erasure reference: "
+            "%(reference)s.",
+            number=number,
+            reference=reference,
+        ),
+        "success",
+    )
+    return redirect(url_for("coord.requests"), code=303)

@@ -31,6 +31,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
+from .. import roles
 from ..auth.sessions import device_label, live_sessions, revoke
 from ..extensions import db
 from ..models import (
@@ -88,12 +89,9 @@ DEFAULT_DAY = (480, 960)  # 08:00-16:00
 
 
 def current_office() -> Office:
-    """Return the office of the logged-in coordinator; 403 for an account without one."""
-    office_id = getattr(current_user, "office_id", None)
-    office = db.session.get(Office, office_id) if office_id is not None else None
-    if office is None:
-        abort(403, description=_("Your account is not attached to an office."))
-    return office
+    """Return the office of the logged-in user; 403 for an account without one (admins too:
+    these screens edit one office's data). See :func:`outreach.roles.current_office`."""
+    return roles.current_office()
 
 
 def acting_user() -> Any:

@@ -8,14 +8,13 @@ from datetime import date
 import sqlalchemy as sa
 from flask import jsonify, render_template, request
 from flask_babel import gettext as _
-from flask_login import current_user
 from sqlalchemy.orm import selectinload
 
-from .. import maps
+from .. import maps, roles
 from ..errors import error_response
 from ..extensions import db
 from ..labels import PROBLEM_LABELS, SERVICE_LABELS, SERVICE_SHORT_LABELS
-from ..models import Hotspot, HotspotDemand, HotspotStatus, Office, Role, Service, Team
+from ..models import Hotspot, HotspotDemand, HotspotStatus, Office, Service, Team
 from . import bp, progress
 
 # Sites that still count: planned work or waiting for a pin.
@@ -39,18 +38,9 @@ class KecamatanRow:
 
 
 def current_office() -> Office | None:
-    """Return the signed-in user's office, or the first office for an admin without one."""
-    if current_user.office_id is not None:
-        return db.session.get(Office, current_user.office_id)
-    return db.session.scalar(sa.select(Office).order_by(Office.id).limit(1))
-
-
-def progress_office() -> Office | None:
-    """The office whose field progress the user may see: their own; an admin without an
-    office sees the first office (as on the dashboard); a coordinator without one, none."""
-    if current_user.office_id is None and current_user.role != Role.ADMIN:
-        return None
-    return current_office()
+    """The dashboard's office: the user's own (403 for a coordinator without one); an admin
+    without an office sees the first office, or ``None`` while no office exists."""
+    return roles.user_office(admin_first=True)
 
 
 def live_progress(office: Office) -> dict:
@@ -142,14 +132,14 @@ def dashboard():
         teams_active=teams_active,
         site_map=site_map,
         color_by=color_by,
-        live=live_progress(office) if progress_office() is not None else None,
+        live=live_progress(office),
     )
 
 
 @bp.get("/progress.json")
 def progress_json():
     """Return today's field progress of the user's office for the dashboard's refresh."""
-    office = progress_office()
+    office = current_office()
     if office is None:
         return error_response(404, "no_office", _("Your account belongs to no office."))
     response = jsonify(live_progress(office))

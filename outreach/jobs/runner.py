@@ -110,6 +110,15 @@ class _Poller:
             self.cancel.set()
 
 
+def _is_queue_timeout(exc: BaseException) -> bool:
+    """Whether ``exc`` is RQ's job timeout (raised inside the solve by the work horse)."""
+    try:
+        from rq.timeouts import BaseTimeoutException
+    except ImportError:  # pragma: no cover - rq is a requirement
+        return False
+    return isinstance(exc, BaseTimeoutException)
+
+
 def run_solve_job(job_id: str) -> str:
     """Solve the plan of job ``job_id`` and store the result; return the job's final status.
 
@@ -178,6 +187,10 @@ def run_solve_job(job_id: str) -> str:
         assert job is not None
         mark_failed(job, f"Perhitungan gagal: {type(exc).__name__}: {exc}"[:500])
         db.session.commit()
+        if _is_queue_timeout(exc):
+            # The row and plan are failed with the message; re-raise so RQ records the
+            # job as failed too (FailedJobRegistry, failure callback) instead of "Job OK".
+            raise
         return JobStatus.FAILED.value
     poller.stop()
     return _store(job_id, plan_id, built, result, poller.snapshot())

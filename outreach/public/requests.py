@@ -6,20 +6,26 @@ and plan the visit (UU PDP No. 27/2022: purpose limitation, minimisation); the N
 the office asks for it. The requester accepts a consent notice whose version and time are
 stored with the request.
 
-The requester gets a status code ``JB-XXXX-XXXX-XXXX-XXXX`` (80 random bits, Crockford base32)
-made with :mod:`secrets`; only the SHA-256 of its normalised form is stored. The status page
+The requester gets a status code ``JB-XXXXX-XXXXX-XXXXX-XXXXX-XXXXXX`` (130 random bits, 26
+Crockford base32 characters; SECURITY row 15 asks for at least 128) made with :mod:`secrets`;
+only the SHA-256 of its normalised form is stored. Codes of the first release (80 bits,
+``JB-XXXX-XXXX-XXXX-XXXX``) are still accepted so residents who hold one keep their link; no
+new ones are made. The status page
 shows nothing but the state of the request, the day it was received and, once the home visit
 is on a published schedule, the planned day: never a name, phone, address, NIK or kelurahan.
 
 Personal data never reaches a log line or an audit record: audit details hold ids only.
 Both POSTs are rate-limited per client IP (``HOME_VISIT_RATE_LIMIT``,
-``REQUEST_STATUS_RATE_LIMIT``); a honeypot field catches simple bots, which get an answer that
-looks like success while nothing is stored.
+``REQUEST_STATUS_RATE_LIMIT``), and accepted requests also per phone number
+(``HOME_VISIT_PHONE_RATE_LIMIT``, counted under an HMAC of the number so the limiter's storage
+never holds a phone number; SECURITY row 33). A honeypot field catches simple bots, which get
+an answer that looks like success while nothing is stored.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import math
 import re
 import secrets
@@ -71,11 +77,16 @@ from .schedule import office_key as key_of
 # Change it whenever the notice text changes, so every request names the text its requester saw.
 CONSENT_VERSION = "2026-12-04"
 
-# Status codes: "JB-" and 16 Crockford base32 characters (80 bits) in groups of four.
+# Status codes: "JB-" and 26 Crockford base32 characters (130 bits) in groups of five, the
+# last group taking the leftover character: JB-XXXXX-XXXXX-XXXXX-XXXXX-XXXXXX.
 CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 CODE_PREFIX = "JB"
-CODE_BITS = 80
+CODE_BITS = 130
 CODE_CHARS = CODE_BITS // 5
+CODE_GROUP = 5
+# The first release's codes (80 bits, groups of four): still looked up, never made again.
+LEGACY_CODE_CHARS = 16
+LEGACY_CODE_GROUP = 4
 # Typing aids: case, spaces, dashes (also typographic ones), I/L for 1 and O for 0.
 _CODE_NOISE = re.compile(r"[\s\-\u2010-\u2015_.]+")
 _CODE_LOOKALIKES = str.maketrans({"I": "1", "L": "1", "O": "0"})
@@ -100,25 +111,37 @@ SESSION_KEY = "home_visit_done"
 # ------------------------------------------------------------------------------ status codes
 
 
+def _grouped(chars: str, size: int) -> str:
+    """``JB-`` and ``chars`` in dash-separated groups of ``size``; a last group shorter than
+    ``size`` joins the one before it (26 characters: 5-5-5-5-6)."""
+    groups = [chars[i : i + size] for i in range(0, len(chars), size)]
+    if len(groups) > 1 and len(groups[-1]) < size:
+        groups[-2:] = [groups[-2] + groups[-1]]
+    return CODE_PREFIX + "-" + "-".join(groups)
+
+
 def new_status_code() -> str:
-    """A fresh status code, e.g. ``JB-7K3M-Q9TX-2HVD-W4NC`` (80 bits from :mod:`secrets`)."""
+    """A fresh status code, e.g. ``JB-7K3MQ-9TX2H-VDW4N-C8P1R-T6ZB0Y`` (130 bits from
+    :mod:`secrets`)."""
     n = secrets.randbits(CODE_BITS)
     chars = "".join(CROCKFORD[(n >> (5 * i)) & 31] for i in range(CODE_CHARS - 1, -1, -1))
-    return CODE_PREFIX + "-" + "-".join(chars[i : i + 4] for i in range(0, CODE_CHARS, 4))
+    return _grouped(chars, CODE_GROUP)
 
 
 def normalise_status_code(text: str | None) -> str | None:
     """The canonical form of a typed code, or ``None`` if it cannot be one.
 
     Case, spaces and dashes do not matter; I and L read as 1, O as 0 (Crockford); the ``JB``
-    prefix may be left out.
+    prefix may be left out. A first-release code (16 characters) keeps its own canonical form,
+    so its stored hash still matches.
     """
     raw = _CODE_NOISE.sub("", (text or "")[:100]).upper().translate(_CODE_LOOKALIKES)
-    if len(raw) == CODE_CHARS + len(CODE_PREFIX) and raw.startswith(CODE_PREFIX):
+    lengths = {CODE_CHARS: CODE_GROUP, LEGACY_CODE_CHARS: LEGACY_CODE_GROUP}
+    if len(raw) - len(CODE_PREFIX) in lengths and raw.startswith(CODE_PREFIX):
         raw = raw[len(CODE_PREFIX) :]
-    if len(raw) != CODE_CHARS or any(c not in CROCKFORD for c in raw):
+    if len(raw) not in lengths or any(c not in CROCKFORD for c in raw):
         return None
-    return CODE_PREFIX + "-" + "-".join(raw[i : i + 4] for i in range(0, CODE_CHARS, 4))
+    return _grouped(raw, lengths[len(raw)])
 
 
 def status_code_hash(code: str) -> str:
@@ -356,7 +379,10 @@ class StatusForm(FlaskForm):
         canonical = normalise_status_code(field.data)
         if canonical is None:
             raise ValidationError(
-                _l("A status code looks like JB-XXXX-XXXX-XXXX-XXXX. Check what you typed.")
+                _l(
+                    "A status code looks like JB-XXXXX-XXXXX-XXXXX-XXXXX-XXXXXX. "
+                    "Check what you typed."
+                )
             )
         field.data = canonical
 
@@ -370,6 +396,42 @@ def _home_visit_rate_limit() -> str:
 
 def _status_rate_limit() -> str:
     return current_app.config.get("REQUEST_STATUS_RATE_LIMIT", "30 per hour")
+
+
+def _phone_rate_limit() -> str:
+    return current_app.config.get("HOME_VISIT_PHONE_RATE_LIMIT", "5 per day")
+
+
+def phone_limit_key(phone: str) -> str:
+    """The rate-limit key of a normalised phone number: an HMAC-SHA-256 under ``SECRET_KEY``.
+
+    The limiter's storage (Redis) keeps only this digest: without the app's secret it cannot be
+    turned back into the number by trying every phone number.
+    """
+    secret = current_app.config["SECRET_KEY"]
+    key = secret.encode() if isinstance(secret, str) else secret
+    digest = hmac.new(key, b"home-visit-phone:" + phone.encode("ascii"), hashlib.sha256)
+    return "phone:" + digest.hexdigest()
+
+
+def _posted_phone_key() -> str | None:
+    """The limit key of the phone number in this POST, or ``None`` when it has none that is
+    valid (a form that fails validation stores nothing and the per-IP limit still counts it)."""
+    try:
+        phone = normalise_phone(request.form.get("phone"))
+    except HTTPException:  # a body too large or malformed: the view answers that itself
+        return None
+    return phone_limit_key(phone) if phone else None
+
+
+def _no_valid_phone() -> bool:
+    return _posted_phone_key() is None
+
+
+def _request_accepted(response: Any) -> bool:
+    # Only a request that went through (the redirect to the code) uses up the phone's quota,
+    # so a resident correcting a typo in the form is not locked out.
+    return response.status_code == 303
 
 
 def retention_days() -> int:
@@ -435,6 +497,14 @@ def _store(office: Office, form: HomeVisitForm, code: str) -> VisitRequest:
 
 @bp.route("/o/<office_key>/home-visit", methods=["GET", "POST"])
 @limiter.limit(_home_visit_rate_limit, methods=["POST"])
+@limiter.limit(
+    _phone_rate_limit,
+    key_func=lambda: _posted_phone_key() or "",
+    methods=["POST"],
+    exempt_when=_no_valid_phone,
+    deduct_when=_request_accepted,
+    scope="home-visit-phone",
+)
 @public_view
 def home_visit(office_key: str):
     """Ask for a home visit for someone who cannot come to the office."""

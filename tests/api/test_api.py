@@ -36,7 +36,8 @@ def _create_plan(api, **extra):
 
 
 def test_no_token_is_401_in_the_error_shape(api):
-    """Without a token the API answers 401 with the error shape and a Bearer challenge."""
+    """Without a token the API answers 401 with the error shape and a Bearer challenge
+    (SECURITY row 12)."""
     resp = api.get("/hotspots", token=None)
     _error(resp, 401, "unauthorized")
     assert resp.headers["WWW-Authenticate"].startswith("Bearer")
@@ -44,13 +45,14 @@ def test_no_token_is_401_in_the_error_shape(api):
 
 
 def test_field_user_is_forbidden(api):
-    """A field team's token gets 403 on every coordinator endpoint."""
+    """A field team's token gets 403 on every coordinator endpoint (SECURITY row 12)."""
     _error(api.get("/hotspots", token=api.field_token), 403, "forbidden")
     _error(api.post("/plans", json={}, token=api.field_token), 403)
 
 
 def test_post_with_bearer_token_needs_no_csrf_token(api):
-    """CSRF is on, yet a bearer-token POST is accepted (exempt only with a bearer token)."""
+    """CSRF is on, yet a bearer-token POST is accepted (exempt only with a bearer token)
+    (SECURITY row 16)."""
     resp = api.post("/teams", json={"name": "Tim Baru"})
     assert resp.status_code == 201, resp.get_data(as_text=True)
     team = resp.get_json()
@@ -75,7 +77,8 @@ def test_bad_query_parameters_are_field_errors(api):
 
 
 def test_create_hotspot_validates_every_field(api):
-    """Bad coordinates, unknown services, a wrong time and extra fields are all reported."""
+    """Bad coordinates, unknown services, a wrong time and extra fields are all reported
+    (SECURITY row 13)."""
     body = {
         "name": "",
         "lat": 200,
@@ -226,7 +229,7 @@ def test_plan_create_errors_name_fields(api):
 
 
 def test_other_office_cannot_read_plans_or_jobs(api):
-    """Plans and jobs of another office answer 404."""
+    """Plans and jobs of another office answer 404 (SECURITY row 11)."""
     created = _create_plan(api)
     _error(api.get(f"/plans/{created['plan_id']}", token=api.outsider_token), 404)
     _error(api.get(f"/jobs/{created['job_id']}", token=api.outsider_token), 404)
@@ -234,7 +237,7 @@ def test_other_office_cannot_read_plans_or_jobs(api):
 
 
 def test_redis_down_gives_503_fast_and_plan_stays_draft(app, api):
-    """With Redis unreachable, POST /plans answers 503 'coba lagi' within 3 s."""
+    """With Redis unreachable, POST /plans answers 503 'coba lagi' within 3 s (SECURITY row 45)."""
     app.config["JOB_BACKEND"] = None
     app.config["REDIS_URL"] = "redis://127.0.0.1:1/0"
     t0 = time.monotonic()
@@ -289,7 +292,8 @@ def test_hotspot_rows_are_unchanged_by_failed_create(api):
 
 
 def test_too_many_hotspots_are_refused_before_any_solve(app, api):
-    """A plan over the hotspot cap is a 400 naming hotspot_ids; no plan or job is stored."""
+    """A plan over the hotspot cap is a 400 naming hotspot_ids; no plan or job is stored
+    (SECURITY row 24)."""
     app.config["PLAN_MAX_HOTSPOTS"] = 3
     err = _error(
         api.post(
@@ -302,14 +306,15 @@ def test_too_many_hotspots_are_refused_before_any_solve(app, api):
 
 
 def test_injection_in_filters_returns_normal_results(api):
-    """SQL in a filter value is just a value: 200 with no rows, tables intact."""
+    """SQL in a filter value is just a value: 200 with no rows, tables intact (SECURITY row 27)."""
     resp = api.get("/hotspots?kecamatan_code=' OR 1=1--")
     assert resp.status_code == 200 and resp.get_json()["total"] == 0
     assert api.get("/hotspots").get_json()["total"] == 4
 
 
 def test_oversized_upload_is_413_in_the_error_shape(app, api):
-    """An upload above MAX_CONTENT_LENGTH is refused from its length, before parsing."""
+    """An upload above MAX_CONTENT_LENGTH is refused from its length, before parsing
+    (SECURITY row 18)."""
     big = b"a" * (app.config["MAX_CONTENT_LENGTH"] + 1024)
     resp = api.post(
         "/hotspots/import",

@@ -140,7 +140,7 @@ def test_resident_finds_a_stop_adds_it_to_the_calendar_and_asks_for_a_home_visit
     page.check("input[name=consent]")
     page.locator("form.hv-form [type=submit]").click()
     page.wait_for_load_state()
-    code = re.search(r"JB(?:-[0-9A-Z]{4}){4}", page.content()).group(0)
+    code = re.search(r"JB(?:-[0-9A-Z]{5}){4}-[0-9A-Z]{6}", page.content()).group(0)
     check_page(page, errors, "home-visit-done")
     with app.app_context():
         req = db.session.scalars(sa.select(VisitRequest)).one()

@@ -33,7 +33,8 @@ def test_csv_order_by_date_team_position(plan_setup):
 
 
 def test_csv_formula_cells_start_with_apostrophe(plan_setup):
-    """Every cell that starts with = + - @ tab CR or NUL is prefixed with an apostrophe."""
+    """Every cell that starts with = + - @ tab CR or NUL is prefixed with an apostrophe
+    (SECURITY row 26)."""
     rows = read_csv(stops_csv(plan_setup["plan"]))[1:]
     cells = [cell for row in rows for cell in row]
     for name in HOSTILE:
@@ -43,7 +44,8 @@ def test_csv_formula_cells_start_with_apostrophe(plan_setup):
 
 
 def test_csv_is_rfc4180(plan_setup):
-    """CRLF line ends, a UTF-8 BOM, and quoted fields round-trip commas, quotes and newlines."""
+    """CRLF line ends, a UTF-8 BOM, and quoted fields round-trip commas, quotes and newlines
+    (SECURITY row 26)."""
     data = stops_csv(plan_setup["plan"])
     assert data.startswith(b"\xef\xbb\xbf")
     assert data.count(b"\r\n") >= 1 and b'"SMA ""Satu"", Medan\nKampus 2"' in data
@@ -90,7 +92,8 @@ def test_semicolon_delimiter_for_indonesian_excel(plan_setup):
 
 
 def test_neutralise_leaves_numbers_and_safe_text():
-    """Numbers and ordinary text are untouched; dangerous text gains one apostrophe."""
+    """Numbers and ordinary text are untouched; dangerous text gains one apostrophe
+    (SECURITY row 26)."""
     assert neutralise(-5) == -5
     assert neutralise("SMA 1") == "SMA 1"
     assert neutralise("=1+1") == "'=1+1"
@@ -98,7 +101,8 @@ def test_neutralise_leaves_numbers_and_safe_text():
 
 
 def test_xlsx_cells_are_text_not_formulas(plan_setup):
-    """The workbook stores hostile names as text with the apostrophe, never as formulas."""
+    """The workbook stores hostile names as text with the apostrophe, never as formulas
+    (SECURITY row 26)."""
     wb = load_workbook(io.BytesIO(stops_xlsx(plan_setup["plan"])))
     ws = wb.active
     assert [c.value for c in ws[1]] == [header for _, header in COLUMNS]

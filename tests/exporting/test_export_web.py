@@ -18,7 +18,7 @@ SAFE_ATTACHMENT = re.compile(r'^attachment; filename="[A-Za-z0-9_-]+\.(csv|xlsx|
 @pytest.fixture
 def coordinator_client(app, client, plan_setup):
     plan_setup["plan"].name = 'evil"; filename=x.html\r\nX-Injected: 1'
-    make_user(Role.COORDINATOR, username="koordinator")
+    make_user(Role.COORDINATOR, username="koordinator", office_id=plan_setup["plan"].office_id)
     db.session.commit()
     form_login(client, "koordinator")
     return client
@@ -34,7 +34,7 @@ def coordinator_client(app, client, plan_setup):
     ],
 )
 def test_exports_download_as_safe_attachments(coordinator_client, plan_setup, path):
-    """Each export is an attachment whose file name cannot break the header."""
+    """Each export is an attachment whose file name cannot break the header (SECURITY row 26)."""
     url = path.format(
         plan=plan_setup["plan"].id,
         route=plan_setup["route_a1"].id,
@@ -47,7 +47,8 @@ def test_exports_download_as_safe_attachments(coordinator_client, plan_setup, pa
 
 
 def test_downloaded_csv_cells_are_inert(coordinator_client, plan_setup):
-    """The CSV served to the browser has every formula-like cell prefixed with '."""
+    """The CSV served to the browser has every formula-like cell prefixed with ' (an
+    apostrophe; SECURITY row 26)."""
     resp = coordinator_client.get(f"/coord/plans/{plan_setup['plan'].id}/export.csv")
     rows = list(csv.reader(io.StringIO(resp.get_data().decode("utf-8-sig"), newline="")))
     cells = [c for row in rows[1:] for c in row]

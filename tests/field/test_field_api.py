@@ -57,6 +57,7 @@ def test_route_of_today_and_of_another_day(client, crews):
 
 
 def test_outcome_created_then_replayed(client, crews):
+    """The same outcome sent twice: 201 then 200 with the same body, one row (SECURITY row 38)."""
     stop = crews.a.stops[0]
     body = outcome_body(stop)
     first = client.post("/api/v1/field/outcomes", json=body, headers=bearer(crews.a.token))
@@ -69,6 +70,7 @@ def test_outcome_created_then_replayed(client, crews):
 
 
 def test_validation_errors_name_the_field(client, crews):
+    """More cards used than carried, or a negative count: 400 naming the field (SECURITY row 25)."""
     body = outcome_body(crews.a.stops[0], cards_used=30)
     resp = client.post("/api/v1/field/outcomes", json=body, headers=bearer(crews.a.token))
     assert resp.status_code == 400
@@ -86,7 +88,7 @@ def test_validation_errors_name_the_field(client, crews):
 
 def test_concurrent_retries_of_one_outcome_count_once(app, crews):
     """Eight threads send the same outcome at once (a tablet retrying over a flaky link):
-    one 201, the rest 200 with the same row, and the demand drops once."""
+    one 201, the rest 200 with the same row, and the demand drops once (SECURITY row 38)."""
     stop = crews.a.stops[0]
     body = outcome_body(stop)
     hotspot_id = stop.hotspot_id
@@ -115,7 +117,7 @@ def test_concurrent_retries_of_one_outcome_count_once(app, crews):
 
 def test_concurrent_different_outcomes_for_one_stop_keep_one(app, crews):
     """Two devices of the team report the same stop with different UUIDs at once: one is
-    stored, the other gets 409, and the demand drops once."""
+    stored, the other gets 409, and the demand drops once (SECURITY row 38)."""
     stop = crews.a.stops[0]
     bodies = [outcome_body(stop) for _ in range(4)]
     hotspot_id = stop.hotspot_id
@@ -141,6 +143,7 @@ def test_concurrent_different_outcomes_for_one_stop_keep_one(app, crews):
 
 
 def test_checkin_created_then_replayed(client, crews):
+    """The same check-in sent twice: 201 then 200, one row (SECURITY row 38)."""
     body = {
         "client_uuid": str(uuid.uuid4()),
         "stop_id": crews.a.stops[0].id,
@@ -159,7 +162,7 @@ def test_checkin_created_then_replayed(client, crews):
 @pytest.mark.parametrize("who", ["b", "x"])
 def test_every_field_call_with_another_teams_ids_is_refused(client, crews, who):
     """Team a's token against team b's (same office) and team x's (other office) stops:
-    404 on every write, their route never shows, and nothing changes."""
+    404 on every write, their route never shows, and nothing changes (SECURITY row 11)."""
     other = getattr(crews, who)
     for stop in other.stops + other.yesterday:
         for path, body in (
@@ -176,6 +179,7 @@ def test_every_field_call_with_another_teams_ids_is_refused(client, crews, who):
 
 
 def test_coordinator_tokens_and_anonymous_calls_are_refused(client, crews):
+    """Coordinator tokens get 403 and anonymous calls 401 on the field API (SECURITY row 12)."""
     from outreach.auth.tokens import create_token
     from outreach.models import Role
     from tests.factories import make_user
@@ -193,7 +197,8 @@ def test_coordinator_tokens_and_anonymous_calls_are_refused(client, crews):
 
 
 def test_session_calls_need_the_csrf_token(app, crews):
-    """The tablet's page script rides on the login cookie: CSRF-checked like any form."""
+    """The tablet's page script rides on the login cookie: CSRF-checked like any form
+    (SECURITY row 16)."""
     import re
 
     from tests.factories import csrf_login

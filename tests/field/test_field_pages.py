@@ -146,7 +146,8 @@ def test_yesterday_and_tomorrow_pages(client, crews):
 
 
 def test_user_text_is_escaped_on_the_page_and_the_map(client, crews):
-    """Hostile site names and addresses show as text: no script, no template evaluation."""
+    """Hostile site names and addresses show as text: no script, no template evaluation
+    (SECURITY row 28)."""
     hs = crews.a.stops[0].hotspot
     hs.name = "<script>alert(1)</script>{{7*7}}-Zq ${globalThis.pwn=1} `"
     hs.address = "<img src=x onerror=alert(2)>{{8*8}}-Yq"
@@ -200,6 +201,7 @@ def test_stop_page_has_forms_with_labels_and_a_fresh_client_uuid(client, crews):
 
 
 def test_checkin_by_form_post_once(client, crews):
+    """A check-in form posted twice (double tap) stores one row (SECURITY row 38)."""
     stop = crews.a.stops[0]
     form_login(client, crews.a.user)
     data = {"client_uuid": str(uuid.uuid4()), "lat": "3.59", "lon": "98.67"}
@@ -214,6 +216,8 @@ def test_checkin_by_form_post_once(client, crews):
 
 
 def test_checkin_form_errors(client, crews):
+    """A bad check-in form is a 400 with the reason on the page; nothing stored
+    (SECURITY row 25)."""
     stop = crews.a.stops[0]
     form_login(client, crews.a.user)
     resp = client.post(
@@ -227,6 +231,7 @@ def test_checkin_form_errors(client, crews):
 
 
 def test_outcome_by_form_post_counts_once(client, crews):
+    """An outcome form submitted twice counts once; a second outcome is a 409 (SECURITY row 38)."""
     stop = crews.a.stops[0]
     before = remaining(stop.hotspot_id)
     form_login(client, crews.a.user)
@@ -250,6 +255,7 @@ def test_outcome_by_form_post_counts_once(client, crews):
 
 
 def test_outcome_form_errors_are_shown_next_to_each_field(client, crews):
+    """Inconsistent counts are refused next to each field and change nothing (SECURITY row 25)."""
     stop = crews.a.stops[0]
     form_login(client, crews.a.user)
     before = snapshot()
@@ -290,6 +296,7 @@ def test_outcome_form_errors_are_shown_next_to_each_field(client, crews):
 
 
 def test_not_served_needs_a_problem_and_records_nobody(client, crews):
+    """'Could not serve' needs a problem and records nobody (SECURITY row 25)."""
     stop = crews.a.stops[0]
     form_login(client, crews.a.user)
     resp = client.post(
@@ -312,6 +319,7 @@ def test_not_served_needs_a_problem_and_records_nobody(client, crews):
 
 
 def test_future_stop_shows_no_forms_and_refuses_writes(client, crews):
+    """A stop of a later day shows no forms and refuses writes with 409 (SECURITY row 25)."""
     stop = crews.a.tomorrow[0]
     form_login(client, crews.a.user)
     html = html_of(client.get(f"/field/stop/{stop.id}?lang=en"))
@@ -330,7 +338,8 @@ def test_future_stop_shows_no_forms_and_refuses_writes(client, crews):
 @pytest.mark.parametrize("other", ["b", "x"])
 @pytest.mark.parametrize("which", ["yesterday", "stops", "tomorrow"])
 def test_another_teams_stop_is_404_everywhere_and_writes_nothing(client, crews, other, which):
-    """Team b (same office) and team x (another office): every field URL answers 404."""
+    """Team b (same office) and team x (another office): every field URL answers 404
+    (SECURITY row 11)."""
     stop = getattr(getattr(crews, other), which)[0]
     form_login(client, crews.a.user)
     before = snapshot()
@@ -348,6 +357,7 @@ def test_another_teams_stop_is_404_everywhere_and_writes_nothing(client, crews, 
 
 
 def test_unknown_stop_ids_are_404(client, crews):
+    """Unknown and out-of-range stop ids answer 404 (SECURITY row 11)."""
     form_login(client, crews.a.user)
     for stop_id in (0, 999999, 2**31, 2**40):
         assert client.get(f"/field/stop/{stop_id}").status_code == 404
@@ -356,6 +366,7 @@ def test_unknown_stop_ids_are_404(client, crews):
 
 @pytest.mark.parametrize("role", [Role.COORDINATOR, Role.ADMIN])
 def test_coordinators_see_the_message_and_cannot_write(client, crews, role):
+    """Coordinators and admins cannot write field records (403/404) (SECURITY row 12)."""
     user = make_user(role, office_id=crews.a.office.id)
     db.session.commit()
     form_login(client, user)
@@ -374,6 +385,7 @@ def test_coordinators_see_the_message_and_cannot_write(client, crews, role):
 
 
 def test_anonymous_is_sent_to_login(client, crews):
+    """Anonymous users are sent to login and cannot write (SECURITY row 12)."""
     stop = crews.a.stops[0]
     assert client.get("/field/").status_code == 302
     assert client.get(f"/field/stop/{stop.id}").status_code == 302
@@ -420,6 +432,8 @@ def test_route_page_lists_pages_to_precache(client, crews):
 
 
 def test_form_posts_need_the_csrf_token(csrf_app, crews):
+    """With CSRF on, an outcome form without the token is 400 and writes nothing
+    (SECURITY row 16)."""
     client = csrf_app.test_client()
     username, stop_id = crews.a.user.username, crews.a.stops[0].id
     db.session.rollback()  # SQLite: free the write lock for the second app

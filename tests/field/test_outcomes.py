@@ -71,7 +71,7 @@ def details(exc) -> dict[str, str]:
 )
 def test_bad_outcomes_are_refused_naming_the_field(crews, change, field, words):
     """Each rule gives a clear message (Indonesian by default) on the field it is about, and
-    nothing is written."""
+    nothing is written (SECURITY rows 23 and 25)."""
     stop = crews.a.stops[0]
     with pytest.raises(ValidationFailed) as exc:
         service.record_outcome(crews.a.user, outcome(stop, **change))
@@ -82,6 +82,7 @@ def test_bad_outcomes_are_refused_naming_the_field(crews, change, field, words):
 
 
 def test_checkout_before_checkin_is_refused(crews):
+    """A check-out before the check-in is refused (SECURITY row 25)."""
     now = datetime.now(UTC)
     data = outcome(
         crews.a.stops[0],
@@ -94,6 +95,7 @@ def test_checkout_before_checkin_is_refused(crews):
 
 
 def test_a_time_in_the_future_is_a_wrong_clock(crews):
+    """A check-out time in the future is refused as a wrong device clock (SECURITY row 25)."""
     later = (datetime.now(UTC) + timedelta(hours=2)).isoformat()
     with pytest.raises(ValidationFailed) as exc:
         service.record_outcome(crews.a.user, outcome(crews.a.stops[0], checked_out_at=later))
@@ -192,6 +194,8 @@ def test_remaining_is_requested_minus_served_floored_at_zero(crews, requested, s
 
 
 def test_same_client_uuid_twice_counts_once(crews):
+    """The same client_uuid twice stores one outcome and lowers the demand once
+    (SECURITY row 38)."""
     stop = crews.a.stops[0]
     data = outcome(stop)
     first, created = service.record_outcome(crews.a.user, data)
@@ -203,6 +207,8 @@ def test_same_client_uuid_twice_counts_once(crews):
 
 
 def test_a_second_outcome_for_a_stop_is_a_conflict(crews):
+    """A second outcome (new uuid) for a stop is a conflict; the demand drops once
+    (SECURITY row 38)."""
     stop = crews.a.stops[0]
     service.record_outcome(crews.a.user, outcome(stop))
     with pytest.raises(Conflict):
@@ -211,6 +217,7 @@ def test_a_second_outcome_for_a_stop_is_a_conflict(crews):
 
 
 def test_checkin_is_idempotent_and_a_second_device_gets_the_first(crews):
+    """Check-ins are idempotent; a second device gets the first check-in (SECURITY row 38)."""
     stop = crews.a.stops[0]
     data = {"client_uuid": str(uuid.uuid4()), "stop_id": stop.id, "lat": 3.59, "lon": 98.67}
     first, created = service.record_checkin(crews.a.user, data)
@@ -226,6 +233,7 @@ def test_checkin_is_idempotent_and_a_second_device_gets_the_first(crews):
 
 
 def test_other_teams_stops_are_not_found(crews):
+    """Stops of another team or office are not found; nothing is written (SECURITY row 11)."""
     for user, stop in ((crews.a.user, crews.b.stops[0]), (crews.a.user, crews.x.stops[0])):
         with pytest.raises(NotFound):
             service.record_outcome(user, outcome(stop))
@@ -235,6 +243,7 @@ def test_other_teams_stops_are_not_found(crews):
 
 
 def test_replaying_another_teams_uuid_reveals_nothing(crews):
+    """Another team's client_uuid on our stop is not found (SECURITY row 11)."""
     data = outcome(crews.b.stops[0])
     service.record_outcome(crews.b.user, data)
     with pytest.raises(NotFound):
@@ -242,6 +251,7 @@ def test_replaying_another_teams_uuid_reveals_nothing(crews):
 
 
 def test_tomorrow_cannot_be_recorded_yesterday_can(crews):
+    """An outcome for tomorrow is refused; yesterday's is accepted (SECURITY row 25)."""
     with pytest.raises(Conflict) as exc:
         service.record_outcome(crews.a.user, outcome(crews.a.tomorrow[0]))
     assert exc.value.code == "stop_in_future"
@@ -250,6 +260,7 @@ def test_tomorrow_cannot_be_recorded_yesterday_can(crews):
 
 
 def test_a_cancelled_stop_takes_no_outcome(crews):
+    """A cancelled stop takes no outcome (SECURITY row 25)."""
     stop = crews.a.stops[1]
     stop.status = StopStatus.CANCELLED
     db.session.commit()
@@ -258,6 +269,7 @@ def test_a_cancelled_stop_takes_no_outcome(crews):
 
 
 def test_unpublished_plans_are_invisible_to_the_field(crews):
+    """Stops of an unpublished plan are not found by the field (SECURITY row 11)."""
     from tests.factories import make_plan
 
     draft = make_plan(crews.a.office, start_date=crews.a.plan.start_date)

@@ -33,14 +33,15 @@ def _row(lat: str, lon: str):
     ],
 )
 def test_bad_coordinates_are_row_errors(lat, lon, code):
-    """Malformed, swapped or out-of-Indonesia coordinates are rejected with a reason."""
+    """Malformed, swapped or out-of-Indonesia coordinates are rejected with a reason
+    (SECURITY row 21)."""
     row = _row(lat, lon)
     assert not row.ok and row.values is None
     assert code in [e.code for e in row.errors]
 
 
 def test_swap_message_suggests_the_swap():
-    """The swap error is Indonesian-first and proposes the swapped pair."""
+    """The swap error is Indonesian-first and proposes the swapped pair (SECURITY row 21)."""
     error = _row("98.67", "3.59").errors[0]
     assert error.column == "lintang"
     assert "tertukar" in error.message and "lintang=3.59, bujur=98.67" in error.message
@@ -49,7 +50,7 @@ def test_swap_message_suggests_the_swap():
 
 @pytest.mark.parametrize(("lat", "lon"), [("-11", "94"), ("6.5", "141.5"), ("-6.2", "106.8")])
 def test_bbox_edges_accepted(lat, lon):
-    """The Indonesia box is inclusive: -11..6.5 and 94..141.5."""
+    """The Indonesia box is inclusive: -11..6.5 and 94..141.5 (SECURITY row 21)."""
     row = _row(lat, lon)
     assert row.ok and (row.values.lat, row.values.lon) == (float(lat), float(lon))
 

@@ -21,7 +21,8 @@ def _only_row(data: bytes):
 
 @pytest.mark.parametrize("bom", [False, True])
 def test_utf8_with_or_without_bom(bom):
-    """UTF-8 is read with and without a BOM, and the BOM never sticks to the first header."""
+    """UTF-8 is read with and without a BOM, and the BOM never sticks to the first header
+    (SECURITY row 19)."""
     row = ("S1", "SD Negeri Gunung Sitoli – Ñ", "SD", "", "3.58", "98.67", "5", "")
     preview = preview_file("up.csv", csv_bytes([row], bom=bom))
     assert preview.columns["external_id"] == "kode"
@@ -30,7 +31,8 @@ def test_utf8_with_or_without_bom(bom):
 
 @pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be", "utf-32"])
 def test_utf16_and_utf32_rejected(encoding):
-    """UTF-16/32, with or without a BOM, is rejected with a clear 'save as CSV UTF-8' error."""
+    """UTF-16/32, with or without a BOM, is rejected with a clear 'save as CSV UTF-8' error
+    (SECURITY row 19)."""
     data = csv_bytes([GOOD_ROW], encoding=encoding)
     with pytest.raises(CsvValidationError) as info:
         preview_file("up.csv", data)
@@ -39,7 +41,8 @@ def test_utf16_and_utf32_rejected(encoding):
 
 
 def test_cp1252_rejected_with_row_and_column():
-    """A cp1252 byte is rejected naming the spreadsheet row and the column header."""
+    """A cp1252 byte is rejected naming the spreadsheet row and the column header
+    (SECURITY row 19)."""
     rows = [GOOD_ROW, ("S2", "Panti Jompo Café", "panti", "", "3.5", "98.6", "1", "")]
     data = csv_bytes(rows, encoding="cp1252")
     with pytest.raises(CsvValidationError) as info:
@@ -50,7 +53,7 @@ def test_cp1252_rejected_with_row_and_column():
 
 
 def test_invalid_byte_in_semicolon_file_names_column():
-    """The column of a bad byte is found with the sniffed separator too."""
+    """The column of a bad byte is found with the sniffed separator too (SECURITY row 19)."""
     data = "nama;alamat;lintang;bujur\nA;Jl. Merdeka;3.5;98.6\nB;Jl. \xff;3.5;98.6\n".encode(
         "latin-1"
     )
@@ -60,7 +63,7 @@ def test_invalid_byte_in_semicolon_file_names_column():
 
 
 def test_nul_bytes_rejected_as_binary():
-    """NUL bytes in an otherwise ASCII file are rejected as binary content."""
+    """NUL bytes in an otherwise ASCII file are rejected as binary content (SECURITY row 19)."""
     data = csv_bytes([GOOD_ROW]) + b"x" * 300 + b"\x00abc"
     with pytest.raises(CsvValidationError) as info:
         preview_file("up.csv", data)
@@ -91,7 +94,8 @@ def test_whole_file_problems(data, code):
 
 
 def test_semicolon_file_with_decimal_comma_parses_exactly():
-    """A ';'-separated file reads -6,2001 as -6.2001 exactly (never truncated to -6)."""
+    """A ';'-separated file reads -6,2001 as -6.2001 exactly (never truncated to -6)
+    (SECURITY row 20)."""
     data = b"nama;lintang;bujur;ktp_el\nKantor Desa A;-6,2001;106,8166;12\n"
     row = _only_row(data)
     assert row.ok, row.errors
@@ -99,19 +103,21 @@ def test_semicolon_file_with_decimal_comma_parses_exactly():
 
 
 def test_semicolon_file_with_decimal_dot_parses():
-    """A ';'-separated file may also use dots."""
+    """A ';'-separated file may also use dots (SECURITY row 20)."""
     row = _only_row(b"nama;lintang;bujur\nA;-6.2001;106.8166\n")
     assert (row.values.lat, row.values.lon) == (-6.2001, 106.8166)
 
 
 def test_comma_file_quoted_decimal_comma_is_decimal():
-    """In a ','-separated file a quoted "-6,2001" (the only mark in the cell) is -6.2001."""
+    """In a ','-separated file a quoted "-6,2001" (the only mark in the cell) is -6.2001
+    (SECURITY row 20)."""
     row = _only_row(b'nama,lintang,bujur\nA,"-6,2001","106,8166"\n')
     assert (row.values.lat, row.values.lon) == (-6.2001, 106.8166)
 
 
 def test_comma_file_unquoted_decimal_comma_is_a_row_error_not_truncation():
-    """An unquoted -6,2001 in a ','-file shifts cells: the row is refused, not read as -6."""
+    """An unquoted -6,2001 in a ','-file shifts cells: the row is refused, not read as -6
+    (SECURITY row 20)."""
     data = b"nama,lintang,bujur\nA,-6,2001,106,8166\nB,-6.2,106.8\n"
     preview = preview_file("up.csv", data)
     first, second = preview.rows
@@ -123,7 +129,7 @@ def test_comma_file_unquoted_decimal_comma_is_a_row_error_not_truncation():
 
 @pytest.mark.parametrize("cell", ['"1.234,5"', '"1,2,3"', '"-6,2001.5"'])
 def test_ambiguous_marks_rejected(cell):
-    """Cells with both marks or several commas are rejected with a reason."""
+    """Cells with both marks or several commas are rejected with a reason (SECURITY row 20)."""
     row = _only_row(f"nama,lintang,bujur\nA,{cell},106.8\n".encode())
     assert [(e.column, e.code) for e in row.errors] == [("lintang", "not_decimal")]
 
@@ -141,14 +147,16 @@ def test_ambiguous_marks_rejected(cell):
     ],
 )
 def test_separator_sniffing_rule(data, sep):
-    """The most frequent of ; , TAB outside quotes in the header wins; ties go to ','."""
+    """The most frequent of ; , TAB outside quotes in the header wins; ties go to ','
+    (SECURITY row 20)."""
     preview = preview_file("up.csv", data)
     assert preview.separator == sep
     assert preview.rows[0].ok and preview.rows[0].values.name == "A"
 
 
 def test_excel_sep_hint_line():
-    """An Excel 'sep=;' first line sets the separator and is not counted as a row."""
+    """An Excel 'sep=;' first line sets the separator and is not counted as a row
+    (SECURITY row 20)."""
     preview = preview_file("up.csv", b"sep=;\r\nnama;lintang;bujur\r\nA;3,5;98,6\r\n")
     assert preview.separator == ";"
     assert preview.rows[0].row == 2 and preview.rows[0].values.lat == 3.5
@@ -294,7 +302,8 @@ def test_area_code_mismatch_warns():
 
 
 def test_too_many_rows_rejected_quickly():
-    """More than MAX_ROWS data rows is rejected as a whole with the limit in the message."""
+    """More than MAX_ROWS data rows is rejected as a whole with the limit in the message
+    (SECURITY row 24)."""
     line = b"A,3.5,98.6\n"
     data = b"nama,lintang,bujur\n" + line * (MAX_ROWS + 1)
     with pytest.raises(CsvValidationError) as info:
@@ -312,7 +321,7 @@ def test_50000_row_file_is_rejected_without_reading_it_all():
 
 
 def test_exactly_max_rows_accepted():
-    """MAX_ROWS data rows are still accepted."""
+    """MAX_ROWS data rows are still accepted (SECURITY row 24)."""
     data = b"nama,lintang,bujur\n" + b"A,3.5,98.6\n" * MAX_ROWS
     assert len(preview_file("up.csv", data).rows) == MAX_ROWS
 

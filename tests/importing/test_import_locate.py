@@ -155,7 +155,8 @@ def test_bad_geocoder_url_is_a_config_error():
 
 
 def test_geocoder_answers_with_our_user_agent(nominatim):
-    """A found place is located; the request carries our User-Agent and Indonesia filter."""
+    """A found place is located; the request carries our User-Agent and Indonesia filter
+    (SECURITY row 34)."""
     geocoder, _ = _geocoder(nominatim, version="1.2", contact="mailto:ops@dukcapil.example.go.id")
     found = geocoder.geocode(QUERY)
     assert (found.status, found.lat, found.lon, found.source) == (
@@ -173,7 +174,8 @@ def test_geocoder_answers_with_our_user_agent(nominatim):
 
 
 def test_requests_are_spaced_at_least_one_second(nominatim):
-    """Consecutive requests are >= 1 s apart on the (fake) clock; min delay < 1 is raised to 1."""
+    """Consecutive requests are >= 1 s apart on the (fake) clock; min delay < 1 is raised to 1
+    (SECURITY row 34)."""
     geocoder, clock = _geocoder(nominatim, min_delay_seconds=0.1)
     for i in range(4):
         geocoder.geocode(LocationQuery(name=f"Tempat {i}", kecamatan="Medan Kota"))
@@ -184,7 +186,7 @@ def test_requests_are_spaced_at_least_one_second(nominatim):
 
 
 def test_results_are_cached_including_no_result(nominatim):
-    """A repeated query is answered from the cache; 'no result' is cached too."""
+    """A repeated query is answered from the cache; 'no result' is cached too (SECURITY row 34)."""
     cache: dict = {}
     geocoder, _ = _geocoder(nominatim, cache=cache)
     first = geocoder.geocode(QUERY)
@@ -200,7 +202,8 @@ def test_results_are_cached_including_no_result(nominatim):
 
 @pytest.mark.parametrize(("mode", "reason"), [("429", "rate_limited"), ("503", "unavailable")])
 def test_server_errors_give_needs_location_and_pause(nominatim, mode, reason):
-    """429/503 leave the row needs_location, are not cached, and pause further requests."""
+    """429/503 leave the row needs_location, are not cached, and pause further requests
+    (SECURITY row 34)."""
     nominatim.mode = mode
     geocoder, _ = _geocoder(nominatim)
     found = geocoder.geocode(QUERY)
@@ -213,7 +216,8 @@ def test_server_errors_give_needs_location_and_pause(nominatim, mode, reason):
 
 
 def test_slow_server_times_out_into_needs_location(nominatim):
-    """A server that takes 5 s hits our timeout; the row stays needs_location, nothing raises."""
+    """A server that takes 5 s hits our timeout; the row stays needs_location, nothing raises
+    (SECURITY row 34)."""
     nominatim.mode = "slow"
     geocoder, _ = _geocoder(nominatim, timeout=0.5)
     found = geocoder.geocode(QUERY)
@@ -229,14 +233,15 @@ def test_result_outside_indonesia_is_refused(nominatim):
 
 
 def test_unreachable_server_is_needs_location():
-    """A closed port gives needs_location, not an exception."""
+    """A closed port gives needs_location, not an exception (SECURITY row 34)."""
     clock = FakeClock()
     geocoder = Geocoder("http://127.0.0.1:9", timeout=0.5, clock=clock, sleep=clock.sleep)
     assert geocoder.geocode(QUERY).status == "needs_location"
 
 
 def test_home_visits_never_send_the_street_address(nominatim):
-    """For kind 'home' only the kelurahan/kecamatan is sent (residents' addresses are PII)."""
+    """For kind 'home' only the kelurahan/kecamatan is sent (residents' addresses are PII)
+    (SECURITY row 34)."""
     query = LocationQuery(
         name="Rumah Bu Sri", address="Jl. Mawar 7", kelurahan="Sei Sikambing", kind="home"
     )
@@ -248,7 +253,8 @@ def test_home_visits_never_send_the_street_address(nominatim):
 
 
 def test_preview_uses_geocoder_only_when_asked(nominatim):
-    """The preview is offline by default; with use_geocoder=True gazetteer misses are geocoded."""
+    """The preview is offline by default; with use_geocoder=True gazetteer misses are geocoded
+    (SECURITY row 34)."""
     geocoder, _ = _geocoder(nominatim)
     locator = Locator(geocoder)
     data = csv_bytes(
@@ -268,7 +274,8 @@ def test_preview_uses_geocoder_only_when_asked(nominatim):
 
 
 def test_failing_geocoder_in_preview_loses_no_row(nominatim):
-    """With the geocoder down every row is still in the preview, as needs_location."""
+    """With the geocoder down every row is still in the preview, as needs_location
+    (SECURITY row 34)."""
     nominatim.mode = "503"
     geocoder, _ = _geocoder(nominatim)
     data = csv_bytes([(f"T{i}", f"Jl. {i}") for i in range(5)], header=("nama", "alamat"))

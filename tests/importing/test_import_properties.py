@@ -33,21 +33,23 @@ def _answer(filename: str, data: bytes):
 @SETTINGS
 @given(st.binary(max_size=10_000))
 def test_random_bytes_only_raise_validation_errors(data):
-    """Random bytes as CSV: a clean Preview or a CsvValidationError/ImportRejected, nothing else."""
+    """Random bytes as CSV: a clean Preview or a CsvValidationError/ImportRejected, nothing else
+    (SECURITY row 19)."""
     _answer("upload.csv", data)
 
 
 @SETTINGS
 @given(st.binary(max_size=2_000))
 def test_random_bytes_behind_zip_magic_only_raise_validation_errors(data):
-    """Random bytes after the ZIP magic (read as XLSX) only raise the typed error."""
+    """Random bytes after the ZIP magic (read as XLSX) only raise the typed error
+    (SECURITY row 19)."""
     _answer("upload.xlsx", b"PK\x03\x04" + data)
 
 
 @SETTINGS
 @given(st.binary(max_size=3_000), st.sampled_from([b"\xef\xbb\xbf", b"nama;lintang;bujur\n"]))
 def test_random_bytes_after_plausible_start(data, prefix):
-    """Random bytes after a BOM or a real header only raise the typed error."""
+    """Random bytes after a BOM or a real header only raise the typed error (SECURITY row 19)."""
     _answer("upload.csv", prefix + data)
 
 
@@ -81,7 +83,8 @@ hostile_text = st.one_of(
 @SETTINGS
 @given(st.lists(st.lists(hostile_text, min_size=8, max_size=8), min_size=1, max_size=15))
 def test_hostile_cells_in_csv(rows):
-    """Hostile text in every cell of a well-formed CSV never escapes as an unexpected exception."""
+    """Hostile text in every cell of a well-formed CSV never escapes as an unexpected exception
+    (SECURITY row 19)."""
     for sep in (",", ";"):
         _answer("upload.csv", csv_bytes(rows, sep=sep))
 
@@ -89,7 +92,8 @@ def test_hostile_cells_in_csv(rows):
 @SETTINGS
 @given(st.lists(st.lists(hostile_text, min_size=8, max_size=8), min_size=1, max_size=8))
 def test_hostile_cells_in_xlsx(rows):
-    """Hostile text in an openpyxl-made workbook never escapes as an unexpected exception."""
+    """Hostile text in an openpyxl-made workbook never escapes as an unexpected exception
+    (SECURITY row 19)."""
     # openpyxl refuses control characters when writing; such files cannot be made this way.
     clean = [[ILLEGAL_CHARACTERS_RE.sub("", c) for c in row] for row in rows]
     _answer("upload.xlsx", xlsx_bytes(clean))
@@ -101,7 +105,8 @@ finite_or_not = st.floats(allow_nan=True, allow_infinity=True)
 @SETTINGS
 @given(finite_or_not, finite_or_not)
 def test_coordinates_accepted_iff_finite_and_in_indonesia(lat, lon):
-    """A lat/lon pair is accepted iff both are finite and inside the Indonesia box."""
+    """A lat/lon pair is accepted iff both are finite and inside the Indonesia box
+    (SECURITY row 21)."""
 
     def cell(value: float) -> str:
         return f"{value:.6f}" if math.isfinite(value) else str(value)
@@ -121,7 +126,8 @@ def test_coordinates_accepted_iff_finite_and_in_indonesia(lat, lon):
 @SETTINGS
 @given(finite_or_not, finite_or_not)
 def test_raw_float_reprs_never_smuggle_non_finite_values(lat, lon):
-    """Python's float repr (1e-05, inf, nan) is accepted only as a finite in-box coordinate."""
+    """Python's float repr (1e-05, inf, nan) is accepted only as a finite in-box coordinate
+    (SECURITY row 21)."""
     data = csv_bytes([("A", repr(lat), repr(lon))], header=("nama", "lintang", "bujur"))
     row = preview_file("up.csv", data).rows[0]
     if row.ok:

@@ -78,7 +78,8 @@ def _plan(plan_id: int) -> Plan:
 
 
 def test_rq_job_runs_in_a_worker_to_done(app, office_data, make_plan_for):
-    """Enqueue with a deterministic id and a timeout above the limit; a burst worker solves."""
+    """Enqueue with a deterministic id and a timeout above the limit; a burst worker solves
+    (SECURITY row 40)."""
     from rq.job import Job
 
     plan = make_plan_for(1)
@@ -103,7 +104,8 @@ def test_rq_job_runs_in_a_worker_to_done(app, office_data, make_plan_for):
 
 
 def test_killed_worker_is_reconciled_and_a_retry_succeeds(app, office_data, make_plan_for):
-    """SIGKILL mid-solve: the reconciler fails job and plan; a new solve then finishes."""
+    """SIGKILL mid-solve: the reconciler fails job and plan; a new solve then finishes
+    (SECURITY row 39)."""
     plan = make_plan_for(40)
     plan_id = plan.id
     job_id = service.start_solve(plan, office_data["user"]).id
@@ -145,7 +147,8 @@ def test_killed_worker_is_reconciled_and_a_retry_succeeds(app, office_data, make
 
 
 def test_redis_down_fails_fast_with_503_and_changes_nothing(app, office_data, make_plan_for):
-    """A closed port: QueueUnavailable (503) in under 3 s; the plan stays draft, no job row."""
+    """A closed port: QueueUnavailable (503) in under 3 s; the plan stays draft, no job row
+    (SECURITY row 45)."""
     app.config["REDIS_URL"] = "redis://127.0.0.1:1/0"
     plan = make_plan_for(1)
     version = plan.version_id

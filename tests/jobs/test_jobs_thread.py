@@ -108,7 +108,8 @@ def test_cancel_a_queued_job_restores_the_plan(office_data, make_plan_for, monke
 
 
 def test_reconciler_fails_stale_jobs_and_a_retry_works(office_data, make_plan_for, app):
-    """A running job without heartbeat is failed with its plan; a new solve then succeeds."""
+    """A running job without heartbeat is failed with its plan; a new solve then succeeds
+    (SECURITY row 39)."""
     plan = make_plan_for(1)
     old = utcnow() - timedelta(minutes=10)
     job = SolveJob(
@@ -143,7 +144,7 @@ def test_reconciler_fails_stale_jobs_and_a_retry_works(office_data, make_plan_fo
 
 
 def test_reconcile_command_reports_failed_jobs(runner, office_data, make_plan_for):
-    """``flask reconcile-jobs`` marks stale jobs failed and says how many."""
+    """``flask reconcile-jobs`` marks stale jobs failed and says how many (SECURITY row 39)."""
     plan = make_plan_for(1)
     old = utcnow() - timedelta(hours=1)
     db.session.add(
@@ -162,7 +163,8 @@ def test_reconcile_command_reports_failed_jobs(runner, office_data, make_plan_fo
 
 
 def test_solver_exception_fails_the_job_cleanly(office_data, make_plan_for, app, monkeypatch):
-    """An exception inside the solve fails the job with a message; the plan is failed."""
+    """An exception inside the solve fails the job with a message; the plan is failed
+    (SECURITY row 42)."""
     import outreach.jobs.runner as runner_module
 
     def broken(*a, **k):
@@ -178,7 +180,8 @@ def test_solver_exception_fails_the_job_cleanly(office_data, make_plan_for, app,
 
 
 def test_worker_thread_survives_a_crashing_job(office_data, make_plan_for, monkeypatch):
-    """A job that raises inside the solver fails; the same worker thread runs the next one."""
+    """A job that raises inside the solver fails; the same worker thread runs the next one
+    (SECURITY row 42)."""
     import outreach.jobs.runner as runner_module
 
     real_solve = runner_module.solve
@@ -203,7 +206,8 @@ def test_worker_thread_survives_a_crashing_job(office_data, make_plan_for, monke
 
 
 def test_rq_failure_callback_fails_the_job_and_plan(office_data, make_plan_for, app):
-    """RQ's failure callback (e.g. a job timeout) marks the row and the plan failed."""
+    """RQ's failure callback (e.g. a job timeout) marks the row and the plan failed
+    (SECURITY rows 39 and 40)."""
     from types import SimpleNamespace
 
     from outreach.jobs import worker

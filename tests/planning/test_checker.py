@@ -63,7 +63,7 @@ def test_valid_plan_passes(planned):
 
 
 def test_duplicate_visit_is_caught(planned):
-    """The same visit twice in a route is reported."""
+    """The same visit twice in a route is reported (SECURITY row 43)."""
     p, result = planned
     route = result.routes[0]
     bad = R(result, routes=(R(route, stops=route.stops + (route.stops[0],)),))
@@ -71,7 +71,7 @@ def test_duplicate_visit_is_caught(planned):
 
 
 def test_persons_beyond_demand_are_caught(planned):
-    """Serving more persons than wait at a site is reported."""
+    """Serving more persons than wait at a site is reported (SECURITY row 43)."""
     p, result = planned
     k = next(i for i, s in enumerate(result.routes[0].stops) if s.site_id == "B")
     stop = result.routes[0].stops[k]
@@ -82,7 +82,7 @@ def test_persons_beyond_demand_are_caught(planned):
 
 
 def test_window_violation_is_caught(planned):
-    """Moving B's visit after its 11:00 closing time is reported."""
+    """Moving B's visit after its 11:00 closing time is reported (SECURITY row 43)."""
     p, result = planned
     k = next(i for i, s in enumerate(result.routes[0].stops) if s.site_id == "B")
     stop = result.routes[0].stops[k]
@@ -122,7 +122,7 @@ def test_arriving_faster_than_travel_allows_is_caught(planned):
 
 
 def test_reported_distance_must_match(planned):
-    """A route claiming fewer metres than recomputed is reported."""
+    """A route claiming fewer metres than recomputed is reported (SECURITY row 43)."""
     p, result = planned
     route = result.routes[0]
     bad = R(result, routes=(R(route, distance_m=route.distance_m - 100),))
@@ -130,7 +130,7 @@ def test_reported_distance_must_match(planned):
 
 
 def test_cards_over_team_capacity_are_caught(planned):
-    """Printing more than the team carries per day is reported."""
+    """Printing more than the team carries per day is reported (SECURITY row 43)."""
     p, result = planned
     tight = R(p, teams=(R(p.teams[0], cards_per_day=4),))
     assert "CARDS" in codes(tight, result)
@@ -188,7 +188,7 @@ def test_route_on_a_day_off_is_caught(planned):
 
 
 def test_unserved_accounting_is_checked(planned):
-    """Dropping a stop without reporting it as unserved is caught."""
+    """Dropping a stop without reporting it as unserved is caught (SECURITY row 43)."""
     p, result = planned
     route = result.routes[0]
     bad = R(result, routes=(R(route, stops=route.stops[1:]),))

@@ -35,7 +35,8 @@ from .builders import MONDAY, at, problem, site, team
     ],
 )
 def test_location_rejects_bad_coordinates(lat, lon, message):
-    """NaN, infinite, out-of-range or non-numeric coordinates are rejected by name."""
+    """NaN, infinite, out-of-range or non-numeric coordinates are rejected by name
+    (SECURITY row 42)."""
     with pytest.raises(ValueError, match=message):
         Location(lat, lon)
 
@@ -47,13 +48,15 @@ def test_site_rejects_negative_demand():
 
 
 def test_site_rejects_demand_beyond_32_bits():
-    """Values at or above 2**31 are rejected before they reach the solver."""
+    """Values at or above 2**31 are rejected before they reach the solver
+    (SECURITY rows 23 and 42)."""
     with pytest.raises(ValueError, match=r"demand\[ktp_record\]: must be <= 2147483647"):
         site("S1", demand={Service.KTP_RECORD: 2**31})
 
 
 def test_site_rejects_total_demand_beyond_32_bits():
-    """Individually valid counts whose total overflows 32 bits are rejected too."""
+    """Individually valid counts whose total overflows 32 bits are rejected too
+    (SECURITY row 42)."""
     with pytest.raises(ValueError, match=r"demand \(total persons\)"):
         site("S1", demand={Service.KTP_RECORD: 2**30, Service.KIA: 2**30})
 
@@ -129,7 +132,7 @@ def test_problem_rejects_duplicate_ids_and_bad_locks():
 
 
 def test_problem_rejects_service_rate_beyond_32_bits():
-    """Per-person rates are integers below 2**31."""
+    """Per-person rates are integers below 2**31 (SECURITY row 42)."""
     with pytest.raises(ValueError, match=r"seconds_per_person\[kia\]"):
         problem([site("S1")], [team("T1")], seconds_per_person={Service.KIA: 2**31})
 

@@ -109,7 +109,7 @@ def problems(draw):
 )
 @given(problems())
 def test_every_plan_passes_the_checker(p):
-    """For random small problems, the plan is feasible and independently valid."""
+    """For random small problems, the plan is feasible and independently valid (SECURITY row 43)."""
     result = solve(p, SolveParams(time_limit_s=0.5, metaheuristic="GREEDY_DESCENT"))
     assert result.status != "ROUTING_INVALID"
     assert check(p, result) == []

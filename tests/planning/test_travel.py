@@ -53,7 +53,7 @@ def test_unknown_profile_is_rejected():
 
 
 def test_invalid_detour_is_rejected():
-    """A detour below 1 or NaN is a configuration error."""
+    """A detour below 1 or NaN is a configuration error (SECURITY row 42)."""
     with pytest.raises(ValueError, match="detour"):
         GreatCircleTravel(detour=0.9)
     with pytest.raises(ValueError, match="detour"):
@@ -88,7 +88,7 @@ def test_explicit_matrix_maps_places_to_rows():
 
 
 def test_explicit_matrix_rejects_bad_values_and_unknown_places():
-    """Negative or non-finite values and unknown places are refused."""
+    """Negative or non-finite values and unknown places are refused (SECURITY row 42)."""
     with pytest.raises(ValueError, match=r"within \[0, 2\*\*31\)"):
         ExplicitMatrix(index={}, distance_m=[[0, -1], [1, 0]], duration_s=[[0, 1], [1, 0]])
     with pytest.raises(ValueError, match="NaN"):

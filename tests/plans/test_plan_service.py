@@ -88,7 +88,8 @@ def test_violation_text_falls_back_to_ids_and_stays_compatible():
 
 
 def test_stale_expected_version_raises_conflict(solved_plan):
-    """A second coordinator saving with an old version gets PlanConflict, not an overwrite."""
+    """A second coordinator saving with an old version gets PlanConflict, not an overwrite
+    (SECURITY row 37)."""
     stop, team_id, day = _other_slot(solved_plan)
     stale = solved_plan.version_id
     service.lock_stop(solved_plan, stop.id, expected_version=stale)
@@ -99,7 +100,8 @@ def test_stale_expected_version_raises_conflict(solved_plan):
 
 
 def test_concurrent_sessions_conflict_on_commit(app, solved_plan):
-    """Two sessions hold the same version: the later commit raises PlanConflict."""
+    """Two sessions hold the same version: the later commit raises PlanConflict
+    (SECURITY row 37)."""
     ours = db.session()
     ours.expire_on_commit = False  # keep our (soon stale) copy of the plan in memory
     try:
@@ -217,7 +219,8 @@ def test_publish_records_cancelled_and_added_visits(solved_plan, office_data):
 
 
 def test_publish_is_atomic_when_a_flush_fails_midway(solved_plan):
-    """A failure while flushing the publication writes nothing and leaves the status."""
+    """A failure while flushing the publication writes nothing and leaves the status
+    (SECURITY row 36)."""
     version = solved_plan.version_id
 
     def boom(session, flush_context, instances):
@@ -241,7 +244,7 @@ def test_publish_is_atomic_when_a_flush_fails_midway(solved_plan):
 
 
 def test_publish_with_stale_version_is_a_conflict(solved_plan):
-    """Publishing an outdated view of the plan is refused with 409."""
+    """Publishing an outdated view of the plan is refused with 409 (SECURITY row 37)."""
     with pytest.raises(service.PlanConflict):
         service.publish(solved_plan, None, solved_plan.version_id - 1)
 

@@ -28,6 +28,7 @@ from outreach.models import (
     VisitRequest,
 )
 from outreach.public.requests import (
+    CODE_BITS,
     CONSENT_VERSION,
     new_status_code,
     normalise_nik,
@@ -48,7 +49,10 @@ NIK = "1271014107500001"  # Medan (12.71.01), a woman born 1 July 1950
 NOTES = "ZZNOTESZZ Ibu terbaring di kamar belakang"
 KELURAHAN = "ZZKELZZ Pasar Baru"
 SENTINELS = (REQUESTER, PERSON, PHONE, PHONE_STORED, ADDRESS, NIK, NOTES, KELURAHAN)
-CODE_RE = re.compile(r"JB(?:-[0-9A-HJKMNP-TV-Z]{4}){4}")
+CODE_RE = re.compile(r"JB(?:-[0-9A-HJKMNP-TV-Z]{5}){4}-[0-9A-HJKMNP-TV-Z]{6}")
+# A status code of this release (130 bits) and one of the first release (80 bits), canonical.
+CODE = "JB-10ABC-D01EF-GHJKM-NPQRS-TVWXYZ"
+LEGACY_CODE = "JB-10AB-CD01-EFGH-JKMN"
 
 
 @pytest.fixture
@@ -121,7 +125,8 @@ def code_from_done_page(client, resp) -> str:
 
 
 def test_form_is_indonesian_with_consent_notice_and_honeypot(app, client, office):
-    """The form opens in Bahasa Indonesia with the consent notice, version and retention."""
+    """The form opens in Bahasa Indonesia with the consent notice, version and retention, and
+    is never cached (SECURITY rows 32, 51)."""
     resp = client.get("/o/kota-medan/home-visit")
     html = html_of(resp)
     assert resp.status_code == 200
@@ -164,7 +169,8 @@ def test_unknown_office_is_404(app, client, office):
 
 
 def test_valid_request_is_stored_with_consent_and_only_the_code_hash(app, client, office):
-    """Everything typed is stored, with the consent version and time; the code only hashed."""
+    """Everything typed is stored, with the consent version and time; the code only hashed
+    (SECURITY rows 15, 50, 51)."""
     before = datetime.now(UTC)
     resp = submit(client)
     code = code_from_done_page(client, resp)
@@ -202,6 +208,7 @@ def test_valid_request_is_stored_with_consent_and_only_the_code_hash(app, client
 
 
 def test_done_page_shows_the_code_again_after_a_reload(app, client, office):
+    """The page with the code is shown again on reload and never cached (SECURITY row 32)."""
     resp = submit(client)
     code = code_from_done_page(client, resp)
     again = client.get(resp.headers["Location"])
@@ -387,6 +394,7 @@ def test_phone_rules():
 
 
 def test_honeypot_stores_nothing_but_answers_like_a_success(app, client, office):
+    """A bot that fills the honeypot gets a success page and stores nothing (SECURITY row 33)."""
     resp = submit(client, website="http://spam.example")
     assert resp.status_code == 303
     assert resp.headers["Location"].endswith("/o/kota-medan/home-visit/done")
@@ -398,6 +406,7 @@ def test_honeypot_stores_nothing_but_answers_like_a_success(app, client, office)
 
 
 def test_no_log_record_holds_personal_data(app, client, office, caplog):
+    """No log line holds a name, phone, address, NIK, note or the code (SECURITY row 50)."""
     office.requires_nik = True
     db.session.commit()
     caplog.set_level(logging.DEBUG)
@@ -413,43 +422,71 @@ def test_no_log_record_holds_personal_data(app, client, office, caplog):
 # ------------------------------------------------------------------------------ status codes
 
 
-def test_status_codes_are_random_80_bit_crockford():
+def test_status_codes_are_random_130_bit_crockford():
+    """Status codes carry at least 128 random bits from secrets (SECURITY row 15)."""
+    assert CODE_BITS >= 128
     codes = {new_status_code() for _ in range(2000)}
     assert len(codes) == 2000
     assert all(CODE_RE.fullmatch(c) for c in codes)
-    # 16 characters of 32 symbols = 80 bits; every symbol shows up.
-    assert {ch for c in codes for ch in c[3:].replace("-", "")} == set(
-        "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-    )
+    symbols = [c[3:].replace("-", "") for c in codes]
+    # 26 characters of 32 symbols = 130 bits: every position takes every symbol, the first too
+    # (a number drawn with fewer bits would leave the leading character at 0).
+    assert {len(raw) for raw in symbols} == {26} and 26 * 5 >= 128
+    alphabet = set("0123456789ABCDEFGHJKMNPQRSTVWXYZ")
+    assert {raw[0] for raw in symbols} == alphabet
+    assert {ch for raw in symbols for ch in raw} == alphabet
 
 
 @pytest.mark.parametrize(
     "typed",
     [
-        "JB-10AB-CD01-EFGH-JKMN",
-        "jb-10ab-cd01-efgh-jkmn",
-        "jb 10ab cd01 efgh jkmn",
-        "JB-lOAB-CDOI-EFGH-JKMN",  # l/I for 1, O for 0
-        "10ABCD01EFGHJKMN",  # without the prefix
-        " JB–10AB–CD01–EFGH–JKMN ",  # typographic dashes
+        CODE,
+        CODE.lower(),
+        "jb 10abc d01ef ghjkm npqrs tvwxyz",
+        "JB-lOABC-DOIEF-GHJKM-NPQRS-TVWXYZ",  # l/I for 1, O for 0
+        "10ABCD01EFGHJKMNPQRSTVWXYZ",  # without the prefix or dashes
+        "JB10ABCD01EFGHJKMNPQRSTVWXYZ",
+        "JB-10AB-CD01-EFGH-JKMN-PQRS-TVWX-YZ",  # grouped differently
+        " JB–10ABC–D01EF–GHJKM–NPQRS–TVWXYZ ",  # typographic dashes
     ],
 )
 def test_typed_codes_are_normalised(typed):
-    assert normalise_status_code(typed) == "JB-10AB-CD01-EFGH-JKMN"
-    assert status_code_hash(typed) == hashlib.sha256(b"JB-10AB-CD01-EFGH-JKMN").hexdigest()
+    """Case, spaces, dashes and look-alike letters do not matter (SECURITY row 15)."""
+    assert normalise_status_code(typed) == CODE
+    assert status_code_hash(typed) == hashlib.sha256(CODE.encode()).hexdigest()
 
 
 @pytest.mark.parametrize(
-    "typed", ["", "JB-10AB", "JB-10AB-CD01-EFGH-JKMU", "XX-10AB-CD01-EFGH-JKMN"]
+    "typed", [LEGACY_CODE, "jb 10ab cd01 efgh jkmn", "JB-lOAB-CDOI-EFGH-JKMN", "10ABCD01EFGHJKMN"]
+)
+def test_first_release_codes_keep_their_hash(typed):
+    """An 80-bit code handed out before the switch keeps its canonical form and stored hash, so
+    the resident's link still works; new codes are never made this short (SECURITY row 15)."""
+    assert normalise_status_code(typed) == LEGACY_CODE
+    assert status_code_hash(typed) == hashlib.sha256(LEGACY_CODE.encode()).hexdigest()
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [
+        "",
+        "JB-10AB",
+        CODE[:-1],  # 25 characters
+        CODE + "Z",  # 27 characters
+        CODE[:-1] + "U",  # U is not a Crockford symbol
+        "XX" + CODE[2:],
+        "JB-10AB-CD01-EFGH-JKM",  # 15 characters
+    ],
 )
 def test_malformed_codes_are_refused(typed):
+    """Anything but 26 (or, from the first release, 16) symbols is not a code (SECURITY row 15)."""
     assert normalise_status_code(typed) is None
 
 
 # ------------------------------------------------------------------------------ status page
 
 
-def make_request(office, code="JB-10AB-CD01-EFGH-JKMN", **kw) -> VisitRequest:
+def make_request(office, code=CODE, **kw) -> VisitRequest:
     req = VisitRequest(
         office_id=office.id,
         token_hash=status_code_hash(code),
@@ -481,10 +518,13 @@ def assert_no_pii(html: str) -> None:
 
 
 def test_status_page_by_code_shows_status_and_no_personal_data(app, client, office):
+    """The status page shows the state only, no personal data, and is never cached
+    (SECURITY rows 14, 15, 32)."""
     make_request(office)
     resp = client.get("/request-status")
     assert resp.status_code == 200 and 'name="code"' in html_of(resp)
-    resp = client.post("/request-status", data={"code": "jb lOab cdoi efgh jkmn"})
+    assert "JB-XXXXX-XXXXX-XXXXX-XXXXX-XXXXXX" in html_of(resp)  # the hint shows the new form
+    resp = client.post("/request-status", data={"code": "jb lOabc doief ghjkm npqrs tvwxyz"})
     html = html_of(resp)
     assert resp.status_code == 200
     assert resp.headers["Cache-Control"] == "no-store"
@@ -494,9 +534,19 @@ def test_status_page_by_code_shows_status_and_no_personal_data(app, client, offi
     assert_no_pii(html)
 
 
+def test_status_page_finds_a_first_release_code(app, client, office):
+    """A request made with an 80-bit code is still found by it (SECURITY rows 14, 15)."""
+    make_request(office, code=LEGACY_CODE)
+    resp = client.post("/request-status", data={"code": LEGACY_CODE.lower()})
+    assert resp.status_code == 200
+    assert "hv-result-received" in html_of(resp)
+    assert_no_pii(html_of(resp))
+
+
 def test_status_page_unknown_and_malformed_codes(app, client, office):
+    """An unknown code is a 404 without data, a malformed one a 400 (SECURITY rows 14, 15)."""
     make_request(office)
-    unknown = client.post("/request-status", data={"code": "JB-0000-0000-0000-0000"})
+    unknown = client.post("/request-status", data={"code": "JB-00000-00000-00000-00000-000000"})
     assert unknown.status_code == 404
     html = html_of(unknown)
     assert 'id="hv-not-found"' in html and "hv-result" not in html
@@ -507,6 +557,7 @@ def test_status_page_unknown_and_malformed_codes(app, client, office):
 
 
 def test_status_page_shows_the_planned_day_of_an_accepted_request(app, client, office):
+    """The planned day is shown, and still no personal data (SECURITY row 14)."""
     hs = make_hotspot(office, kind=HotspotKind.HOME, name="Kunjungan rumah #1", demand={})
     make_request(office, status=RequestStatus.ACCEPTED, hotspot_id=hs.id)
     plan = make_plan(office)
@@ -528,7 +579,7 @@ def test_status_page_shows_the_planned_day_of_an_accepted_request(app, client, o
         )
 
     # Not yet on a published schedule.
-    html = html_of(client.post("/request-status", data={"code": "JB-10AB-CD01-EFGH-JKMN"}))
+    html = html_of(client.post("/request-status", data={"code": CODE}))
     assert "hv-result-accepted" in html
     assert (
         indonesian(
@@ -541,7 +592,7 @@ def test_status_page_shows_the_planned_day_of_an_accepted_request(app, client, o
     visit(today + timedelta(days=2), cancelled=True)  # cancelled
     visit(today + timedelta(days=5))
     db.session.commit()
-    html = html_of(client.post("/request-status", data={"code": "JB-10AB-CD01-EFGH-JKMN"}))
+    html = html_of(client.post("/request-status", data={"code": CODE}))
     with app.test_request_context("/"), force_locale("id"):
         from flask_babel import format_date
 
@@ -553,8 +604,9 @@ def test_status_page_shows_the_planned_day_of_an_accepted_request(app, client, o
 
 
 def test_status_page_shows_the_translated_rejection_reason(app, client, office):
+    """The rejection reason is shown, and still no personal data (SECURITY row 14)."""
     make_request(office, status=RequestStatus.REJECTED, rejection_reason="outside_area")
-    html = html_of(client.post("/request-status", data={"code": "JB-10AB-CD01-EFGH-JKMN"}))
+    html = html_of(client.post("/request-status", data={"code": CODE}))
     assert "hv-result-rejected" in html
     assert indonesian(app, "The address is outside this office's area") in html.replace(
         "&#39;", "'"
@@ -573,6 +625,8 @@ def test_anonymous_read_back_by_id_is_impossible(app, client, office):
 
 
 def test_home_visit_posts_are_rate_limited_with_a_friendly_page(app_config, request):
+    """N+1 posts from one address get a friendly 429 page; others may still send
+    (SECURITY row 33)."""
     app_config.update(RATELIMIT_ENABLED=True, HOME_VISIT_RATE_LIMIT="2 per hour")
     app = request.getfixturevalue("app")
     office = request.getfixturevalue("office")
@@ -597,7 +651,8 @@ def test_home_visit_posts_are_rate_limited_with_a_friendly_page(app_config, requ
 @pytest.mark.parametrize("hops", [0, 1])
 def test_behind_a_proxy_each_resident_has_their_own_limit(app_config, request, hops):
     """With PROXY_FIX_X_FOR=1 the limit counts the client from X-Forwarded-For (residents
-    behind one reverse proxy are not counted together); with 0 a forged header changes nothing."""
+    behind one reverse proxy are not counted together); with 0 a forged header changes nothing
+    (SECURITY row 33)."""
     app_config.update(
         RATELIMIT_ENABLED=True, HOME_VISIT_RATE_LIMIT="1 per hour", PROXY_FIX_X_FOR=hops
     )
@@ -616,6 +671,8 @@ def test_behind_a_proxy_each_resident_has_their_own_limit(app_config, request, h
 
 
 def test_status_lookups_are_rate_limited(app_config, request):
+    """Guessing codes is slowed down: N+1 look-ups from one address get 429
+    (SECURITY rows 15, 33)."""
     app_config.update(RATELIMIT_ENABLED=True, REQUEST_STATUS_RATE_LIMIT="3 per hour")
     app = request.getfixturevalue("app")
     request.getfixturevalue("office")
@@ -635,7 +692,8 @@ def test_status_lookups_are_rate_limited(app_config, request):
 
 
 def test_form_works_with_csrf_on(csrf_app, office):
-    """Residents have no account: the CSRF token rides on the anonymous session."""
+    """Residents have no account: the CSRF token rides on the anonymous session
+    (SECURITY row 16)."""
     client = csrf_app.test_client()
     assert client.post("/o/kota-medan/home-visit", data=form_data()).status_code == 400
     html = html_of(client.get("/o/kota-medan/home-visit"))

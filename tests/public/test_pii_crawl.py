@@ -128,7 +128,7 @@ def planted(app, client, caplog):
     )
     assert resp.status_code == 200
     body = resp.get_data(as_text=True)
-    code = re.search(r"JB(?:-[0-9A-Z]{4}){4}", body).group(0)
+    code = re.search(r"JB(?:-[0-9A-Z]{5}){4}-[0-9A-Z]{6}", body).group(0)
     req = db.session.scalars(sa.select(VisitRequest)).one()
     assert (req.nik, req.address) == (NIK, ADDRESS)  # the sentinels really were stored
 
@@ -155,6 +155,8 @@ def planted(app, client, caplog):
 
 
 def test_no_public_url_shows_personal_data(app, client, planted, caplog):
+    """Crawl every public page, calendar, map and JSON: no planted PII anywhere
+    (SECURITY row 14)."""
     endpoints = public_endpoints(app)
     adapter = app.url_map.bind("localhost")
     queue = deque(sorted(seeded_urls(app)) + ["/"])

@@ -29,8 +29,9 @@ def coord(client, office):
 
 @pytest.fixture
 def coordinator(app):
-    """A coordinator named "koordinator" (password ``PASSWORD``) of no office."""
-    user = make_user(Role.COORDINATOR, username="koordinator")
+    """A coordinator named "koordinator" (password ``PASSWORD``) of an office of their own
+    (a coordinator always has an office: tests/web/test_tenancy.py)."""
+    user = make_user(Role.COORDINATOR, username="koordinator", office_id=make_office().id)
     db.session.commit()
     return user
 

@@ -15,7 +15,7 @@ from tests.factories import form_login, make_solved_plan, make_user
 # Blueprints whose views may be open, each view still marked with roles.public_view.
 OPEN_BLUEPRINTS = {"public", "auth"}
 # Views outside those blueprints that are open on purpose (keep this list short).
-OPEN_ELSEWHERE = {"static", "api.health"}
+OPEN_ELSEWHERE = {"static", "api.health", "ops.healthz", "ops.readyz"}
 SKIP_METHODS = {"HEAD", "OPTIONS"}
 
 
@@ -37,7 +37,8 @@ def call(client, method: str, url: str):
 
 
 def test_every_coordinator_url_redirects_anonymous_to_login(app, client):
-    """Every coord.* endpoint, for every method, sends an anonymous user to the login page."""
+    """Every coord.* endpoint, for every method, sends an anonymous user to the login page
+    (SECURITY row 12)."""
     rules = rules_of(app, "coord.")
     assert len(rules) >= 1
     wrong = []
@@ -51,7 +52,8 @@ def test_every_coordinator_url_redirects_anonymous_to_login(app, client):
 
 
 def test_every_coordinator_url_forbids_field_users(app, client):
-    """Every coord.* endpoint, for every method, answers 403 to a field team member."""
+    """Every coord.* endpoint, for every method, answers 403 to a field team member
+    (SECURITY row 12)."""
     make_user(Role.FIELD, username="petugas")
     db.session.commit()
     form_login(client, "petugas")
@@ -65,7 +67,7 @@ def test_every_coordinator_url_forbids_field_users(app, client):
 
 
 def test_every_field_url_needs_login(app, client):
-    """Every field.* endpoint sends an anonymous user to the login page."""
+    """Every field.* endpoint sends an anonymous user to the login page (SECURITY row 12)."""
     wrong = []
     for rule in rules_of(app, "field."):
         for method in sorted(rule.methods - SKIP_METHODS):
@@ -88,7 +90,8 @@ def _protection(app, endpoint: str) -> str | None:
 
 
 def test_every_view_is_protected_or_marked_public(app):
-    """Each endpoint is behind a role check (blueprint or view) or explicitly public_view."""
+    """Each endpoint is behind a role check (blueprint or view) or explicitly public_view
+    (SECURITY row 12)."""
     unprotected = [
         endpoint
         for endpoint in app.view_functions
@@ -98,7 +101,8 @@ def test_every_view_is_protected_or_marked_public(app):
 
 
 def test_public_views_are_only_where_allowed(app):
-    """Views marked public live in the public/auth blueprints or on the short allowlist."""
+    """Views marked public live in the public/auth blueprints or on the short allowlist
+    (SECURITY row 12)."""
     stray = [
         endpoint
         for endpoint in app.view_functions
@@ -111,7 +115,7 @@ def test_public_views_are_only_where_allowed(app):
 
 
 def test_protected_blueprints_exclude_anonymous_roles(app):
-    """The coordinator blueprint admits only coordinators and admins."""
+    """The coordinator blueprint admits only coordinators and admins (SECURITY row 12)."""
     assert set(app.blueprints["coord"].jb_roles) == {Role.COORDINATOR, Role.ADMIN}
 
 
@@ -126,9 +130,9 @@ def _row_counts() -> dict[str, int]:
 
 
 def test_get_requests_change_no_rows(app, client):
-    """No GET endpoint adds or deletes rows, even for a logged-in coordinator."""
-    make_solved_plan(4, teams=1, days=1)
-    make_user(Role.COORDINATOR, username="koordinator")
+    """No GET endpoint adds or deletes rows, even for a logged-in coordinator (SECURITY row 16)."""
+    plan = make_solved_plan(4, teams=1, days=1)
+    make_user(Role.COORDINATOR, username="koordinator", office_id=plan.office_id)
     db.session.commit()
     form_login(client, "koordinator")
     before = _row_counts()

@@ -16,7 +16,7 @@ from outreach.auth.passwords import PasswordRejected, password_problems
 from outreach.auth.views import safe_next
 from outreach.extensions import db
 from outreach.models import AuditEvent, Role, User, UserSession, utcnow
-from tests.factories import PASSWORD, make_user, post_login
+from tests.factories import PASSWORD, make_office, make_user, post_login
 
 COOKIE = "session"
 
@@ -77,7 +77,7 @@ def test_field_login_lands_on_team_page(client, field_user):
 
 
 def test_wrong_password_is_refused(client, coordinator):
-    """A wrong password gives 401 with a generic message and no session."""
+    """A wrong password gives 401 with a generic message and no session (SECURITY row 1)."""
     resp = post_login(client, "koordinator", "not the password")
     assert resp.status_code == 401
     assert translated(client, "Wrong username or password.") in resp.get_data(as_text=True)
@@ -85,7 +85,7 @@ def test_wrong_password_is_refused(client, coordinator):
 
 
 def test_unknown_user_gets_the_same_answer(client, coordinator):
-    """An unknown username gets the same status and message as a wrong password."""
+    """An unknown username gets the same status and message as a wrong password (SECURITY row 1)."""
     known = post_login(client, "koordinator", "wrong-password-1")
     unknown = post_login(client, "nobody-here", "wrong-password-1")
     assert known.status_code == unknown.status_code == 401
@@ -95,7 +95,8 @@ def test_unknown_user_gets_the_same_answer(client, coordinator):
 
 
 def test_inactive_user_cannot_log_in(client, coordinator):
-    """A deactivated account with the right password is refused like a wrong password."""
+    """A deactivated account with the right password is refused like a wrong password
+    (SECURITY row 6)."""
     coordinator.active = False
     db.session.commit()
     assert post_login(client, "koordinator").status_code == 401
@@ -103,7 +104,7 @@ def test_inactive_user_cannot_log_in(client, coordinator):
 
 
 def test_logout_revokes_copied_cookie(client, coordinator):
-    """A cookie copied before logout no longer authenticates after logout."""
+    """A cookie copied before logout no longer authenticates after logout (SECURITY row 5)."""
     post_login(client, "koordinator")
     stolen = client.get_cookie(COOKIE).value
     resp = client.post("/logout")
@@ -119,14 +120,14 @@ def test_logout_revokes_copied_cookie(client, coordinator):
 
 
 def test_logout_by_get_does_nothing(client, coordinator):
-    """GET /logout is not allowed and leaves the session alive."""
+    """GET /logout is not allowed and leaves the session alive (SECURITY rows 5 and 16)."""
     post_login(client, "koordinator")
     assert client.get("/logout").status_code == 405
     assert client.get("/coord/").status_code == 200
 
 
 def test_session_fixation_prevented(client, coordinator):
-    """Login issues a new session cookie; the pre-login cookie stays anonymous."""
+    """Login issues a new session cookie; the pre-login cookie stays anonymous (SECURITY row 4)."""
     client.get("/login?lang=en")  # puts something in the pre-login session
     before = client.get_cookie(COOKIE).value
     post_login(client, "koordinator")
@@ -137,7 +138,7 @@ def test_session_fixation_prevented(client, coordinator):
 
 
 def test_each_login_gets_its_own_server_session(app, coordinator):
-    """Two logins create two server-side session rows storing only hashes."""
+    """Two logins create two server-side session rows storing only hashes (SECURITY row 5)."""
     c1, c2 = app.test_client(), app.test_client()
     post_login(c1, "koordinator")
     post_login(c2, "koordinator")
@@ -148,7 +149,8 @@ def test_each_login_gets_its_own_server_session(app, coordinator):
 
 
 def test_lockout_after_max_failures(app, client, coordinator, caplog):
-    """After N failures the N+1th attempt is 429 even with the right password, and logged."""
+    """After N failures the N+1th attempt is 429 even with the right password, and logged
+    (SECURITY row 1)."""
     limit = app.config["LOGIN_MAX_FAILURES"]
     caplog.set_level(logging.INFO, logger="outreach.auth")
     for _ in range(limit):
@@ -167,7 +169,8 @@ def test_lockout_after_max_failures(app, client, coordinator, caplog):
 
 
 def test_lockout_body_identical_for_unknown_user(app, client, coordinator):
-    """The 429 answer for an unknown user is byte-identical to that for a real account."""
+    """The 429 answer for an unknown user is byte-identical to that for a real account
+    (SECURITY row 1)."""
     limit = app.config["LOGIN_MAX_FAILURES"]
     for name in ("koordinator", "no-such-user"):
         for _ in range(limit):
@@ -179,7 +182,7 @@ def test_lockout_body_identical_for_unknown_user(app, client, coordinator):
 
 
 def test_lockout_is_per_address(app, coordinator):
-    """Failures from one IP do not lock the account for another IP."""
+    """Failures from one IP do not lock the account for another IP (SECURITY row 1)."""
     limit = app.config["LOGIN_MAX_FAILURES"]
     attacker = app.test_client()
     for _ in range(limit + 1):
@@ -198,7 +201,7 @@ def test_lockout_is_per_address(app, coordinator):
 
 
 def test_lockout_expires(app, client, coordinator):
-    """Failures older than the lockout window no longer count."""
+    """Failures older than the lockout window no longer count (SECURITY row 1)."""
     limit = app.config["LOGIN_MAX_FAILURES"]
     for _ in range(limit):
         post_login(client, "koordinator", "bad-guess-123")
@@ -209,7 +212,7 @@ def test_lockout_expires(app, client, coordinator):
 
 
 def test_success_resets_failure_count(app, client, coordinator):
-    """A successful login resets the count, so N-1 failures later do not lock."""
+    """A successful login resets the count, so N-1 failures later do not lock (SECURITY row 1)."""
     limit = app.config["LOGIN_MAX_FAILURES"]
     for _ in range(limit - 1):
         post_login(client, "koordinator", "bad-guess-123")
@@ -221,7 +224,7 @@ def test_success_resets_failure_count(app, client, coordinator):
 
 
 def test_login_rate_limited_per_ip(app_config):
-    """Flask-Limiter caps login POSTs per IP with a 429."""
+    """Flask-Limiter caps login POSTs per IP with a 429 (SECURITY row 1)."""
     from outreach import create_app
 
     app_config.update(RATELIMIT_ENABLED=True, LOGIN_RATE_LIMIT="3 per minute")
@@ -242,7 +245,7 @@ def test_login_rate_limited_per_ip(app_config):
 
 
 def test_deactivation_ends_sessions(app, client, field_user):
-    """Deactivating a user ends their live session at once and revokes the row."""
+    """Deactivating a user ends their live session at once and revokes the row (SECURITY row 6)."""
     post_login(client, "petugas")
     assert client.get("/field/").status_code == 200
     deactivate_user(db.session.get(User, field_user.id))
@@ -252,7 +255,8 @@ def test_deactivation_ends_sessions(app, client, field_user):
 
 
 def test_deactivation_stays_effective_after_reactivation(app, client, field_user):
-    """Sessions revoked by deactivation do not come back when the account is reactivated."""
+    """Sessions revoked by deactivation do not come back when the account is reactivated
+    (SECURITY row 6)."""
     post_login(client, "petugas")
     field_user.active = False
     db.session.commit()
@@ -262,7 +266,8 @@ def test_deactivation_stays_effective_after_reactivation(app, client, field_user
 
 
 def test_password_change_ends_other_sessions(app, coordinator):
-    """Changing the password via the form ends other sessions and keeps this browser in."""
+    """Changing the password via the form ends other sessions and keeps this browser in
+    (SECURITY row 6)."""
     this, other = app.test_client(), app.test_client()
     post_login(this, "koordinator")
     post_login(other, "koordinator")
@@ -277,7 +282,7 @@ def test_password_change_ends_other_sessions(app, coordinator):
 
 
 def test_password_change_needs_current_password(client, coordinator):
-    """The password form refuses a wrong current password and changes nothing."""
+    """The password form refuses a wrong current password and changes nothing (SECURITY row 6)."""
     post_login(client, "koordinator")
     new = "a brand new passphrase 42"
     resp = client.post("/account/password", data={"current": "nope", "new": new, "confirm": new})
@@ -286,7 +291,8 @@ def test_password_change_needs_current_password(client, coordinator):
 
 
 def test_password_form_locks_after_max_failures(app, client, coordinator):
-    """Guessing the current password on the change form hits the same lockout as login."""
+    """Guessing the current password on the change form hits the same lockout as login
+    (SECURITY row 1)."""
     post_login(client, "koordinator")
     limit = app.config["LOGIN_MAX_FAILURES"]
     new = "a brand new passphrase 42"
@@ -299,7 +305,7 @@ def test_password_form_locks_after_max_failures(app, client, coordinator):
 
 
 def test_password_change_outside_the_web_ends_sessions(app, client, coordinator):
-    """change_password() from any code path ends every session at commit."""
+    """change_password() from any code path ends every session at commit (SECURITY row 6)."""
     post_login(client, "koordinator")
     change_password(db.session.get(User, coordinator.id), "another long passphrase")
     db.session.commit()
@@ -307,7 +313,7 @@ def test_password_change_outside_the_web_ends_sessions(app, client, coordinator)
 
 
 def test_idle_session_expires(app, client, coordinator, monkeypatch):
-    """A session idle longer than SESSION_IDLE_MINUTES needs a new login."""
+    """A session idle longer than SESSION_IDLE_MINUTES needs a new login (SECURITY row 8)."""
     post_login(client, "koordinator")
     assert client.get("/coord/").status_code == 200
     later = utcnow() + timedelta(minutes=app.config["SESSION_IDLE_MINUTES"] + 1)
@@ -317,7 +323,7 @@ def test_idle_session_expires(app, client, coordinator, monkeypatch):
 
 
 def test_active_session_survives_within_idle_limit(app, client, coordinator, monkeypatch):
-    """A session used within the idle limit stays valid."""
+    """A session used within the idle limit stays valid (SECURITY row 8)."""
     post_login(client, "koordinator")
     later = utcnow() + timedelta(minutes=app.config["SESSION_IDLE_MINUTES"] - 5)
     monkeypatch.setattr(sessions_module, "utcnow", lambda: later)
@@ -325,7 +331,8 @@ def test_active_session_survives_within_idle_limit(app, client, coordinator, mon
 
 
 def test_absolute_session_lifetime(app, client, coordinator):
-    """A session older than SESSION_ABSOLUTE_HOURS ends even if it was used recently."""
+    """A session older than SESSION_ABSOLUTE_HOURS ends even if it was used recently
+    (SECURITY row 8)."""
     post_login(client, "koordinator")
     created = utcnow() - timedelta(hours=app.config["SESSION_ABSOLUTE_HOURS"], minutes=1)
     db.session.execute(sa.update(UserSession).values(created_at=created, last_seen_at=utcnow()))
@@ -384,15 +391,17 @@ def test_anonymous_redirect_carries_next(client):
     ],
 )
 def test_password_policy(password, ok):
-    """Short and common passwords are refused; long ones are accepted."""
+    """Short and common passwords are refused; long ones are accepted (SECURITY row 3)."""
     assert (password_problems(password) == []) is ok
 
 
 def test_long_and_spaced_passwords_round_trip(app, client):
-    """A 128-character password and one with a trailing space are stored exactly as typed."""
+    """A 128-character password and one with a trailing space are stored exactly as typed
+    (SECURITY row 3)."""
     long_pw = secrets.token_urlsafe(96)[:128]
-    create_user("panjang", Role.COORDINATOR, long_pw)
-    create_user("spasi", Role.COORDINATOR, "trailing space ")
+    office_id = make_office().id
+    create_user("panjang", Role.COORDINATOR, long_pw, office_id=office_id)
+    create_user("spasi", Role.COORDINATOR, "trailing space ", office_id=office_id)
     db.session.commit()
     assert post_login(client, "panjang", long_pw).status_code == 302
     client.post("/logout")
@@ -401,16 +410,19 @@ def test_long_and_spaced_passwords_round_trip(app, client):
 
 
 def test_create_user_refuses_common_password(app):
-    """create_user raises PasswordRejected for a common password and adds nothing."""
+    """create_user raises PasswordRejected for a common password and adds nothing
+    (SECURITY row 3)."""
     with pytest.raises(PasswordRejected):
-        create_user("lemah", Role.COORDINATOR, "password123")
+        create_user("lemah", Role.COORDINATOR, "password123", office_id=make_office().id)
     assert db.session.scalar(sa.select(User).filter_by(username="lemah")) is None
 
 
 def test_hashes_are_scrypt_and_salted(app):
-    """Password hashes use scrypt, never contain the password, and differ per user."""
-    a = create_user("satu", Role.COORDINATOR, "same passphrase here")
-    b = create_user("dua", Role.COORDINATOR, "same passphrase here")
+    """Password hashes use scrypt, never contain the password, and differ per user
+    (SECURITY row 2)."""
+    office_id = make_office().id
+    a = create_user("satu", Role.COORDINATOR, "same passphrase here", office_id=office_id)
+    b = create_user("dua", Role.COORDINATOR, "same passphrase here", office_id=office_id)
     db.session.commit()
     assert a.pw_hash.startswith("scrypt:")
     assert "same passphrase here" not in a.pw_hash
@@ -424,7 +436,8 @@ def test_anonymous_post_redirects_without_next(client):
 
 
 def test_cookie_from_fallback_key_still_works(app, app_config, coordinator):
-    """After a key rotation, a cookie signed with the old key (in SECRET_KEY_FALLBACKS) works."""
+    """After a key rotation, a cookie signed with the old key (in SECRET_KEY_FALLBACKS) works
+    (SECURITY row 9)."""
     from outreach import create_app
 
     client = app.test_client()

@@ -158,7 +158,7 @@ def test_field_device_survives_13_idle_days(client, member):
 
 
 def test_field_device_refused_after_15_idle_days(client, member):
-    """After 15 idle days the device must log in again."""
+    """After 15 idle days the device must log in again (SECURITY row 8)."""
     form_login(client, member, device_name="Tablet Tim 1")
     age(sessions_of(member)[0], idle=timedelta(days=15))
     resp = client.get("/field/")
@@ -167,14 +167,14 @@ def test_field_device_refused_after_15_idle_days(client, member):
 
 
 def test_field_device_refused_after_absolute_limit(client, member):
-    """Even a device used every day ends 30 days after sign-in."""
+    """Even a device used every day ends 30 days after sign-in (SECURITY row 8)."""
     form_login(client, member, device_name="Tablet Tim 1")
     age(sessions_of(member)[0], idle=timedelta(hours=2), since_login=timedelta(days=31))
     assert client.get("/field/").status_code == 302
 
 
 def test_coordinator_session_still_ends_after_61_idle_minutes(client, office):
-    """The short limits still apply to coordinators."""
+    """The short limits still apply to coordinators (SECURITY row 8)."""
     coord = make_user(Role.COORDINATOR, office_id=office.id)
     db.session.commit()
     form_login(client, coord)
@@ -226,7 +226,8 @@ def test_member_sees_devices_and_this_device(app, member):
 
 
 def test_member_revokes_another_device(app, member):
-    """Revoking the phone from the tablet signs the phone out; the tablet keeps working."""
+    """Revoking the phone from the tablet signs the phone out; the tablet keeps working
+    (SECURITY row 6)."""
     tablet, phone = app.test_client(), app.test_client()
     form_login(phone, member, device_name="HP Budi", ua=PHONE_UA)
     form_login(tablet, member, device_name="Tablet Tim 1")
@@ -242,7 +243,7 @@ def test_member_revokes_another_device(app, member):
 
 
 def test_revoking_the_current_device_logs_out(client, member):
-    """Signing out "this device" ends the session and returns to the login page."""
+    """Signing out "this device" ends the session and returns to the login page (SECURITY row 6)."""
     form_login(client, member, device_name="Tablet Tim 1")
     (row,) = sessions_of(member)
     resp = client.post(f"/field/devices/{row.id}/revoke")
@@ -252,7 +253,7 @@ def test_revoking_the_current_device_logs_out(client, member):
 
 
 def test_revoked_device_gets_401_from_the_api(app, office, member):
-    """A revoked session is refused by the API with 401 (not just a redirect)."""
+    """A revoked session is refused by the API with 401 (not just a redirect) (SECURITY row 6)."""
     coord = make_user(Role.COORDINATOR, office_id=office.id)
     db.session.commit()
     laptop = app.test_client()
@@ -273,7 +274,8 @@ def test_revoked_device_gets_401_from_the_api(app, office, member):
 
 
 def test_another_member_cannot_revoke(app, office, team, member):
-    """A teammate or a member of another team gets 404 and the device stays signed in."""
+    """A teammate or a member of another team gets 404 and the device stays signed in
+    (SECURITY row 11)."""
     form_login(app.test_client(), member, device_name="Tablet Tim 1")
     (row,) = sessions_of(member)
     teammate = make_user(Role.FIELD, team=team)
@@ -309,7 +311,8 @@ def test_team_page_lists_members_devices(app, client, coord, team, member):
 
 
 def test_coordinator_revokes_one_device(app, client, coord, team, member):
-    """Revoking one device signs out that device only, with an audit row without names."""
+    """Revoking one device signs out that device only, with an audit row without names
+    (SECURITY row 6)."""
     tablet, phone = two_devices(app, member)
     row = next(r for r in sessions_of(member) if r.device_name == "Tablet Tim 1")
     url = f"/coord/teams/{team.id}/members/{member.id}/devices/{row.id}/revoke"
@@ -326,7 +329,7 @@ def test_coordinator_revokes_one_device(app, client, coord, team, member):
 
 
 def test_coordinator_revokes_all_devices(app, client, coord, team, member):
-    """The "sign out all devices" button ends every session of the member."""
+    """The "sign out all devices" button ends every session of the member (SECURITY row 6)."""
     tablet, phone = two_devices(app, member)
     resp = client.post(f"/coord/teams/{team.id}/members/{member.id}/devices/revoke")
     assert resp.status_code == 302
@@ -339,7 +342,7 @@ def test_coordinator_revokes_all_devices(app, client, coord, team, member):
 
 
 def test_other_office_coordinator_gets_404(app, team, member):
-    """A coordinator of another office cannot see or revoke; nothing changes."""
+    """A coordinator of another office cannot see or revoke; nothing changes (SECURITY row 11)."""
     two_devices(app, member)
     row = sessions_of(member)[0]
     other = make_user(Role.COORDINATOR, office_id=make_office(name="Lain").id)
@@ -355,7 +358,7 @@ def test_other_office_coordinator_gets_404(app, team, member):
 
 
 def test_member_of_another_team_is_404_on_this_team(app, client, coord, office, team, member):
-    """Revoking through the wrong team (even of the same office) is a 404."""
+    """Revoking through the wrong team (even of the same office) is a 404 (SECURITY row 11)."""
     two_devices(app, member)
     row = sessions_of(member)[0]
     other_team = make_team(office, name="Tim 2")
@@ -372,7 +375,7 @@ def test_member_of_another_team_is_404_on_this_team(app, client, coord, office, 
 
 
 def test_field_member_cannot_use_coordinator_revoke(app, team, member):
-    """Field members are denied the coordinator's revoke endpoints (403)."""
+    """Field members are denied the coordinator's revoke endpoints (403) (SECURITY row 12)."""
     two_devices(app, member)
     row = sessions_of(member)[0]
     client = app.test_client()
@@ -394,7 +397,8 @@ def session_id_of(user_id: int) -> int:
 
 
 def test_member_revoke_needs_csrf_token(csrf_app, member):
-    """Without the token the revoke POST is 400 and the device stays; with it, it works."""
+    """Without the token the revoke POST is 400 and the device stays; with it, it works
+    (SECURITY row 16)."""
     username, member_id = member.username, member.id
     db.session.rollback()
     client = csrf_app.test_client()
@@ -409,7 +413,8 @@ def test_member_revoke_needs_csrf_token(csrf_app, member):
 
 
 def test_coordinator_revoke_needs_csrf_token(csrf_app, office, team, member):
-    """The coordinator's revoke POSTs without a token are 400 and change nothing."""
+    """The coordinator's revoke POSTs without a token are 400 and change nothing
+    (SECURITY row 16)."""
     coord = make_user(Role.COORDINATOR, office_id=office.id)
     db.session.commit()
     names, team_id, member_id = (member.username, coord.username), team.id, member.id

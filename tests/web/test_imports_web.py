@@ -179,7 +179,8 @@ def test_missing_file_is_a_field_error(client, coord):
 
 
 def test_oversized_upload_is_413_page(client, coord, app):
-    """An upload above MAX_CONTENT_LENGTH answers 413 with an explanation, never a 500."""
+    """An upload above MAX_CONTENT_LENGTH answers 413 with an explanation, never a 500
+    (SECURITY row 18)."""
     resp = upload_raw(client, b"x" * (app.config["MAX_CONTENT_LENGTH"] + 1024))
     assert resp.status_code == 413
     body = resp.get_data(as_text=True)
@@ -193,14 +194,16 @@ def csrf_on(app):
 
 
 def test_oversized_upload_is_413_with_csrf_on(csrf_on, client, coord, app):
-    """With CSRF protection on (it reads the form first) an oversized upload is still a 413."""
+    """With CSRF protection on (it reads the form first) an oversized upload is still a 413
+    (SECURITY row 18)."""
     resp = upload_raw(client, b"x" * (app.config["MAX_CONTENT_LENGTH"] + 1024))
     assert resp.status_code == 413
     assert "File too large" in resp.get_data(as_text=True)
 
 
 def test_commit_without_csrf_token_is_refused(csrf_on, client, coord, upload_dir, office):
-    """With CSRF on, a commit without the token is rejected and imports nothing."""
+    """With CSRF on, a commit without the token is rejected and imports nothing
+    (SECURITY row 16)."""
     from outreach.coordinator import imports as views
 
     token = "A" * 32
@@ -274,7 +277,8 @@ IMPORT_URLS = [
 
 @pytest.mark.parametrize(("method", "url"), IMPORT_URLS)
 def test_import_views_deny_field_users_and_anonymous(client, office, method, url):
-    """Anonymous users are sent to login and field users get 403 on every import view."""
+    """Anonymous users are sent to login and field users get 403 on every import view
+    (SECURITY row 12)."""
     field_user = make_user(Role.FIELD, team=make_team(office))
     db.session.commit()
     target = url.format(token="B" * 32)

@@ -1,4 +1,5 @@
-"""Maps: every label escaped (HTML and JS template literals), CSP nonces, vendored assets, tiles."""
+"""Maps: every label escaped (HTML and JS template literals), CSP nonces, vendored assets, tiles
+(SECURITY rows 21, 28, 29, 30, 31)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ import math
 import re
 import shutil
 import subprocess
+from datetime import timedelta
 from html.parser import HTMLParser
+from types import SimpleNamespace
 from urllib.parse import urlsplit
 
 import folium
@@ -16,18 +19,29 @@ from markupsafe import Markup
 
 from outreach import maps
 from outreach.extensions import db
-from tests.factories import form_login, make_hotspot, make_office
+from outreach.models import Office, Role
+from tests.factories import (
+    form_login,
+    login,
+    make_hotspot,
+    make_office,
+    make_plan,
+    make_solved_plan,
+    make_user,
+)
+from tests.field.conftest import make_crew, publish, today_wib
 
 HOSTILE = "<img src=x onerror=alert(1)> ${globalThis.pwn=1} ` </script><b>\\1"
 
 
 class PageParser(HTMLParser):
-    """Collect script tags (attributes and inline bodies) and stylesheet links."""
+    """Collect script tags (attributes and inline bodies), links and images."""
 
     def __init__(self) -> None:
         super().__init__()
         self.scripts: list[dict] = []
         self.links: list[dict] = []
+        self.images: list[dict] = []
         self._in_script: dict | None = None
 
     def handle_starttag(self, tag, attrs):
@@ -37,6 +51,8 @@ class PageParser(HTMLParser):
             self.scripts.append(self._in_script)
         elif tag == "link":
             self.links.append(attrs)
+        elif tag == "img":
+            self.images.append(attrs)
 
     def handle_data(self, data):
         if self._in_script is not None:
@@ -72,14 +88,16 @@ def coordinator_client(client, coordinator):
     [HOSTILE, "`", "${alert(1)}", "</script>", "\\`", "a & b \"c\" 'd'", "$", "\\u0060"],
 )
 def test_map_text_neutralises_html_and_template_literal_syntax(payload):
-    """map_text leaves no <, >, quotes, backtick, $ or backslash: nothing HTML or JS can act on."""
+    """map_text leaves no <, >, quotes, backtick, $ or backslash: nothing HTML or JS can act on
+    (SECURITY row 28)."""
     out = maps.map_text(payload)
     for char in "<>\"'`$\\":
         assert char not in out
 
 
 def test_map_text_round_trips_through_html():
-    """The escaped text shows the original characters once a browser decodes the entities."""
+    """The escaped text shows the original characters once a browser decodes the entities
+    (SECURITY row 28)."""
     import html
 
     assert html.unescape(maps.map_text(HOSTILE)) == HOSTILE
@@ -88,14 +106,14 @@ def test_map_text_round_trips_through_html():
 
 
 def test_popup_html_escapes_every_part():
-    """Title, labels and values of a popup are escaped; the result is Markup."""
+    """Title, labels and values of a popup are escaped; the result is Markup (SECURITY row 28)."""
     out = maps.popup_html(HOSTILE, [(HOSTILE, HOSTILE)])
     assert isinstance(out, Markup)
     assert "<img" not in out and "`" not in out and "${" not in out
 
 
 def test_markup_popup_with_template_syntax_is_refused(app):
-    """A hand-made Markup popup that could break a template literal raises."""
+    """A hand-made Markup popup that could break a template literal raises (SECURITY row 28)."""
     m = maps.base_map()
     with pytest.raises(maps.UnsafeMapContent):
         maps.add_marker(m, 3.58, 98.67, tooltip="x", popup=Markup("<b>`${x}`</b>"))
@@ -107,9 +125,10 @@ def test_markup_popup_with_template_syntax_is_refused(app):
 JINJA_NAME = "SMA {{ 'JINJA' ~ 'RAN' }} {% if true %}IFRAN{% endif %}"
 
 
-def test_jinja_in_a_hotspot_name_does_not_run_on_the_server(coordinator_client, app):
-    """Braces in a name stay text: branca re-renders map macros as Jinja templates."""
-    office = make_office()
+def test_jinja_in_a_hotspot_name_does_not_run_on_the_server(coordinator_client, coordinator):
+    """Braces in a name stay text: branca re-renders map macros as Jinja templates
+    (SECURITY row 28)."""
+    office = db.session.get(Office, coordinator.office_id)  # the dashboard's office
     make_hotspot(office, name=JINJA_NAME, kelurahan_name="{{ 7 * 7 }}")
     db.session.commit()
     resp = coordinator_client.get("/coord/")
@@ -123,15 +142,16 @@ def test_jinja_in_a_hotspot_name_does_not_run_on_the_server(coordinator_client, 
 
 
 def test_map_text_turns_braces_into_character_references():
-    """map_text leaves no brace that Jinja could read as a tag."""
+    """map_text leaves no brace that Jinja could read as a tag (SECURITY row 28)."""
     out = maps.map_text("{{ x }} {% y %}")
     assert "{" not in out and "}" not in out
     assert out.count("&#123;") == 3
 
 
-def test_hostile_hotspot_name_is_inert_on_the_dashboard_map(coordinator_client, app):
-    """A hotspot named like an XSS payload appears only escaped in the dashboard's HTML."""
-    office = make_office()
+def test_hostile_hotspot_name_is_inert_on_the_dashboard_map(coordinator_client, coordinator):
+    """A hotspot named like an XSS payload appears only escaped in the dashboard's HTML
+    (SECURITY row 28)."""
+    office = db.session.get(Office, coordinator.office_id)  # the dashboard's office
     make_hotspot(office, name=HOSTILE, kelurahan_name="Kel `x` ${y}")
     db.session.commit()
     html = coordinator_client.get("/coord/").get_data(as_text=True)
@@ -150,7 +170,8 @@ def test_hostile_hotspot_name_is_inert_on_the_dashboard_map(coordinator_client, 
 
 
 def test_hostile_text_in_folium_template_literals_is_inert(app):
-    """Popup and tooltip made by add_marker (Folium's template literals) carry no live syntax."""
+    """Popup and tooltip made by add_marker (Folium's template literals) carry no live syntax
+    (SECURITY row 28)."""
     with app.test_request_context("/"):
         m = maps.base_map(tiles_enabled=False)
         maps.add_marker(m, 3.58, 98.67, tooltip=HOSTILE, popup=HOSTILE)
@@ -169,7 +190,8 @@ def test_hostile_text_in_folium_template_literals_is_inert(app):
 
 @pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
 def test_template_literals_evaluate_to_plain_text_in_node(app):
-    """Evaluating the map's template literals in Node sets no global and yields the escaped text."""
+    """Evaluating the map's template literals in Node sets no global and yields the escaped text
+    (SECURITY row 28)."""
     with app.test_request_context("/"):
         m = maps.base_map(tiles_enabled=False)
         maps.add_marker(m, 3.58, 98.67, tooltip=HOSTILE, popup=HOSTILE)
@@ -189,7 +211,8 @@ def test_template_literals_evaluate_to_plain_text_in_node(app):
 
 
 def test_hostile_legend_and_layer_names_are_escaped(app):
-    """Legend labels and cluster layer names (shown as HTML by Leaflet) are escaped."""
+    """Legend labels and cluster layer names (shown as HTML by Leaflet) are escaped
+    (SECURITY row 28)."""
     with app.test_request_context("/"):
         m = maps.base_map()
         maps.add_legend(m, HOSTILE, [("#123456", HOSTILE)])
@@ -210,41 +233,112 @@ def _csp_nonce(resp) -> str:
     return match.group(1)
 
 
-def test_every_script_on_the_dashboard_carries_the_responses_nonce(coordinator_client, app):
-    """Every <script> (inline and vendored) has nonce= equal to the CSP header's nonce."""
-    office = make_office()
-    make_hotspot(office)
+@pytest.fixture
+def map_world(app):
+    """An office with everything that draws a map: a site (dashboard, pin map), a solved plan
+    (review map), a published route today (field route map) and the public map."""
+    office = make_office(slug="kota-peta")
+    hotspot = make_hotspot(office, name="SMA Peta 1")
+    plan = make_solved_plan(4, teams=1, days=1, office=office)
+    today = today_wib()
+    field_plan = make_plan(
+        office, start_date=today - timedelta(days=1), end_date=today + timedelta(days=3)
+    )
+    crew = make_crew(office, field_plan)
+    publish(field_plan)
+    coordinator = make_user(Role.COORDINATOR, office_id=office.id)
     db.session.commit()
-    resp = coordinator_client.get("/coord/")
+    return SimpleNamespace(
+        office=office, hotspot=hotspot, plan=plan, field_user=crew.user, coordinator=coordinator
+    )
+
+
+# Every page that draws a map: (who looks, path). The public stop page only links to the public
+# map ("See on a map") and draws none itself.
+MAP_PAGES = {
+    "public-map": (None, lambda w: f"/o/{w.office.slug}/map"),
+    "field-route": ("field_user", lambda w: "/field/"),
+    "dashboard": ("coordinator", lambda w: "/coord/"),
+    "plan-review": ("coordinator", lambda w: f"/coord/plans/{w.plan.id}"),
+    "hotspot-pin-map-new": ("coordinator", lambda w: "/coord/hotspots/new"),
+    "hotspot-pin-map-move": ("coordinator", lambda w: f"/coord/hotspots/{w.hotspot.id}/location"),
+}
+
+
+def get_map_page(client, world, page: str):
+    """GET one of MAP_PAGES as its viewer; the response must be a page with a map on it."""
+    who, path = MAP_PAGES[page]
+    if who is not None:
+        login(client, getattr(world, who))
+    resp = client.get(path(world))
+    assert resp.status_code == 200, (page, resp.status_code)
+    assert 'class="jb-map' in resp.get_data(as_text=True), f"{page} draws no map"
+    return resp
+
+
+def executable_scripts(html: str) -> list[dict]:
+    """The page's <script> elements a browser runs. A ``type="application/json"`` element is a
+    data block (read by our scripts with JSON.parse, never executed), so CSP does not apply to
+    it; any other type must carry the nonce."""
+    scripts = parse(html).scripts
+    data = [s for s in scripts if s["attrs"].get("type") == "application/json"]
+    for block in data:
+        assert "src" not in block["attrs"]
+        json.loads(block["body"])  # really data
+    return [s for s in scripts if s not in data]
+
+
+@pytest.mark.parametrize("page", list(MAP_PAGES))
+def test_every_script_on_map_pages_carries_the_responses_nonce(client, map_world, page):
+    """On every page with a map, every <script> (inline and vendored) has nonce= equal to the
+    CSP header's nonce, and two requests get two different nonces (SECURITY row 29)."""
+    resp = get_map_page(client, map_world, page)
     nonce = _csp_nonce(resp)
-    scripts = parse(resp.get_data(as_text=True)).scripts
-    assert len(scripts) >= 3
+    scripts = executable_scripts(resp.get_data(as_text=True))
+    assert len(scripts) >= 2
     for script in scripts:
-        assert script["attrs"].get("nonce") == nonce
-    second = coordinator_client.get("/coord/")
+        assert script["attrs"].get("nonce") == nonce, script["attrs"]
+    assert " onclick=" not in resp.get_data(as_text=True)  # no inline handlers CSP would block
+    second = get_map_page(client, map_world, page)
     assert _csp_nonce(second) != nonce
+    assert all(
+        s["attrs"].get("nonce") == _csp_nonce(second) for s in executable_scripts(second.text)
+    )
 
 
-def test_all_map_assets_come_from_our_static_folder(coordinator_client, app):
-    """No script or stylesheet from a foreign host; each vendored asset is served."""
-    office = make_office()
-    make_hotspot(office)
-    db.session.commit()
-    page = parse(coordinator_client.get("/coord/").get_data(as_text=True))
-    urls = [s["attrs"]["src"] for s in page.scripts if "src" in s["attrs"]]
-    urls += [link["href"] for link in page.links if link.get("rel") == "stylesheet"]
-    assert any("leaflet.js" in u for u in urls)
-    for url in urls:
+def _allowed_hosts(resp) -> set[str]:
+    """Hosts of absolute sources the CSP allows besides our own origin (e.g. the tile server)."""
+    csp = resp.headers["Content-Security-Policy"]
+    return {urlsplit(src).netloc for src in re.findall(r"https?://[^\s;]+", csp)}
+
+
+@pytest.mark.parametrize("page", list(MAP_PAGES))
+def test_all_map_page_assets_come_from_our_origin(client, map_world, page):
+    """Every <script src>, <link href> and <img src> on a map page is on our origin (scripts and
+    stylesheets vendored under /static/ and served), nothing from a CDN (SECURITY rows 29, 30)."""
+    resp = get_map_page(client, map_world, page)
+    page_html = parse(resp.get_data(as_text=True))
+    assets = [s["attrs"]["src"] for s in page_html.scripts if "src" in s["attrs"]]
+    assets += [link["href"] for link in page_html.links if link.get("rel") == "stylesheet"]
+    assert any("leaflet.js" in u for u in assets), "Leaflet comes from our static folder"
+    for url in assets:
         parts = urlsplit(url)
-        assert not parts.scheme and not parts.netloc, url
-        assert url.startswith("/static/")
-        resp = coordinator_client.get(url)
-        resp.close()  # static files are streamed from an open file
-        assert resp.status_code == 200, url
+        assert parts.netloc in ("", "localhost") and parts.scheme in ("", "http"), url
+        assert parts.path.startswith("/static/"), url
+        served = client.get(url)
+        served.close()  # static files are streamed from an open file
+        assert served.status_code == 200, url
+    others = [link.get("href", "") for link in page_html.links]
+    others += [img.get("src", "") for img in page_html.images]
+    allowed = {"", "localhost"} | _allowed_hosts(resp)
+    for url in others:
+        if not url.startswith("data:"):
+            assert urlsplit(url).netloc in allowed, url
 
 
 def test_render_map_refuses_a_cdn_asset(app):
-    """An element that still points at a CDN makes render_map raise instead of loading it."""
+    """An element that still points at a CDN makes render_map raise instead of loading it
+    (SECURITY row 30)."""
     from folium.plugins import Fullscreen
 
     with app.test_request_context("/"):
@@ -255,7 +349,7 @@ def test_render_map_refuses_a_cdn_asset(app):
 
 
 def test_vendored_assets_are_documented():
-    """static/vendor/README.md names every vendored file the map uses."""
+    """static/vendor/README.md names every vendored file the map uses (SECURITY row 30)."""
     from pathlib import Path
 
     root = Path(__file__).resolve().parents[2]
@@ -269,7 +363,8 @@ def test_vendored_assets_are_documented():
 
 
 def test_tile_layer_uses_configured_url_and_referrer_policy(app):
-    """The tile URL comes from MAP_TILE_URL and the layer sends strict-origin-when-cross-origin."""
+    """The tile URL comes from MAP_TILE_URL and the layer sends strict-origin-when-cross-origin
+    (SECURITY row 31)."""
     app.config["MAP_TILE_URL"] = "https://tiles.example.test/{z}/{x}/{y}.png"
     with app.test_request_context("/"):
         html = str(maps.render_map(maps.base_map()))
@@ -277,10 +372,11 @@ def test_tile_layer_uses_configured_url_and_referrer_policy(app):
     assert '"referrerPolicy": "strict-origin-when-cross-origin"' in html
 
 
-def test_tiles_disabled_gives_a_plain_background(coordinator_client, app):
-    """MAP_TILES_ENABLED=False draws no tile layer; the map box gets the plain class."""
+def test_tiles_disabled_gives_a_plain_background(coordinator_client, coordinator, app):
+    """MAP_TILES_ENABLED=False draws no tile layer; the map box gets the plain class
+    (SECURITY row 31)."""
     app.config["MAP_TILES_ENABLED"] = False
-    make_hotspot(make_office())
+    make_hotspot(db.session.get(Office, coordinator.office_id))
     db.session.commit()
     html = coordinator_client.get("/coord/").get_data(as_text=True)
     assert "L.tileLayer" not in html
@@ -288,7 +384,8 @@ def test_tiles_disabled_gives_a_plain_background(coordinator_client, app):
 
 
 def test_referrer_policy_header_lets_tiles_load(client):
-    """The page's Referrer-Policy is not no-referrer (OSM tiles need a Referer)."""
+    """The page's Referrer-Policy is not no-referrer: OSM tiles need a Referer
+    (SECURITY row 31)."""
     assert client.get("/").headers["Referrer-Policy"] == "strict-origin-when-cross-origin"
 
 
@@ -347,7 +444,7 @@ def test_sites_without_coordinates_are_left_off(app):
 
 @pytest.mark.parametrize("bad", [math.inf, -math.inf, math.nan, 91.0])
 def test_non_finite_or_out_of_range_coordinates_are_rejected(app, bad):
-    """Folium accepts inf; our helpers raise ValueError instead."""
+    """Folium accepts inf; our helpers raise ValueError instead (SECURITY row 21)."""
     m = maps.base_map()
     with pytest.raises(ValueError):
         maps.add_marker(m, bad, 98.6, tooltip="x")
@@ -381,3 +478,33 @@ def test_numbered_stop_pins_show_their_number(app):
         maps.add_markers(group, [maps.MapMarker(3.58, 98.67, tooltip="Stop", label=7)])
         html = str(maps.render_map(m))
     assert "jb-pin--dot" in html and "\\u003e7\\u003c/span" in html
+
+
+def test_tile_url_and_attribution_from_config_reach_every_kind_of_map(app_config, request):
+    """MAP_TILE_URL and MAP_TILE_ATTRIBUTION go into the Folium map JS (with the referrer
+    policy) and into the pin map's data attributes; the CSP allows that tile host
+    (SECURITY row 31)."""
+    app_config["MAP_TILE_URL"] = "https://tiles.example.go.id/{z}/{x}/{y}.png"
+    app_config["MAP_TILE_ATTRIBUTION"] = "Peta ZZATTRZZ Diskominfo Medan"
+    world = request.getfixturevalue("map_world")
+    client = request.getfixturevalue("client")
+    dashboard = get_map_page(client, world, "dashboard")
+    html = dashboard.get_data(as_text=True)
+    assert '"https://tiles.example.go.id/{z}/{x}/{y}.png"' in html
+    assert '"attribution": "Peta ZZATTRZZ Diskominfo Medan"' in html
+    assert '"referrerPolicy": "strict-origin-when-cross-origin"' in html
+    assert "https://tiles.example.go.id" in dashboard.headers["Content-Security-Policy"]
+    pin_page = get_map_page(client, world, "hotspot-pin-map-move").get_data(as_text=True)
+    assert 'data-tile-url="https://tiles.example.go.id/{z}/{x}/{y}.png"' in pin_page
+    assert 'data-attribution="Peta ZZATTRZZ Diskominfo Medan"' in pin_page
+
+
+def test_pin_map_gets_no_tile_url_when_tiles_are_off(app_config, request):
+    """MAP_TILES_ENABLED=False: the pin map is told no tile URL, so it loads no tiles
+    (SECURITY row 31)."""
+    app_config["MAP_TILES_ENABLED"] = False
+    world = request.getfixturevalue("map_world")
+    client = request.getfixturevalue("client")
+    pin_page = get_map_page(client, world, "hotspot-pin-map-new").get_data(as_text=True)
+    assert 'data-tile-url=""' in pin_page
+    assert "tile.openstreetmap.org" not in pin_page

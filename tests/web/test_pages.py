@@ -262,8 +262,7 @@ def test_dashboard_sums_remaining_per_kecamatan_sorted(client, app):
 
 def test_dashboard_in_english(client, app):
     """The dashboard switches to English with ?lang=en."""
-    make_office()
-    make_user(Role.COORDINATOR, username="koordinator")
+    make_user(Role.COORDINATOR, username="koordinator", office_id=make_office().id)
     db.session.commit()
     form_login(client, "koordinator")
     html = client.get("/coord/?lang=en").get_data(as_text=True)
@@ -283,7 +282,7 @@ def test_dashboard_without_office_explains_what_to_do(client, app):
 def test_layout_has_logout_form_with_csrf_token(client, app):
     """The top bar logs out with a POST form carrying a CSRF token, never a GET link."""
     app.config["WTF_CSRF_ENABLED"] = True  # read per request by Flask-WTF
-    make_user(Role.COORDINATOR, username="koordinator")
+    make_user(Role.COORDINATOR, username="koordinator", office_id=make_office().id)
     db.session.commit()
     page = client.get("/login").get_data(as_text=True)
     token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)

@@ -89,7 +89,8 @@ ALL = [("get", u) for u in PLAN_GETS] + [("post", u) for u in PLAN_POSTS]
 
 @pytest.mark.parametrize(("method", "url"), ALL)
 def test_anonymous_is_sent_to_login(client, plan, method, url):
-    """Every plan screen turns anonymous users away (deny by default) and changes nothing."""
+    """Every plan screen turns anonymous users away (deny by default) and changes nothing
+    (SECURITY row 12)."""
     resp = getattr(client, method)(_fill(url, plan), data={"expected_version": "1"})
     assert resp.status_code in (302, 401)
     assert "/login" in resp.headers.get("Location", "/login")
@@ -98,7 +99,7 @@ def test_anonymous_is_sent_to_login(client, plan, method, url):
 
 @pytest.mark.parametrize(("method", "url"), ALL)
 def test_field_user_is_forbidden(client, plan, method, url):
-    """A field team member gets 403 on every coordinator plan screen."""
+    """A field team member gets 403 on every coordinator plan screen (SECURITY row 12)."""
     field_user = make_user(Role.FIELD, team=plan.routes[0].team)
     db.session.commit()
     login(client, field_user)
@@ -107,7 +108,8 @@ def test_field_user_is_forbidden(client, plan, method, url):
 
 
 def test_other_office_plan_is_not_found(client, plan):
-    """A coordinator of another office cannot see this office's plan (404, not 403)."""
+    """A coordinator of another office cannot see this office's plan (404, not 403)
+    (SECURITY row 11)."""
     other = make_user(Role.COORDINATOR, office_id=make_office().id)
     db.session.commit()
     login(client, other)
@@ -215,7 +217,8 @@ def test_progress_script_labels_follow_the_language(coord_client, plan):
 
 
 def test_review_map_escapes_hostile_names(coord_client, plan):
-    """A hotspot name with markup or ${...} never reaches the map's script unescaped."""
+    """A hotspot name with markup or ${...} never reaches the map's script unescaped
+    (SECURITY row 28)."""
     stop = plan.routes[0].stops[0]
     stop.hotspot.name = "<img src=x onerror=alert(1)>`${globalThis.pwn=1}`</script>"
     db.session.commit()
@@ -229,7 +232,8 @@ def test_review_map_escapes_hostile_names(coord_client, plan):
 
 
 def test_review_map_does_not_run_jinja_in_names(coord_client, plan):
-    """Names with Jinja syntax stay text: folium re-renders map scripts as templates."""
+    """Names with Jinja syntax stay text: folium re-renders map scripts as templates
+    (SECURITY row 28)."""
     stop = plan.routes[0].stops[0]
     stop.hotspot.name = "{{ 'SSTI' ~ 'RAN' }} {% if true %}BLOCK{% endif %}"
     plan.routes[0].team.name = "Tim {{ cycler.__name__ ~ 'PWNED' }}"
@@ -245,7 +249,8 @@ def test_review_map_does_not_run_jinja_in_names(coord_client, plan):
 
 
 def test_review_scripts_carry_the_csp_nonce(coord_client, plan):
-    """Every script on the review page is external from our origin or carries the nonce."""
+    """Every script on the review page is external from our origin or carries the nonce
+    (SECURITY row 29)."""
     resp = coord_client.get(f"/coord/plans/{plan.id}")
     nonce = re.search(r"'nonce-([^']+)'", resp.headers["Content-Security-Policy"]).group(1)
     html = resp.get_data(as_text=True)
@@ -363,7 +368,8 @@ def test_move_stop_to_other_team_day(client, tiny):
 
 
 def test_stale_version_gets_conflict_message(client, tiny):
-    """An edit from a stale page answers 409 with the reload message and changes nothing."""
+    """An edit from a stale page answers 409 with the reload message and changes nothing
+    (SECURITY row 37)."""
     plan, user = tiny
     login(client, user)
     stop = live_stops(plan)[0]
@@ -490,7 +496,8 @@ def test_publish_then_republish_lists_changes(client, tiny):
 
 
 def test_publish_without_csrf_token_is_refused(app_config, tmp_path):
-    """With CSRF on, a publish POST without a token gets 400 and publishes nothing."""
+    """With CSRF on, a publish POST without a token gets 400 and publishes nothing
+    (SECURITY row 16)."""
     from outreach import create_app
     from tests.conftest import _reset_database
 
@@ -523,7 +530,8 @@ def test_publish_without_csrf_token_is_refused(app_config, tmp_path):
     ],
 )
 def test_exports_are_attachments_with_safe_names(coord_client, plan, path, ext, mime):
-    """Each export downloads as an attachment whose file name cannot break the header."""
+    """Each export downloads as an attachment whose file name cannot break the header
+    (SECURITY row 26)."""
     plan.name = 'Rencana "Desember"\r\n/../evil; x=1'
     plan.routes[0].team.name = 'Tim "A"\\Medan'
     db.session.commit()
@@ -540,7 +548,8 @@ def test_exports_are_attachments_with_safe_names(coord_client, plan, path, ext, 
 
 
 def test_csv_export_neutralises_formulas(coord_client, plan):
-    """A hotspot name that a spreadsheet would run as a formula is exported inert."""
+    """A hotspot name that a spreadsheet would run as a formula is exported inert
+    (SECURITY row 26)."""
     plan.routes[0].stops[0].hotspot.name = '=HYPERLINK("http://x","y")'
     db.session.commit()
     body = coord_client.get(f"/coord/plans/{plan.id}/export.csv").get_data(as_text=True)
@@ -572,7 +581,8 @@ def _row_counts() -> dict[str, int]:
 
 
 def test_plan_get_pages_change_no_rows(coord_client, plan):
-    """Viewing the plan screens (GET) never changes plan data: no mutating GETs."""
+    """Viewing the plan screens (GET) never changes plan data: no mutating GETs
+    (SECURITY row 16)."""
     route = plan.routes[0]
     version = plan.version_id
     before = _row_counts()
@@ -585,7 +595,8 @@ def test_plan_get_pages_change_no_rows(coord_client, plan):
 
 
 def test_review_map_loads_no_foreign_assets(coord_client, plan):
-    """The review page's scripts and styles come from our origin (vendored Leaflet)."""
+    """The review page's scripts and styles come from our origin (vendored Leaflet)
+    (SECURITY row 30)."""
     html = coord_client.get(f"/coord/plans/{plan.id}").get_data(as_text=True)
     for tag in re.findall(r"<(?:script|link)\b[^>]*>", html):
         url = re.search(r'(?:src|href)="([^"]*)"', tag)
@@ -594,7 +605,8 @@ def test_review_map_loads_no_foreign_assets(coord_client, plan):
 
 
 def test_review_map_tiles_send_a_referrer(coord_client, plan, app):
-    """With tiles on, the tile layer uses the configured URL and a referrer policy OSM accepts."""
+    """With tiles on, the tile layer uses the configured URL and a referrer policy OSM accepts
+    (SECURITY row 31)."""
     app.config["MAP_TILE_URL"] = "https://tiles.example.test/{z}/{x}/{y}.png"
     resp = coord_client.get(f"/coord/plans/{plan.id}")
     html = resp.get_data(as_text=True)
