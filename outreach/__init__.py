@@ -28,6 +28,10 @@ def create_app(test_config: Mapping[str, Any] | str | None = None) -> Flask:
         static_folder=os.path.join(ROOT, "static"),
     )
     load_config(app, test_config)
+    if (app.config.get("LOG_FORMAT") or os.environ.get("LOG_FORMAT")) == "json":
+        from .ops.logs import configure
+
+        configure(str(app.config.get("LOG_LEVEL") or "INFO").upper())
     register_extensions(app)
     register_jobs(app)
     register_blueprints(app)
@@ -109,8 +113,10 @@ def register_blueprints(app: Flask) -> None:
     from .auth import bp as auth_bp
     from .coordinator import bp as coord_bp
     from .field import bp as field_bp
+    from .ops import bp as ops_bp
     from .public import bp as public_bp
 
+    app.register_blueprint(ops_bp)
     app.register_blueprint(public_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(coord_bp, url_prefix="/coord")

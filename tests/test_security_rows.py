@@ -26,9 +26,7 @@ TABLE_ROW = re.compile(r"^\|\s*([0-9]+)\s*\|", re.MULTILINE)
 
 # Rows without a test yet, with the reason. Keep it exact: the test fails when a row listed
 # here gains a test, and when a row loses its last test without being listed here.
-PENDING: dict[int, str] = {
-    46: "drill script: scale-out issue 13",
-}
+PENDING: dict[int, str] = {}
 
 
 def checklist_rows() -> set[int]:
