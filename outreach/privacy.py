@@ -274,7 +274,7 @@ def _users(ids: Iterable[int | None]) -> dict[int, User]:
 
 
 def _kind_of(action: str) -> str:
-    if action == "visit_request.view":
+    if action == "visit_request.view" or action in HOME_VIEW_ACTIONS:
         return "view"
     if action in ("visit_request.export", EXPORT_ACTION):
         return "export"
@@ -320,13 +320,30 @@ def _events_on(object_type: str, ids: Iterable[Any]) -> list[AuditEvent]:
     return out
 
 
+HOME_VIEW_ACTIONS = ("plan.view", "field.route_view", "hotspot.view")
+"""Views that show a home-visit site's position or contact on a screen (review map, field
+route, the site's own pages); each records the home sites it showed in ``home_hotspots``."""
+
+
+def is_home_site(hotspot: Hotspot) -> bool:
+    return getattr(hotspot.kind, "value", hotspot.kind) == HotspotKind.HOME.value
+
+
+def audit_home_view(action: str, obj: Any, user: User | None, hotspots: Iterable[Hotspot]) -> None:
+    """Audit a screen that shows home-visit sites (none: nothing to record). The caller's
+    transaction commits it."""
+    homes = sorted({h.id for h in hotspots if is_home_site(h)})
+    if homes:
+        audit(action, obj, user=user, home_hotspots=homes)
+
+
 def _export_events(site_id: int, plan_ids: set[int], route_ids: set[int]) -> list[AuditEvent]:
-    """Plan exports that included the site: those listing it in ``home_hotspots``, and older
-    exports (recorded before that detail existed) of a plan or route that holds it."""
+    """Plan exports and screens that showed the site: those listing it in ``home_hotspots``,
+    and older exports (recorded before that detail existed) of a plan or route that holds it."""
     out: dict[int, AuditEvent] = {}
     candidates = db.session.scalars(
         sa.select(AuditEvent).where(
-            AuditEvent.action == EXPORT_ACTION,
+            AuditEvent.action.in_((EXPORT_ACTION, *HOME_VIEW_ACTIONS)),
             sa.cast(AuditEvent.details, sa.Text).like(f"%{int(site_id)}%"),
         )
     )
@@ -365,7 +382,9 @@ def who_accessed(req: VisitRequest) -> list[dict[str, Any]]:
         route_ids = {r for _s, r, _p in stops}
         plan_ids = {p for _s, _r, p in stops}
         for event in _export_events(site.id, plan_ids, route_ids):
-            label = "plan" if event.object_type == "plan" else "route"
+            label = {"plan": "plan", "plannedroute": "route", "hotspot": "site"}.get(
+                event.object_type, event.object_type
+            )
             obj = f"{label} {event.object_id}".strip()
             rows.append((event.at, event.user_id, event.action, obj, event.details or {}, 1))
         for event in _events_on(STOP_OBJECT, stop_ids):

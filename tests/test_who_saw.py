@@ -275,3 +275,46 @@ def test_who_saw_answers_quickly_on_100k_audit_rows(app, seed):
     assert elapsed < 30
     # Exactly the seeded accesses, none of the noise.
     assert "9 access(es)" in result.output.strip().splitlines()[-1]
+
+
+def test_screens_showing_the_house_are_audited_and_listed(app, seed):
+    """SECURITY row 50: the plan review page (schedule and map), the site's edit and pin
+    pages, the field route page and the route API each record the home-visit sites they
+    showed, and ``who_accessed`` lists them as views; a plan without a house records nothing."""
+    from outreach.privacy import HOME_VIEW_ACTIONS
+
+    coord = app.test_client()
+    login(coord, seed.coord)
+    assert coord.get(f"/coord/plans/{seed.plan.id}").status_code == 200
+    assert coord.get(f"/coord/plans/{seed.other_plan.id}").status_code < 500
+    assert coord.get(f"/coord/hotspots/{seed.home.id}/edit").status_code == 200
+    assert coord.get(f"/coord/hotspots/{seed.home.id}/location").status_code == 200
+    field = app.test_client()
+    form_login(field, seed.member)
+    assert field.get("/field/").status_code == 200
+    token = create_token(seed.member, "tablet")
+    db.session.commit()
+    api = app.test_client().get("/api/v1/field/route", headers={"Authorization": f"Bearer {token}"})
+    assert api.status_code == 200
+    db.session.expire_all()
+    events = db.session.scalars(
+        sa.select(AuditEvent)
+        .where(AuditEvent.action.in_(HOME_VIEW_ACTIONS))
+        .order_by(AuditEvent.id)
+    ).all()
+    home = [seed.home.id]
+    assert [(e.action, e.details["home_hotspots"]) for e in events] == [
+        ("plan.view", home),
+        ("hotspot.view", home),
+        ("hotspot.view", home),
+        ("field.route_view", home),
+        ("field.route_view", home),
+    ]
+    assert str(seed.other_plan.id) not in {e.object_id for e in events if e.object_type == "plan"}
+    log = who_accessed(db.session.get(VisitRequest, seed.req.id))
+    views = [e for e in log if e["action"] in HOME_VIEW_ACTIONS]
+    assert len(views) == 5 and {e["kind"] for e in views} == {"view"}
+    assert {f"plan {seed.plan.id}", f"site {seed.home.id}"} <= {e["object"] for e in views}
+    assert sorted({(e["user"], e["channel"]) for e in views}) == sorted(
+        {(seed.coord.username, "coordinator"), (seed.member.username, "field")}
+    )

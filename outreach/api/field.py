@@ -14,8 +14,10 @@ from flask import Blueprint, jsonify
 from flask_login import current_user
 
 from ..auth.tokens import protect_api_blueprint
+from ..extensions import db
 from ..field import service
 from ..models import MAX_COUNT, Role
+from ..privacy import audit_home_view
 from .schemas import F, Schema
 from .spec import endpoint
 
@@ -92,7 +94,12 @@ def field_route(query):
     """The signed-in member's team route for a day, with check-ins and outcomes."""
     team = service.field_team(_user())
     day: date = query.get("date") or service.office_today(team.office)
-    return jsonify(service.day_to_dict(service.team_day(team, day)))
+    td = service.team_day(team, day)
+    body = service.day_to_dict(td)
+    # the route lists home-visit sites: who saw them (UU PDP, SECURITY row 50)
+    audit_home_view("field.route_view", td.route or team, _user(), (s.hotspot for s in td.stops))
+    db.session.commit()
+    return jsonify(body)
 
 
 @endpoint(

@@ -34,6 +34,7 @@ from ..models import (
     Office,
     audit,
 )
+from ..privacy import audit_home_view
 from . import bp
 from .forms import StrictIntField, choices, hhmm
 from .teams import SERVICE_LABELS, WEEKDAYS, acting_user, current_office
@@ -519,6 +520,9 @@ def hotspot_new():
 def hotspot_edit(hotspot_id: int):
     """Edit a hotspot: place, demand per service, priority, opening hours, notes, location."""
     hs = _hotspot_or_404(hotspot_id)
+    if request.method == "GET":
+        audit_home_view("hotspot.view", hs, acting_user(), [hs])  # a home's address and pin
+        db.session.commit()
     form = HotspotForm() if request.method == "POST" else HotspotForm(data=_form_data(hs))
     if form.validate_on_submit():
         before = {"lat": hs.lat, "lon": hs.lon, "priority": hs.priority}
@@ -534,6 +538,9 @@ def hotspot_edit(hotspot_id: int):
 def hotspot_location(hotspot_id: int):
     """Drop or move a hotspot's pin; then go on to the next one that needs a location."""
     hs = _hotspot_or_404(hotspot_id)
+    if request.method == "GET":
+        audit_home_view("hotspot.view", hs, acting_user(), [hs])  # a home's pin
+        db.session.commit()
     if request.method == "POST":
         form = LocationForm()
     else:

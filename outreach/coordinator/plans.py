@@ -38,6 +38,7 @@ from ..models import (
     StopStatus,
     Team,
 )
+from ..privacy import audit_home_view
 from . import bp
 from .forms import error_messages
 from .plan_map import UNPLANNED_COLOUR, build_map
@@ -385,7 +386,16 @@ def job_json(job_id: str):
 def plan_review(plan_id: int):
     """Show the plan on a map, its schedule, timelines, unserved sites and KPIs."""
     plan = load_plan_for_review(plan_id)
-    return render_template("coordinator/plans/review.html", **review_context(plan))
+    page = render_template("coordinator/plans/review.html", **review_context(plan))
+    # the review map and schedule show home-visit sites: who saw them (UU PDP, SECURITY row 50)
+    audit_home_view(
+        "plan.view",
+        plan,
+        current_user._get_current_object(),
+        (stop.hotspot for route in plan.routes for stop in route.stops),
+    )
+    db.session.commit()
+    return page
 
 
 def back_to_review(plan_id: int, anchor: str = "adjust"):

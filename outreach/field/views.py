@@ -60,6 +60,7 @@ from ..models import (
     audit,
     utcnow,
 )
+from ..privacy import audit_home_view
 from . import bp, service
 
 DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -410,6 +411,14 @@ def _render_day(day: date | None):
         )
     today = service.office_today(team.office)
     view, td = day_view(team, day or today)
+    # the route page and its map show home-visit sites: who saw them (SECURITY row 50)
+    audit_home_view(
+        "field.route_view",
+        td.route or team,
+        current_user._get_current_object(),
+        (s.hotspot for s in td.stops),
+    )
+    db.session.commit()
     title = day_title(view.day, today)
     return render_template(
         "field/home.html",
