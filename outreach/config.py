@@ -103,6 +103,14 @@ DEFAULTS: dict[str, Any] = {
     # Field teams record outcomes for visits from this many days ago up to today.
     "FIELD_OUTCOME_MAX_AGE_DAYS": 7,
     "SOLVER_MAX_SECONDS": 600,
+    # Decomposed solves (outreach.jobs.parts): plans with more sites than this are cut into
+    # parts of about DECOMPOSE_TARGET_SITES sites, solved DECOMPOSE_WORKERS at a time (the
+    # part time limits assume that many solver processes); a running part whose heartbeat is
+    # older than PART_STALE_SECONDS lost its worker and is queued again (once).
+    "DECOMPOSE_ABOVE_SITES": 800,
+    "DECOMPOSE_TARGET_SITES": 300,
+    "DECOMPOSE_WORKERS": 2,
+    "PART_STALE_SECONDS": 30,
     # The planning clock ("now": no plan starts before today, today's routes start from now):
     # None is the real clock; tests set an ISO instant so fixed-date plans stay in the future.
     "PLANNING_NOW": None,
@@ -133,6 +141,10 @@ ENV_KEYS = {
     "FIELD_DEVICE_IDLE_DAYS": int,
     "FIELD_DEVICE_ABSOLUTE_DAYS": int,
     "PROXY_FIX_X_FOR": int,
+    "DECOMPOSE_ABOVE_SITES": int,
+    "DECOMPOSE_TARGET_SITES": int,
+    "DECOMPOSE_WORKERS": int,
+    "PART_STALE_SECONDS": int,
 }
 
 TRUE_WORDS = frozenset({"1", "true", "yes", "on"})

@@ -672,6 +672,33 @@ class SolveJob(db.Model):
     heartbeat_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
 
 
+class SolvePart(db.Model):
+    """One part of a decomposed solve (:mod:`outreach.jobs.parts`): its spec, who runs it,
+    its progress and heartbeat, and its routes when done (on the part's own clock)."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    job_id: Mapped[str] = mapped_column(
+        sa.ForeignKey("solve_job.id", ondelete="CASCADE"), index=True
+    )
+    index: Mapped[int] = mapped_column()
+    label: Mapped[str] = mapped_column(sa.String(80), default="")
+    # queued, running, done, failed, cancelled
+    status: Mapped[str] = mapped_column(sa.String(16), default="queued")
+    attempts: Mapped[int] = mapped_column(default=0)
+    spec: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
+    time_limit_s: Mapped[float] = mapped_column(sa.Float, default=0.0)
+    progress: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
+    routes: Mapped[list[Any] | None] = mapped_column(sa.JSON)
+    solver_status: Mapped[str] = mapped_column(sa.String(64), default="")
+    worker: Mapped[str] = mapped_column(sa.String(80), default="")
+    error: Mapped[str] = mapped_column(sa.Text, default="")
+    started_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    heartbeat_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+
+    __table_args__ = (sa.UniqueConstraint("job_id", "index", name="uq_solve_part_index"),)
+
+
 class User(UserMixin, db.Model):
     """An account: admin, coordinator, or field member of one team."""
 

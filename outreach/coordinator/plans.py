@@ -351,6 +351,28 @@ def job_payload(job: SolveJob) -> dict[str, Any]:
         "solver_status": progress.get("solver_status"),
         "error": job.error or None,
         "review_url": url_for("coord.plan_review", plan_id=job.plan_id),
+        "parts": [_part_view(p) for p in progress.get("parts") or []],
+    }
+
+
+def _part_view(part: dict[str, Any]) -> dict[str, Any]:
+    """One part of a decomposed solve as the progress page shows it (labels translated)."""
+    span = ""
+    if part.get("first") and part.get("last"):
+        first, last = date.fromisoformat(part["first"]), date.fromisoformat(part["last"])
+        span = f"{first:%d/%m}–{last:%d/%m}"
+    status = str(part.get("status") or "queued")
+    return {
+        "index": part.get("index"),
+        "label": _("Area %(n)s · %(span)s", n=part.get("territory", ""), span=span),
+        "detail": _(
+            "%(sites)s sites, %(teams)s teams", sites=part.get("sites"), teams=part.get("teams")
+        ),
+        "status": status,
+        "status_label": str(STATUS_LABELS.get(status, status)),
+        "attempts": part.get("attempts") or 0,
+        "percent": part.get("percent") or 0,
+        "persons": part.get("persons_served"),
     }
 
 
@@ -361,7 +383,11 @@ def job_progress(job_id: str):
     plan = get_plan(job.plan_id)
     # The polling script shows these texts in the page's language (it has no catalogue).
     js_labels = {key: str(label) for key, label in STATUS_LABELS.items()}
-    js_labels |= {"title_failed": _("Solving failed"), "title_done": _("Solving finished")}
+    js_labels |= {
+        "title_failed": _("Solving failed"),
+        "title_done": _("Solving finished"),
+        "retry": _("retry"),
+    }
     return render_template(
         "coordinator/plans/progress.html",
         job=job,

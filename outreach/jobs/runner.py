@@ -26,6 +26,7 @@ from ..planning import Progress, SolveParams, solve
 from ..planning.result import FEASIBLE_STATUSES, Result
 from ..plans import adapter
 from ..plans.service import validate
+from . import parts
 from .state import mark_failed, restored_status, time_limit_for
 
 log = logging.getLogger(__name__)
@@ -56,6 +57,8 @@ class _Poller:
         self.cancel = threading.Event()
         self.latest: Progress | None = None
         self.t0 = time.monotonic()
+        # a decomposed solve's parts and their sums (see :mod:`outreach.jobs.parts`)
+        self.extra: dict[str, Any] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"job-{job_id[:8]}", daemon=True)
 
@@ -69,6 +72,10 @@ class _Poller:
     def on_progress(self, p: Progress) -> None:
         # Called in the solver thread at each improving solution: only remember it.
         self.latest = p
+
+    def set_extra(self, extra: dict[str, Any]) -> None:
+        # Called by the parent of a decomposed solve: written with the next heartbeat.
+        self.extra = dict(extra)
 
     def snapshot(self) -> dict[str, Any]:
         p = self.latest
@@ -85,6 +92,7 @@ class _Poller:
                 persons_requested=int(p.persons_requested),
                 distance_km=round(float(p.distance_km), 3),
             )
+        out.update(self.extra)
         return out
 
     def _run(self) -> None:
@@ -162,6 +170,11 @@ def run_solve_job(job_id: str) -> str:
             from_date=adapter.replan_from(plan),
         )
         params = SolveParams(time_limit_s=float(limit), seed=seed)
+        decomposed = parts.should_decompose(app, plan.params, built.problem)
+        backend = job.backend
+        group_of = {
+            str(h.id): h.kecamatan_code for h in built.hotspots.values() if h.kecamatan_code
+        }
         if "replan_from" in (plan.params or {}):
             plan.params = {k: v for k, v in plan.params.items() if k != "replan_from"}
     except Exception as exc:
@@ -178,7 +191,18 @@ def run_solve_job(job_id: str) -> str:
     poller = _Poller(app, job_id, limit, interval)
     poller.start()
     try:
-        result = solve(built.problem, params, progress=poller.on_progress, cancel=poller.cancel)
+        if decomposed:
+            result = parts.solve_decomposed(
+                job_id,
+                backend,
+                built.problem,
+                params,
+                group_of=group_of,
+                cancel=poller.cancel,
+                heartbeat=poller.set_extra,
+            )
+        else:
+            result = solve(built.problem, params, progress=poller.on_progress, cancel=poller.cancel)
     except Exception as exc:
         poller.stop()
         log.exception("solve failed for job %s", job_id)

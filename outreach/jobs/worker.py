@@ -45,6 +45,17 @@ def run_rq_job(job_id: str) -> str:
         return run_solve_job(job_id)
 
 
+def run_rq_part(part_id: int, problem: Any, params: Any) -> str:
+    """Run one part of a decomposed solve (:mod:`outreach.jobs.parts`; the function RQ calls)."""
+    from ..extensions import db
+    from .parts import run_part
+
+    app = get_app()
+    with app.app_context():
+        db.engine.dispose(close=False)  # a forked work horse must not reuse pooled connections
+        return run_part(part_id, problem, params)
+
+
 def on_rq_failure(job: Any, connection: Any, *exc_info: Any) -> None:
     """RQ failure callback (timeout, exception): fail the row and its plan."""
     from ..extensions import db

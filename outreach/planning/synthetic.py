@@ -150,3 +150,104 @@ def medan_problem(
             )
         )
     return Problem(sites=tuple(sites), teams=tuple(teams), horizon=horizon, card_stock=card_stock)
+
+
+PROVINCE_BOUNDS = ((1.0, 4.2), (97.6, 100.2))
+"""(lat range, lon range) roughly covering North Sumatra's mainland."""
+
+
+def province_problem(
+    n_sites: int = 5000,
+    n_teams: int = 60,
+    working_days: int = 20,
+    *,
+    n_offices: int = 12,
+    seed: int = 0,
+    first_day: date = date(2026, 6, 1),
+    spread_km: float = 15.0,
+    cards_per_office: int | None = 1500,
+) -> Problem:
+    """A seeded province: ``n_offices`` kabupaten/kota offices spread over North Sumatra,
+    each with its own teams (starting at its office) and sites around it.
+
+    Sites are drawn like :func:`medan_problem`'s (same kinds, hours and demand) at a normal
+    distance of ``spread_km`` around their office; offices get sites in random proportions
+    (a city office has more than a rural one) and teams in proportion to their sites, at
+    least two each. Ids carry the office: ``o03-school-0042``, ``o03-team-2``; see
+    :func:`office_of`. The card stock is ``cards_per_office`` per office.
+    """
+    rnd = random.Random(seed)
+    day = first_day
+    while True:
+        horizon = date_range(first_day, day)
+        shifts = build_shifts(horizon, OFFICE_WEEK)
+        if len(shifts) >= working_days:
+            break
+        day += timedelta(days=1)
+    (lat0, lat1), (lon0, lon1) = PROVINCE_BOUNDS
+    offices = [
+        Location(round(rnd.uniform(lat0, lat1), 5), round(rnd.uniform(lon0, lon1), 5))
+        for _ in range(n_offices)
+    ]
+    shares = [rnd.uniform(0.5, 2.0) for _ in offices]
+    total_share = sum(shares)
+    counts = [int(n_sites * s / total_share) for s in shares]
+    for k in range(n_sites - sum(counts)):
+        counts[k % n_offices] += 1
+    spare = n_teams - 2 * n_offices
+    if spare < 0:
+        raise ValueError("province_problem: at least two teams per office")
+    team_counts = [2 + int(spare * c / n_sites) for c in counts]
+    for k in range(n_teams - sum(team_counts)):
+        team_counts[k % n_offices] += 1
+    weights = [k.weight for k in _KINDS]
+    deg = spread_km / 111.32
+    sites: list[Site] = []
+    teams: list[Team] = []
+    for o, (office, count) in enumerate(zip(offices, counts, strict=True)):
+        for _ in range(count):
+            i = len(sites)
+            kind = rnd.choices(_KINDS, weights)[0]
+            total = rnd.randint(*kind.persons)
+            windows = {wd: tuple(TimeWindow.hm(a, b) for a, b in kind.hours) for wd in kind.days}
+            lat = min(max(office.lat + rnd.gauss(0, deg), lat0 - 0.5), lat1 + 0.5)
+            lon = min(max(office.lon + rnd.gauss(0, deg), lon0 - 0.5), lon1 + 0.5)
+            sites.append(
+                Site(
+                    id=f"o{o:02d}-{kind.name}-{i:04d}",
+                    name=f"{kind.name.replace('_', ' ').title()} {i}",
+                    location=Location(round(lat, 6), round(lon, 6)),
+                    demand=_split(total, kind.mix, rnd),
+                    priority=rnd.randint(*kind.priority),
+                    windows=windows,
+                    setup_s=kind.setup_s,
+                )
+            )
+        for t in range(team_counts[o]):
+            n = len(teams)
+            printer = n % 2 == 0
+            services = {Service.KTP_RECORD, Service.BIRTH_CERT, Service.KIA}
+            if printer:
+                services.add(Service.KTP_PRINT)
+            teams.append(
+                Team(
+                    id=f"o{o:02d}-team-{t + 1}",
+                    name=f"Tim {o + 1}.{t + 1}",
+                    start=office,
+                    profile="motorbike" if n % 4 == 3 else "car",
+                    kits=1 + n % 3,
+                    services=frozenset(services),
+                    printer=printer,
+                    cards_per_day=150 if printer else 0,
+                    shifts=shifts,
+                )
+            )
+    stock = None if cards_per_office is None else cards_per_office * n_offices
+    return Problem(sites=tuple(sites), teams=tuple(teams), horizon=horizon, card_stock=stock)
+
+
+def office_of(problem: Problem) -> dict[str, str]:
+    """Office key of every site and team of a :func:`province_problem` (the id's prefix)."""
+    out = {s.id: s.id.split("-", 1)[0] for s in problem.sites}
+    out.update({t.id: t.id.split("-", 1)[0] for t in problem.teams})
+    return out

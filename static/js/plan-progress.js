@@ -13,6 +13,33 @@
     if (el) { el.textContent = value; }
   }
 
+  // The parts of a decomposed solve: rebuilt from the JSON with textContent only.
+  function renderParts(parts) {
+    var box = document.getElementById("job-parts-box");
+    var body = document.querySelector("#job-parts tbody");
+    if (!box || !body || !parts.length) { return; }
+    box.hidden = false;
+    while (body.firstChild) { body.removeChild(body.firstChild); }
+    parts.forEach(function (p) {
+      var tr = document.createElement("tr");
+      var name = document.createElement("td");
+      name.appendChild(document.createTextNode(p.label));
+      name.appendChild(document.createElement("br"));
+      var small = document.createElement("small");
+      small.textContent = p.detail;
+      name.appendChild(small);
+      tr.appendChild(name);
+      [p.status_label + (p.attempts > 1 ? " (" + (labels.retry || "retry") + ")" : ""),
+       p.persons === null || p.persons === undefined ? "–" : p.persons,
+       p.percent + "%"].forEach(function (value) {
+        var td = document.createElement("td");
+        td.textContent = value;
+        tr.appendChild(td);
+      });
+      body.appendChild(tr);
+    });
+  }
+
   function render(data) {
     var bar = document.getElementById("job-bar");
     bar.value = data.fraction;
@@ -32,6 +59,7 @@
     }
     text("job-km", data.km === null || data.km === undefined ? "–" : Number(data.km).toLocaleString(document.documentElement.lang || "id", { minimumFractionDigits: 1, maximumFractionDigits: 1 }));
     text("job-elapsed", data.elapsed_s === null ? "0" : Math.round(data.elapsed_s));
+    renderParts(data.parts || []);
     if (data.error) {
       var err = document.getElementById("job-error");
       err.textContent = data.error;
