@@ -94,8 +94,12 @@ def cancel_quietly(app: Flask, job_id: str) -> None:
 def states(app: Flask, job_ids: list[str]) -> dict[str, str | None]:
     """RQ's view of each job (``queued``, ``started``, ``failed``...; ``None`` = unknown).
 
-    An unreachable Redis yields an empty mapping: the reconciler then relies on heartbeats.
+    An unreachable or unresponsive Redis yields an empty mapping: the reconciler then relies on
+    heartbeats. The first Redis error ends the look-ups, so a hung Redis (it accepts
+    connections but never answers) costs one socket timeout, not one per job.
     """
+    from redis.exceptions import RedisError
+
     try:
         from rq.job import Job
 
@@ -106,8 +110,13 @@ def states(app: Flask, job_ids: list[str]) -> dict[str, str | None]:
                 job = Job.fetch(rq_job_id(jid), connection=conn)
                 status = job.get_status(refresh=True)
                 out[jid] = str(status.value if hasattr(status, "value") else status)
+            except (RedisError, OSError):
+                raise
             except Exception:  # noqa: BLE001 - NoSuchJobError and friends
                 out[jid] = None
         return out
+    except (RedisError, OSError) as exc:
+        log.warning("redis unavailable for the reconciler: %s", type(exc).__name__)
+        return {}
     except Exception:  # noqa: BLE001
         return {}
