@@ -89,10 +89,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--instance", choices=("city", "province"), default="city")
     parser.add_argument("--seed", type=int, default=1, help="instance and search seed")
-    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--workers", type=int, nargs="*", default=[1, 2])
     parser.add_argument("--time-limit", type=float, default=None, help="budget in seconds")
     parser.add_argument("--target-sites", type=int, default=dc.TARGET_SITES)
     parser.add_argument("--undivided", action="store_true", help="also one undivided solve")
+    parser.add_argument(
+        "--undivided-workers", type=int, choices=(1, 2), default=2, help="its search chains"
+    )
     parser.add_argument("--json", type=Path, help="write the measurements as JSON")
     args = parser.parse_args(argv)
 
@@ -134,8 +137,9 @@ def main(argv: list[str] | None = None) -> int:
         )
     if args.undivided:
         t = time.perf_counter()
-        result = solve(problem, SolveParams(time_limit_s=budget, seed=args.seed, workers=2))
-        base = _report(problem, result, time.perf_counter() - t, "undivided", {"workers": 2})
+        w = args.undivided_workers
+        result = solve(problem, SolveParams(time_limit_s=budget, seed=args.seed, workers=w))
+        base = _report(problem, result, time.perf_counter() - t, "undivided", {"workers": w})
         runs.append(base)
         for r in runs[:-1]:
             r["share_of_undivided"] = round(r["weighted_served"] / base["weighted_served"], 4)

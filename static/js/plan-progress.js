@@ -30,7 +30,7 @@
       name.appendChild(small);
       tr.appendChild(name);
       [p.status_label + (p.attempts > 1 ? " (" + (labels.retry || "retry") + ")" : ""),
-       p.persons === null || p.persons === undefined ? "–" : p.persons,
+       p.persons === null || p.persons === undefined ? "–" : Number(p.persons).toLocaleString(document.documentElement.lang || "id"),
        p.percent + "%"].forEach(function (value) {
         var td = document.createElement("td");
         td.textContent = value;
@@ -45,7 +45,7 @@
     bar.value = data.fraction;
     bar.textContent = Math.round(data.fraction * 100) + "%";
     text("job-status", labels[data.status] || data.status);
-    text("job-persons", data.persons === null || data.persons === undefined ? "–" : data.persons);
+    text("job-persons", data.persons === null || data.persons === undefined ? "–" : Number(data.persons).toLocaleString(document.documentElement.lang || "id"));
     if (data.persons_requested) {
       var req = document.getElementById("job-requested");
       if (!req) {
@@ -55,7 +55,7 @@
         persons.parentNode.appendChild(document.createTextNode(" / "));
         persons.parentNode.appendChild(req);
       }
-      req.textContent = data.persons_requested;
+      req.textContent = Number(data.persons_requested).toLocaleString(document.documentElement.lang || "id");
     }
     text("job-km", data.km === null || data.km === undefined ? "–" : Number(data.km).toLocaleString(document.documentElement.lang || "id", { minimumFractionDigits: 1, maximumFractionDigits: 1 }));
     text("job-elapsed", data.elapsed_s === null ? "0" : Math.round(data.elapsed_s));
