@@ -33,9 +33,12 @@ as long as the tooltip text went through :func:`map_text`.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import re
-from collections.abc import Iterable, Sequence
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -491,28 +494,107 @@ def render_map(
     UnsafeMapContent
         If an element asks for an asset outside our origin.
     """
-    if not _CSS_SIZE_RE.match(height):
-        raise ValueError(f"height must be a CSS length like 480px or 60vh, got {height!r}")
-    nonce = nonce or csp_nonce()
-    nonce_attr = f'nonce="{escape(nonce)}"'
+    _check_height(height)
     parts = getattr(m, "_jb_parts", None)
     if parts is None:
         # Folium's render mutates the tree (a Marker adds a SetIcon child each time), so the
         # map is rendered once and its parts kept; only the nonce changes per call.
         parts = _render_parts(m)
         m._jb_parts = parts
+    return _fragment(parts, getattr(m, "jb_tiles_enabled", True), height, label, nonce)
+
+
+def _check_height(height: str) -> None:
+    if not _CSS_SIZE_RE.match(height):
+        raise ValueError(f"height must be a CSS length like 480px or 60vh, got {height!r}")
+
+
+def _fragment(
+    parts: tuple[list[str], list[str], str, str, str],
+    tiles_enabled: bool,
+    height: str,
+    label: object,
+    nonce: str | None,
+) -> Markup:
+    """The HTML fragment of rendered map parts, with this response's nonce on every script."""
+    nonce = nonce or csp_nonce()
+    nonce_attr = f'nonce="{escape(nonce)}"'
     css, js, head_html, body_html, script = parts
 
     out = [f'<link rel="stylesheet" href="{escape(url)}">' for url in css]
     out += [f'<script src="{escape(url)}" {nonce_attr}></script>' for url in js]
     out.append(_SCRIPT_TAG_RE.sub(f"<script {nonce_attr}", head_html))
-    classes = "jb-map" if getattr(m, "jb_tiles_enabled", True) else "jb-map jb-map--plain"
+    classes = "jb-map" if tiles_enabled else "jb-map jb-map--plain"
     out.append(
         f'<div class="{classes}" style="height:{height}" role="region" '
         f'aria-label="{map_text(label)}">{body_html}</div>'
     )
     out.append(f"<script {nonce_attr}>{script}</script>")
     return Markup("\n".join(out))
+
+
+# Rendered maps kept per app (see render_map_cached): a few per page kind are plenty, and
+# entries whose key no longer matches the data are never served, only evicted.
+MAP_CACHE_SIZE = 24
+
+
+def _map_cache() -> tuple[threading.Lock, OrderedDict[str, Any]]:
+    cache = current_app.extensions.get("jb_map_parts")
+    if cache is None:
+        cache = current_app.extensions.setdefault("jb_map_parts", (threading.Lock(), OrderedDict()))
+    return cache
+
+
+def render_map_cached(
+    key: object,
+    build: Callable[[], folium.Map],
+    *,
+    height: str = "480px",
+    label: object = "",
+    nonce: str | None = None,
+) -> Markup:
+    """``render_map(build())`` for a map whose whole content is described by ``key``.
+
+    Building a Folium map and rendering it costs tens of milliseconds per page (branca
+    compiles every element's rendered output as a Jinja template again, and a tile layer looks
+    its URL up among every xyzservices provider), while the same map is shown again and again:
+    a dashboard or a review page reloaded, residents opening the same public map. The rendered
+    parts are kept per app in a small LRU under a digest of ``key`` and of everything else a
+    map reads (tile settings, static URL, the request's language); only the nonce and the
+    label change per response, exactly as with :func:`render_map`.
+
+    ``key`` must hold every value the map is built from (``repr`` is hashed): a change of
+    data gives another key, so a stale map is never served.
+    """
+    _check_height(height)
+    from flask_babel import get_locale
+
+    digest = hashlib.sha256(
+        repr(
+            (
+                key,
+                _config("MAP_TILES_ENABLED"),
+                _config("MAP_TILE_URL"),
+                _config("MAP_TILE_ATTRIBUTION"),
+                _static_url(""),
+                str(get_locale()) if has_request_context() else "",
+            )
+        ).encode()
+    ).hexdigest()
+    lock, cache = _map_cache()
+    with lock:
+        hit = cache.get(digest)
+        if hit is not None:
+            cache.move_to_end(digest)
+    if hit is None:
+        m = build()
+        hit = (_render_parts(m), bool(getattr(m, "jb_tiles_enabled", True)))
+        with lock:
+            cache[digest] = hit
+            while len(cache) > MAP_CACHE_SIZE:
+                cache.popitem(last=False)
+    parts, tiles_enabled = hit
+    return _fragment(parts, tiles_enabled, height, label, nonce)
 
 
 def _render_parts(m: folium.Map) -> tuple[list[str], list[str], str, str, str]:
@@ -541,7 +623,7 @@ def _count(value: int) -> str:
     """A count in the reader's locale (4.000 in Indonesian) inside a request, else plain."""
     if not has_request_context():
         return str(value)
-    from flask_babel import format_decimal
+    from .navigation import format_decimal  # memoised flask_babel.format_decimal
 
     return format_decimal(value)
 
@@ -666,3 +748,33 @@ def hotspot_map(
         lons = [h.lon for h in placed]
         m.fit_bounds([[min(lats), min(lons)], [max(lats), max(lons)]], padding=(20, 20))
     return m
+
+
+def hotspot_map_key(
+    hotspots: Iterable[Any],
+    office: Any | None = None,
+    *,
+    color_by: str = "kind",
+    cluster_above: int = 40,
+) -> tuple:
+    """Everything :func:`hotspot_map` reads, for :func:`render_map_cached` (keep in step)."""
+    return (
+        "hotspot-map",
+        color_by,
+        cluster_above,
+        (office.lat, office.lon, office.name, office.address) if office is not None else None,
+        [
+            (
+                h.lat,
+                h.lon,
+                str(h.kind),
+                h.priority,
+                h.name,
+                h.kelurahan_name,
+                h.kelurahan_code,
+                h.kecamatan_name,
+                [(d.service, d.remaining, d.requested) for d in h.demands],
+            )
+            for h in hotspots
+        ],
+    )

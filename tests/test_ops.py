@@ -219,3 +219,30 @@ def test_logout_on_one_gunicorn_revokes_the_cookie_on_another(tmp_path):
                 proc.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
+
+
+def test_gunicorn_warms_the_preloaded_app_without_the_database(app):
+    """Before forking, the master compiles the templates and loads the catalogues (every
+    worker starts warm), reads nothing from the database, and freezes the loaded objects out
+    of the garbage collector's reach."""
+    import gc
+
+    import sqlalchemy as sa
+
+    conf = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
+    statements: list[str] = []
+
+    def listen(conn, cursor, statement, *args):  # noqa: ANN001, ANN202
+        statements.append(statement)
+
+    app.jinja_env.cache.clear()
+    sa.event.listen(db.engine, "before_cursor_execute", listen)
+    try:
+        conf["when_ready"](type("Server", (), {"app": type("App", (), {"callable": app})})())
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
+        sa.event.remove(db.engine, "before_cursor_execute", listen)
+    assert statements == []
+    names = {key[1] for key in app.jinja_env.cache.keys()}
+    assert {"base.html", "coordinator/plans/review.html", "public/schedule.html"} <= names

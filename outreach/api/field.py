@@ -8,6 +8,7 @@ retry until it hears back. Every id of another team answers 404 and changes noth
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from datetime import date
 
 from flask import Blueprint, jsonify
@@ -82,6 +83,31 @@ def _user():
     return current_user._get_current_object()  # type: ignore[attr-defined]
 
 
+def _office_tz(user):
+    """The zone of the user's office (the service refuses a user without a team itself)."""
+    team = user.team
+    return service.office_tz(team.office if team is not None else None)
+
+
+@contextmanager
+def _answer_from_written_rows():
+    """Build the answer from the row just written, not from a copy read back after commit.
+
+    The answer echoes the row with the values just written (no column of these rows is
+    filled in by the database), so inside this block the service's commit leaves the rows
+    loaded instead of expiring them: one query fewer per tablet write. Afterwards every
+    row is expired as the commit would have done (a rollback expires them anyway).
+    """
+    session = db.session()
+    previous = session.expire_on_commit
+    session.expire_on_commit = False
+    try:
+        yield
+    finally:
+        session.expire_on_commit = previous
+    session.expire_all()
+
+
 @endpoint(
     bp,
     "/field/route",
@@ -113,9 +139,12 @@ def field_route(query):
 )
 def field_checkin(body):
     """Record an arrival; a repeat of the same client_uuid returns the stored row."""
-    row, created = service.record_checkin(_user(), body)
-    tz = service.office_tz(_user().team.office)
-    return jsonify(service.checkin_to_dict(row, tz)), 201 if created else 200
+    user = _user()
+    tz = _office_tz(user)
+    with _answer_from_written_rows():
+        row, created = service.record_checkin(user, body)
+        answer = service.checkin_to_dict(row, tz)
+    return jsonify(answer), 201 if created else 200
 
 
 @endpoint(
@@ -129,6 +158,9 @@ def field_checkin(body):
 )
 def field_outcome(body):
     """Record an outcome and lower the remaining demand; a repeat is answered, not counted."""
-    row, created = service.record_outcome(_user(), body)
-    tz = service.office_tz(_user().team.office)
-    return jsonify(service.outcome_to_dict(row, tz)), 201 if created else 200
+    user = _user()
+    tz = _office_tz(user)
+    with _answer_from_written_rows():
+        row, created = service.record_outcome(user, body)
+        answer = service.outcome_to_dict(row, tz)
+    return jsonify(answer), 201 if created else 200

@@ -26,9 +26,10 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 from flask import Blueprint, current_app, g, request
 from flask_login import current_user
+from sqlalchemy.orm import joinedload
 
 from ..extensions import csrf, db
-from ..models import ApiToken, Role, User, hash_token, utcnow
+from ..models import ApiToken, Role, Team, User, hash_token, utcnow
 from ..roles import PUBLIC_ATTR, ROLES_ATTR
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -74,7 +75,13 @@ def authenticate_bearer() -> User | None:
     value = bearer_value()
     if value is None:
         return None
-    row = db.session.scalar(sa.select(ApiToken).filter_by(token_hash=hash_token(value)))
+    # One round trip: the owner, their team and its office come with the token (every field
+    # API view reads them; lazy loads would cost three more queries per tablet request).
+    row = db.session.scalar(
+        sa.select(ApiToken)
+        .filter_by(token_hash=hash_token(value))
+        .options(joinedload(ApiToken.user).joinedload(User.team).joinedload(Team.office))
+    )
     if row is None or row.revoked_at is not None or not row.user.active:
         return None
     now = utcnow()

@@ -95,20 +95,33 @@ class BulkMarkers(MacroElement):
         colour: str,
         label: object = "",
     ) -> None:
-        if not (math.isfinite(lat) and math.isfinite(lon)):
-            return  # folium accepts inf; a map must never see it (SECURITY.md row 21)
-        if not HEX_COLOUR.match(colour):
-            raise ValueError(f"not a hex colour: {colour!r}")
-        self.rows.append(
-            {
-                "y": lat,
-                "x": lon,
-                "t": map_safe(tooltip),
-                "p": brace_safe(popup),
-                "c": colour,
-                "l": map_safe(label),
-            }
-        )
+        row = pin_row(lat, lon, tooltip=tooltip, popup=popup, colour=colour, label=label)
+        if row is not None:
+            self.rows.append(row)
+
+
+def pin_row(
+    lat: float,
+    lon: float,
+    *,
+    tooltip: object,
+    popup: Markup,
+    colour: str,
+    label: object = "",
+) -> dict[str, Any] | None:
+    """One pin of :class:`BulkMarkers` as the page's JSON carries it (``None``: no place)."""
+    if not (math.isfinite(lat) and math.isfinite(lon)):
+        return None  # folium accepts inf; a map must never see it (SECURITY.md row 21)
+    if not HEX_COLOUR.match(colour):
+        raise ValueError(f"not a hex colour: {colour!r}")
+    return {
+        "y": lat,
+        "x": lon,
+        "t": map_safe(tooltip),
+        "p": brace_safe(popup),
+        "c": colour,
+        "l": map_safe(label),
+    }
 
 
 def build_map(
@@ -119,13 +132,10 @@ def build_map(
     Returns the map's HTML and the pins per layer key, which the page embeds as JSON.
 
     Every text goes through ``maps.map_text``/``maps.popup_html`` (folium does not escape).
+    The pins (which change with every edit and outcome) live only in that JSON; the Folium map
+    itself holds the layers, lines and frame, and is rendered once per distinct map
+    (:func:`outreach.maps.render_map_cached`), not on every visit of the page.
     """
-    import folium
-
-    fmap = maps.base_map((office.lat, office.lon), zoom_start=12)
-    # Quarter zoom steps: the opening frame fits the planned stops closely (whole steps can
-    # leave them in the middle half of a tablet's map).
-    fmap.options.update(zoom_snap=0.25)
     pin_rows: dict[str, list[dict[str, Any]]] = {}
     # Labels looked up once: gettext per pin costs more than the pin itself on big plans.
     services = {k: str(v) for k, v in SERVICE_LABELS.items()}
@@ -146,13 +156,14 @@ def build_map(
         "why": _("Why several teams"),
         "split": str(SPLIT_REASON),
     }
+    # What the Folium map is drawn from: (layer key, label, colour, line) per team-day.
+    layers: list[tuple[str, str, str, list[tuple[float, float]]]] = []
     bounds: list[tuple[float, float]] = []
     unplanned_bounds: list[tuple[float, float]] = []
     for rv in views:
         if not rv.stops:
             continue
-        layer = folium.FeatureGroup(name=map_safe(rv.label), show=True)
-        pins = BulkMarkers(rv.key)
+        rows: list[dict[str, Any]] = []
         line: list[tuple[float, float]] = []
         for row in rv.stops:
             hs = row.stop.hotspot
@@ -179,7 +190,7 @@ def build_map(
                 details.append((t["cards"], format_count(row.stop.cards)))
             if row.stop.locked:
                 details.append((t["status"], t["locked"]))
-            pins.add(
+            pin = pin_row(
                 hs.lat,
                 hs.lon,
                 tooltip=tooltip,
@@ -187,17 +198,15 @@ def build_map(
                 colour=rv.colour,
                 label=row.number,
             )
-        if len(line) > 1:
-            folium.PolyLine(line, color=rv.colour, weight=3, opacity=0.8).add_to(layer)
-        pins.add_to(layer)
-        pin_rows[pins.key] = pins.rows
+            if pin is not None:
+                rows.append(pin)
+        layers.append((rv.key, rv.label, rv.colour, line))
+        pin_rows[rv.key] = rows
         bounds += line
-        layer.add_to(fmap)
     if unplanned:
-        cluster = maps.cluster(fmap, _("Not planned yet"))
-        pins = BulkMarkers("unplanned")
+        rows = []
         for hs in unplanned:
-            pins.add(
+            pin = pin_row(
                 hs.lat,  # type: ignore[arg-type]
                 hs.lon,  # type: ignore[arg-type]
                 tooltip=f"{hs.name} – {t['left']} {format_count(hs.remaining_total)}",
@@ -212,20 +221,51 @@ def build_map(
                 ),
                 colour=UNPLANNED_COLOUR,
             )
+            if pin is not None:
+                rows.append(pin)
             unplanned_bounds.append((hs.lat, hs.lon))  # type: ignore[arg-type]
-        pins.add_to(cluster)
-        pin_rows[pins.key] = pins.rows
+        pin_rows["unplanned"] = rows
     # The map opens on the planned stops (the unplanned sites only when nothing is planned);
     # the legend sits beside the map (see review.html), so no corner needs to stay clear.
     framed = bounds or unplanned_bounds
+    frame = None
     if framed:
         lats = [p[0] for p in framed]
         lons = [p[1] for p in framed]
-        fmap.fit_bounds(
-            [[min(lats), min(lons)], [max(lats), max(lons)]],
-            padding=(36, 36),
-            max_zoom=16,
-        )
-    folium.LayerControl(collapsed=True).add_to(fmap)
-    html = maps.render_map(fmap, height="560px", label=_("Map of plan %(n)s", n=plan.name))
+        frame = [[min(lats), min(lons)], [max(lats), max(lons)]]
+    not_planned = _("Not planned yet") if unplanned else None
+    html = maps.render_map_cached(
+        ("plan-review", office.lat, office.lon, layers, not_planned, frame),
+        lambda: _folium_map(office, layers, not_planned, frame),
+        height="560px",
+        label=_("Map of plan %(n)s", n=plan.name),
+    )
     return html, pin_rows
+
+
+def _folium_map(
+    office: Office,
+    layers: list[tuple[str, str, str, list[tuple[float, float]]]],
+    not_planned: str | None,
+    frame: list[list[float]] | None,
+) -> Any:
+    """The Folium map of :func:`build_map`: the pins themselves come from the page's JSON."""
+    import folium
+
+    fmap = maps.base_map((office.lat, office.lon), zoom_start=12)
+    # Quarter zoom steps: the opening frame fits the planned stops closely (whole steps can
+    # leave them in the middle half of a tablet's map).
+    fmap.options.update(zoom_snap=0.25)
+    for key, label, colour, line in layers:
+        layer = folium.FeatureGroup(name=map_safe(label), show=True)
+        if len(line) > 1:
+            folium.PolyLine(line, color=colour, weight=3, opacity=0.8).add_to(layer)
+        BulkMarkers(key).add_to(layer)
+        layer.add_to(fmap)
+    if not_planned is not None:
+        cluster = maps.cluster(fmap, not_planned)
+        BulkMarkers("unplanned").add_to(cluster)
+    if frame is not None:
+        fmap.fit_bounds(frame, padding=(36, 36), max_zoom=16)
+    folium.LayerControl(collapsed=True).add_to(fmap)
+    return fmap

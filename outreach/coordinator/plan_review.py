@@ -354,12 +354,13 @@ def load_plan_for_review(plan_id: int) -> Plan:
             .selectinload(PlannedRoute.team)
             .selectinload(Team.weekly_shifts),
             selectinload(Plan.routes).selectinload(PlannedRoute.team).selectinload(Team.exceptions),
+            # each stop's (and unserved row's) site in the same rows: many-to-one, no fan-out
             selectinload(Plan.routes)
             .selectinload(PlannedRoute.stops)
-            .selectinload(PlannedStop.hotspot)
+            .joinedload(PlannedStop.hotspot)
             .selectinload(Hotspot.demands),
             selectinload(Plan.unserved)
-            .selectinload(PlanUnserved.hotspot)
+            .joinedload(PlanUnserved.hotspot)
             .selectinload(Hotspot.demands),
             selectinload(Plan.publications),
         )
@@ -425,11 +426,19 @@ def plan_hotspot_ids(plan: Plan) -> set[int]:
 
 def compute_kpis(plan: Plan, views: list[RouteView], office: Office) -> dict[str, Any]:
     """Served vs requested per service and priority, cards vs stock, km, hours, utilisation."""
-    hotspots = {}
+    hotspots: dict[int, Hotspot] = {}
     ids = plan_hotspot_ids(plan)
-    if ids:
+    # The sites of the plan's stops and unserved rows are in the session already, with their
+    # demands (load_plan_for_review): read only the others instead of all of them again.
+    for hs in [stop.hotspot for route in plan.routes for stop in route.stops] + [
+        u.hotspot for u in plan.unserved
+    ]:
+        if hs.id in ids and "demands" not in sa.inspect(hs).unloaded:
+            hotspots.setdefault(hs.id, hs)
+    missing = ids - hotspots.keys()
+    if missing:
         for hs in db.session.scalars(
-            sa.select(Hotspot).where(Hotspot.id.in_(ids)).options(selectinload(Hotspot.demands))
+            sa.select(Hotspot).where(Hotspot.id.in_(missing)).options(selectinload(Hotspot.demands))
         ):
             hotspots[hs.id] = hs
     requested: dict[str, int] = defaultdict(int)

@@ -112,8 +112,10 @@ def dashboard():
     teams_active = db.session.scalar(
         sa.select(sa.func.count(Team.id)).where(Team.office_id == office.id, Team.active)
     )
-    site_map = maps.render_map(
-        maps.hotspot_map(hotspots, office, color_by=color_by),
+    # Rendered once per distinct map (the key holds every value it shows), not per visit.
+    site_map = maps.render_map_cached(
+        maps.hotspot_map_key(hotspots, office, color_by=color_by),
+        lambda: maps.hotspot_map(hotspots, office, color_by=color_by),
         height="520px",
         label=_("Map of sites"),
     )

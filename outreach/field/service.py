@@ -24,7 +24,7 @@ import sqlalchemy as sa
 from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import contains_eager, joinedload, selectinload
 
 from ..errors import Conflict, NotFound, ValidationFailed
 from ..extensions import db
@@ -175,11 +175,16 @@ def published_routes(
             PlannedRoute.day == day,
         )
         .options(
-            selectinload(PlannedRoute.plan),
-            selectinload(PlannedRoute.team),
-            selectinload(PlannedRoute.stops).selectinload(PlannedStop.hotspot),
-            selectinload(PlannedRoute.stops).selectinload(PlannedStop.outcomes),
-            selectinload(PlannedRoute.stops).selectinload(PlannedStop.checkins),
+            # The plan and the team are joined above anyway: fill them from the same rows; each
+            # stop comes with its site, outcome and check-in (at most one of each per stop: unique
+            # constraints) in one query. Two queries per route fetch instead of six.
+            contains_eager(PlannedRoute.plan),
+            contains_eager(PlannedRoute.team),
+            selectinload(PlannedRoute.stops).options(
+                joinedload(PlannedStop.hotspot),
+                joinedload(PlannedStop.outcomes),
+                joinedload(PlannedStop.checkins),
+            ),
         )
         .order_by(Plan.published_at.desc().nulls_last(), Plan.id.desc())
     )
@@ -223,7 +228,20 @@ def team_day(team: Team, day: date, now: datetime | None = None) -> TeamDay:
 
 def stop_for_team(team: Team, stop_id: int) -> PlannedStop:
     """A stop of ``team`` in a published plan, or :class:`StopNotFound` (never another team's)."""
-    stop = db.session.get(PlannedStop, stop_id) if 0 < stop_id < 2**31 else None
+    stop = (
+        db.session.get(
+            PlannedStop,
+            stop_id,
+            # what the checks below and the writes read, in one query instead of five
+            options=[
+                joinedload(PlannedStop.route).joinedload(PlannedRoute.plan),
+                joinedload(PlannedStop.outcomes),
+                joinedload(PlannedStop.checkins),
+            ],
+        )
+        if 0 < stop_id < 2**31
+        else None
+    )
     if (
         stop is None
         or stop.route.team_id != team.id

@@ -8,27 +8,33 @@ server-rendered, small, and may be cached for a minute by browsers and proxies.
 from __future__ import annotations
 
 import hashlib
+import threading
+import time
+from collections import OrderedDict
 from datetime import date, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
 import sqlalchemy as sa
-from flask import Response, abort, current_app, g, render_template, request, url_for
-from flask_babel import format_date, format_decimal
+from flask import Response, abort, current_app, g, render_template, request, session, url_for
+from flask_babel import format_date
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_login import current_user
 from icalendar import Calendar, Event, vGeo
 from markupsafe import Markup
 
 from ..demo import NATIONAL_COMPLAINT_CHANNELS
+from ..exporting.ical import add_timezones
 from ..extensions import db
 from ..labels import SERVICE_LABELS, kind_label, service_label
-from ..maps import MapMarker, add_markers, base_map, cluster, map_text, render_map
+from ..maps import MapMarker, add_markers, base_map, cluster, map_text, render_map_cached
 from ..models import Office, PublicVisit
-from ..navigation import current_lang
+from ..navigation import current_lang, format_decimal
 from ..navigation import install as install_layout_helpers
 from ..plans.adapter import aware, office_zone
 from ..roles import public_view
+from ..security import csp_nonce
 from . import bp
 from .schedule import (
     HORIZON_DAYS,
@@ -201,6 +207,53 @@ def _cached(resp: Response, seconds: int = CACHE_SECONDS) -> Response:
     return resp
 
 
+# Rendered public pages, per app: the page a resident gets depends only on what the page's
+# ETag covers (the office's publication, contacts, the day, the language, the URL) plus the
+# few inputs named in each view's key, so the same page is rendered once for everybody and
+# then only gets this response's CSP nonce. Anonymous requests only (a signed-in user's
+# page has their menu); an entry lives at most CACHE_SECONDS, like a browser's copy.
+PAGE_CACHE_SIZE = 64
+_NONCE_SLOT = "\x00csp-nonce\x00"
+
+
+def _page_cache() -> tuple[threading.Lock, OrderedDict[str, tuple[float, str]]]:
+    cache = current_app.extensions.get("jb_public_pages")
+    if cache is None:
+        cache = current_app.extensions.setdefault(
+            "jb_public_pages", (threading.Lock(), OrderedDict())
+        )
+    return cache
+
+
+def _page(key: Any, render: Any) -> str:
+    """``render()``'s HTML, rendered once per distinct page (see PAGE_CACHE_SIZE).
+
+    ``key`` holds whatever the page shows that its ETag (``g.public_etag``, set by
+    :func:`_not_modified`) does not cover. Not cached: signed-in users, a pending flash
+    message (it is shown once), a request without an ETag.
+    """
+    tag = g.get("public_etag")
+    if not tag or current_user.is_authenticated or "_flashes" in session:
+        return render()
+    digest = hashlib.sha256(
+        repr((request.endpoint, tag, request.host_url, key)).encode()
+    ).hexdigest()
+    nonce = csp_nonce()
+    now = time.monotonic()
+    lock, cache = _page_cache()
+    with lock:
+        hit = cache.get(digest)
+    if hit is not None and hit[0] > now:
+        return hit[1].replace(_NONCE_SLOT, nonce)
+    html = render()
+    with lock:
+        cache[digest] = (now + CACHE_SECONDS, html.replace(nonce, _NONCE_SLOT))
+        cache.move_to_end(digest)
+        while len(cache) > PAGE_CACHE_SIZE:
+            cache.popitem(last=False)
+    return html
+
+
 def _local(dt: datetime, office: Office) -> datetime:
     return aware(dt).astimezone(office_zone(office))
 
@@ -293,10 +346,24 @@ def _render_schedule(office: Office) -> Response:
     unchanged = _not_modified(office)
     if unchanged is not None:
         return unchanged
+    # what the page shows beyond its ETag: the area lists (from the office's sites) and
+    # whether there are other offices
+    kecamatan, kelurahan = office_areas(office)
+    offices = public_offices()
+    return _cached(
+        Response(
+            _page(
+                (kecamatan, kelurahan, [(o.id, o.name, o.slug) for o in offices]),
+                lambda: _schedule_html(office, kecamatan, kelurahan, offices),
+            )
+        )
+    )
+
+
+def _schedule_html(office: Office, kecamatan: list, kelurahan: list, offices: list) -> str:
     today = office_today(office)
     start = _page_start(today)
     flt = ScheduleFilter.from_args(request.args)
-    kecamatan, kelurahan = office_areas(office)
     span = day_window(office, start, flt, max_days=PAGE_DAYS, max_visits=PAGE_VISITS)
     visits = upcoming_visits(office, start, flt, horizon_days=span)
     days = schedule_days(visits)
@@ -316,41 +383,38 @@ def _render_schedule(office: Office) -> Response:
     next_start = start + timedelta(days=span)
     later = next_start < today + timedelta(days=HORIZON_DAYS)
     args = {k: v for k, v in request.args.items() if k not in ("from", "lang")}
-    resp = Response(
-        render_template(
-            "public/schedule.html",
-            office=office,
-            key=key_of(office),
-            offices=public_offices(),
-            today=today,
-            start=start,
-            days=days,
-            views=views,
-            flt=flt,
-            kecamatan=kecamatan,
-            kelurahan=kelurahan,
-            services=[(code, label) for code, label in SERVICE_LABELS.items()],
-            near=near,
-            near_area=near_area,
-            next_url=url_for(
-                "public.office_home", office_key=key_of(office), **args, **{"from": next_start}
-            )
-            if later
-            else None,
-            prev_url=url_for(
-                "public.office_home",
-                office_key=key_of(office),
-                **args,
-                **{"from": max(today, start - timedelta(days=span))},
-            )
-            if start > today
-            else None,
-            page_days=span,
-            horizon_days=HORIZON_DAYS,
-            bring=BRING,
+    return render_template(
+        "public/schedule.html",
+        office=office,
+        key=key_of(office),
+        offices=offices,
+        today=today,
+        start=start,
+        days=days,
+        views=views,
+        flt=flt,
+        kecamatan=kecamatan,
+        kelurahan=kelurahan,
+        services=[(code, label) for code, label in SERVICE_LABELS.items()],
+        near=near,
+        near_area=near_area,
+        next_url=url_for(
+            "public.office_home", office_key=key_of(office), **args, **{"from": next_start}
         )
+        if later
+        else None,
+        prev_url=url_for(
+            "public.office_home",
+            office_key=key_of(office),
+            **args,
+            **{"from": max(today, start - timedelta(days=span))},
+        )
+        if start > today
+        else None,
+        page_days=span,
+        horizon_days=HORIZON_DAYS,
+        bring=BRING,
     )
-    return _cached(resp)
 
 
 @bp.get("/")
@@ -388,6 +452,11 @@ def office_map(office_key: str):
     unchanged = _not_modified(office)
     if unchanged is not None:
         return unchanged
+    # the map opens on the office when no stop is coming: its position is part of the page
+    return _cached(Response(_page((office.lat, office.lon), lambda: _map_html(office))))
+
+
+def _map_html(office: Office) -> str:
     today = office_today(office)
     flt = ScheduleFilter.from_args(request.args)
     span = day_window(office, today, flt, max_days=PAGE_DAYS, max_visits=MAP_VISITS)
@@ -400,8 +469,8 @@ def office_map(office_key: str):
     if request.args.get("visit", "").isdigit():
         focus = next((v for v in visits if v.id == int(request.args["visit"])), None)
     center = (focus.lat, focus.lon) if focus else (office.lat, office.lon)
-    m = base_map(center, zoom_start=16 if focus else 12, jquery=False)  # pins only: no Popup
-    layer = cluster(m, _("Service places"))
+    zoom = 16 if focus else 12
+    places = _("Service places")
     markers = []
     for v in visits:
         view = visit_view(v, office)
@@ -418,24 +487,35 @@ def office_map(office_key: str):
                 color="#0b5cab" if v.day != today else "#b3261e",
             )
         )
-    add_markers(layer, markers)
+    frame = None
     if visits and focus is None:  # frame the coming stops, not the office
         lats, lons = [v.lat for v in visits], [v.lon for v in visits]
-        m.fit_bounds(
-            [[min(lats), min(lons)], [max(lats), max(lons)]], max_zoom=15, padding=(24, 24)
-        )
-    resp = Response(
-        render_template(
-            "public/map.html",
-            office=office,
-            key=key_of(office),
-            map_html=render_map(m, height="70vh", label=_("Map of upcoming service places")),
-            count=len(markers),
-            flt=flt,
-            page_days=span,
-        )
+        frame = [[min(lats), min(lons)], [max(lats), max(lons)]]
+
+    def build():
+        m = base_map(center, zoom_start=zoom, jquery=False)  # pins only: no Popup
+        add_markers(cluster(m, places), markers)
+        if frame is not None:
+            m.fit_bounds(frame, max_zoom=15, padding=(24, 24))
+        return m
+
+    # The same map for every resident until a publication (or the day) changes its pins:
+    # rendered once per distinct map, not on every request (the key holds all it shows).
+    map_html = render_map_cached(
+        ("public-map", center, zoom, places, markers, frame),
+        build,
+        height="70vh",
+        label=_("Map of upcoming service places"),
     )
-    return _cached(resp)
+    return render_template(
+        "public/map.html",
+        office=office,
+        key=key_of(office),
+        map_html=map_html,
+        count=len(markers),
+        flt=flt,
+        page_days=span,
+    )
 
 
 @bp.get("/o/<office_key>/contact")
@@ -485,6 +565,11 @@ def stop(visit_id: int):
     unchanged = _not_modified(office)
     if unchanged is not None:
         return unchanged
+    # the visit (and the one it moved to) is the office's: its ETag covers them
+    return _cached(Response(_page((), lambda: _stop_html(v, office))))
+
+
+def _stop_html(v: PublicVisit, office: Office) -> str:
     today = office_today(office)
     view = visit_view(v, office)
     moved_to = None
@@ -494,29 +579,26 @@ def stop(visit_id: int):
             moved_to = visit_view(target, office)
     url = url_for("public.stop", visit_id=v.id, _external=True)
     wa = "https://wa.me/?text=" + quote(share_text(v, office, url), safe="")
-    resp = Response(
-        render_template(
-            "public/stop.html",
-            office=office,
-            key=key_of(office),
-            v=v,
-            view=view,
-            past=v.day < today,
-            is_today=v.day == today,
-            moved_to=moved_to,
-            previous=_previous_text(v, office),
-            message=(v.change or {}).get("message", ""),
-            bring=[(service_label(s), BRING.get(s, "")) for s in v.services or []],
-            whatsapp_url=wa,
-            maps_url=(
-                f"https://www.openstreetmap.org/?mlat={v.lat:.5f}&mlon={v.lon:.5f}"
-                f"#map=17/{v.lat:.5f}/{v.lon:.5f}"
-                if v.lat is not None
-                else None
-            ),
-        )
+    return render_template(
+        "public/stop.html",
+        office=office,
+        key=key_of(office),
+        v=v,
+        view=view,
+        past=v.day < today,
+        is_today=v.day == today,
+        moved_to=moved_to,
+        previous=_previous_text(v, office),
+        message=(v.change or {}).get("message", ""),
+        bring=[(service_label(s), BRING.get(s, "")) for s in v.services or []],
+        whatsapp_url=wa,
+        maps_url=(
+            f"https://www.openstreetmap.org/?mlat={v.lat:.5f}&mlon={v.lon:.5f}"
+            f"#map=17/{v.lat:.5f}/{v.lon:.5f}"
+            if v.lat is not None
+            else None
+        ),
     )
-    return _cached(resp)
 
 
 def v_office(v: PublicVisit) -> Office:
@@ -579,7 +661,7 @@ def _calendar(name: str, office: Office, visits: list[PublicVisit]) -> bytes:
     cal.add("x-published-ttl", "PT6H")
     for v in visits:
         cal.add_component(_event(v, office))
-    cal.add_missing_timezones()
+    add_timezones(cal)  # each zone's VTIMEZONE is computed once per process
     return cal.to_ical()
 
 

@@ -81,3 +81,30 @@ def test_calendar_headers(plan_setup):
     """The calendar has VERSION 2.0 and our PRODID."""
     cal = Calendar.from_ical(team_ical(plan_setup["team_a"], routes_of(plan_setup)))
     assert str(cal["version"]) == "2.0" and "Jemput Bola" in str(cal["prodid"])
+
+
+def test_cached_timezones_are_what_icalendar_adds():
+    """``add_timezones`` (the VTIMEZONE computed once per process) gives the calendar that
+    icalendar's own ``add_missing_timezones`` gives, in every zone an office can have."""
+    from icalendar import Event
+
+    from outreach.exporting.ical import add_timezones
+
+    for zone in ("Asia/Jakarta", "Asia/Makassar", "Asia/Jayapura"):
+        calendars = []
+        for _ in range(2):
+            cal = Calendar()
+            cal.add("prodid", "-//test//")
+            cal.add("version", "2.0")
+            event = Event()
+            event.add("uid", "x@test")
+            event.add("dtstamp", datetime(2026, 12, 1, tzinfo=ZoneInfo("UTC")))
+            event.add("dtstart", datetime(2026, 12, 7, 9, tzinfo=ZoneInfo(zone)))
+            event.add("dtend", datetime(2026, 12, 7, 11, tzinfo=ZoneInfo(zone)))
+            cal.add_component(event)
+            calendars.append(cal)
+        calendars[0].add_missing_timezones()
+        add_timezones(calendars[1])
+        add_timezones(calendars[1])  # nothing missing any more: nothing added twice
+        assert calendars[1].to_ical() == calendars[0].to_ical()
+        assert calendars[1].to_ical().count(b"BEGIN:VTIMEZONE") == 1

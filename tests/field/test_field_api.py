@@ -235,3 +235,48 @@ def test_openapi_lists_the_field_api(client, crews):
         assert {"200", "201", "404", "409"} <= set(op["responses"])
     props = doc["components"]["schemas"]["OutcomeIn"]["properties"]
     assert {"client_uuid", "recorded", "cards_used", "problems"} <= set(props)
+
+
+def test_route_is_read_in_a_fixed_number_of_queries(app, client, crews):
+    """The tablets' most frequent call: the route, its sites, outcomes and check-ins come in a
+    few queries however many stops it has and however many are done (no query per stop)."""
+    import sqlalchemy as sa
+
+    from tests.factories import make_hotspot, make_stop
+
+    headers = bearer(crews.a.token)
+    client.get("/api/v1/field/route", headers=headers)  # the token's once-a-minute touch
+    statements: list[str] = []
+
+    def listen(conn, cursor, statement, *args):  # noqa: ANN001, ANN202
+        if statement.lstrip().upper().startswith("SELECT"):
+            statements.append(statement)
+
+    sa.event.listen(db.engine, "before_cursor_execute", listen)
+    try:
+        first = client.get("/api/v1/field/route", headers=headers).get_json()
+        few = len(statements)
+        route = crews.a.stops[0].route
+        for _ in range(5):
+            make_stop(route, make_hotspot(crews.a.office))
+        db.session.commit()
+        for stop in crews.a.stops[:2]:
+            assert (
+                client.post(
+                    "/api/v1/field/outcomes", json=outcome_body(stop), headers=headers
+                ).status_code
+                == 201
+            )
+        client.post(
+            "/api/v1/field/checkins",
+            json={"client_uuid": str(uuid.uuid4()), "stop_id": crews.a.stops[2].id},
+            headers=headers,
+        )
+        statements.clear()
+        second = client.get("/api/v1/field/route", headers=headers).get_json()
+        many = len(statements)
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", listen)
+    assert len(first["stops"]) == 3 and len(second["stops"]) == 8
+    assert [s["state"] for s in second["stops"][:3]] == ["done", "done", "checked_in"]
+    assert few == many <= 3  # the token (with user, team, office), the routes, the stops

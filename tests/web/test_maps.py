@@ -508,3 +508,35 @@ def test_pin_map_gets_no_tile_url_when_tiles_are_off(app_config, request):
     pin_page = get_map_page(client, world, "hotspot-pin-map-new").get_data(as_text=True)
     assert 'data-tile-url=""' in pin_page
     assert "tile.openstreetmap.org" not in pin_page
+
+
+def test_render_map_cached_builds_each_distinct_map_once(app):
+    """A map fully described by its key is built and rendered once per app; later responses
+    get the same map with their own nonce. Another key (the data changed) or another language
+    builds it again."""
+    built = []
+
+    def build():
+        built.append(1)
+        m = maps.base_map()
+        maps.add_markers(m, [maps.MapMarker(3.58, 98.67, tooltip=HOSTILE)])
+        return m
+
+    with app.test_request_context("/"):
+        plain = str(maps.render_map(build(), nonce="c" * 22))
+        first = str(maps.render_map_cached(("k", 1), build, nonce="a" * 22))
+        again = str(maps.render_map_cached(("k", 1), build, nonce="b" * 22))
+        assert len(built) == 2
+        maps.render_map_cached(("k", 2), build, nonce="b" * 22)
+        assert len(built) == 3
+    with app.test_request_context("/?lang=en"):
+        from flask_babel import refresh
+
+        refresh()  # the fixture's app context (and its cached locale) outlives the request
+        maps.render_map_cached(("k", 1), build, nonce="b" * 22)
+        assert len(built) == 4
+    assert first.replace("a" * 22, "b" * 22) == again
+    # the same fragment render_map gives (element ids are random per build)
+    ids = re.compile(r"[0-9a-f]{32}")
+    assert ids.sub("ID", first.replace("a" * 22, "c" * 22)) == ids.sub("ID", plain)
+    assert HOSTILE not in first  # escaped like any map text
