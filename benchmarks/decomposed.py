@@ -36,6 +36,7 @@ sys.path.insert(0, str(REPO))
 
 from outreach.planning import SolveParams, check, solve  # noqa: E402
 from outreach.planning import decompose as dc  # noqa: E402
+from outreach.planning import partition as pt  # noqa: E402
 from outreach.planning.synthetic import medan_problem, office_of, province_problem  # noqa: E402
 
 WEIGHTS = (16, 8, 4, 2, 1)
@@ -91,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1, help="instance and search seed")
     parser.add_argument("--workers", type=int, nargs="*", default=[1, 2])
     parser.add_argument("--time-limit", type=float, default=None, help="budget in seconds")
-    parser.add_argument("--target-sites", type=int, default=dc.TARGET_SITES)
+    parser.add_argument("--target-sites", type=int, default=pt.TARGET_SITES)
     parser.add_argument("--undivided", action="store_true", help="also one undivided solve")
     parser.add_argument(
         "--undivided-workers", type=int, choices=(1, 2), default=2, help="its search chains"
@@ -115,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
         flush=True,
     )
     runs = []
-    specs = dc.partition(problem, target_sites=args.target_sites, office_of=offices)
+    specs = pt.partition(problem, target_sites=args.target_sites, office_of=offices)
     print(f"{len(specs)} parts: " + ", ".join(f"{len(sp.site_ids)}" for sp in specs), flush=True)
     for w in args.workers:
         t = time.perf_counter()

@@ -2,7 +2,7 @@
 
 A plan with more sites than ``DECOMPOSE_ABOVE_SITES`` (default 800; ``plan.params
 ["decompose"]`` forces it on or off) is cut into parts by
-:func:`outreach.planning.decompose.partition` (by office, by territory — kecamatan kept
+:func:`outreach.planning.partition.partition` (by office, by territory — kecamatan kept
 whole — and by weeks when teams are few). Each part is a :class:`~outreach.models.SolvePart`
 row: its spec, status, attempts, progress, heartbeat and, when done, its routes.
 
@@ -46,6 +46,7 @@ from ..extensions import db
 from ..models import SolveJob, SolvePart, utcnow
 from ..planning import Problem, SolveParams, solve
 from ..planning import decompose as dc
+from ..planning import partition as pt
 from ..planning.result import Result
 
 log = logging.getLogger(__name__)
@@ -326,16 +327,16 @@ def solve_decomposed(
     cfg = app.config
     t0 = time.monotonic()
     budget = float(params.time_limit_s)
-    specs = dc.partition(
+    specs = pt.partition(
         problem,
-        target_sites=int(cfg.get("DECOMPOSE_TARGET_SITES", dc.TARGET_SITES)),
+        target_sites=int(cfg.get("DECOMPOSE_TARGET_SITES", pt.TARGET_SITES)),
         office_of=office_of,
         group_of=group_of,
         seed=params.seed,
         weights=params.priority_weights,
     )
-    matrices = dc.place_matrices(problem)
-    subs = [dc.subproblem(problem, sp, matrices) for sp in specs]
+    matrices = pt.place_matrices(problem)
+    subs = [pt.subproblem(problem, sp, matrices) for sp in specs]
     workers = int(cfg.get("DECOMPOSE_WORKERS", DEFAULT_WORKERS))
     reserve = dc.stitch_reserve(len(problem.sites), budget)
     deadline = t0 + budget - reserve

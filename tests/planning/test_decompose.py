@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from outreach.planning import Lock, SolveParams, check, solve
 from outreach.planning import decompose as dc
+from outreach.planning import partition as pt
 from outreach.planning.synthetic import medan_problem, office_of, province_problem
 
 FAST = SolveParams(time_limit_s=1.0, seed=1)
@@ -71,7 +72,7 @@ def test_every_site_in_one_part_teams_apart_whole_weeks(n_sites, n_teams, days, 
     """Any size: each site in exactly one part, a territory's parts share its teams and no
     team serves two territories, blocks are whole weeks, card shares within the stock."""
     problem = medan_problem(n_sites, n_teams, days, seed=seed)
-    specs = dc.partition(problem, target_sites=target, seed=seed)
+    specs = pt.partition(problem, target_sites=target, seed=seed)
     _assert_partition(problem, specs)
 
 
@@ -80,7 +81,7 @@ def test_offices_never_share_a_part_and_kecamatan_stay_whole():
     offices = office_of(problem)
     groups = {s.id: f"kec-{int(s.id.split('-')[-1]) % 37}" for s in problem.sites}
     groups = {sid: f"{offices[sid]}-{g}" for sid, g in groups.items()}
-    specs = dc.partition(problem, target_sites=100, office_of=offices, group_of=groups)
+    specs = pt.partition(problem, target_sites=100, office_of=offices, group_of=groups)
     _assert_partition(problem, specs, offices)
     territory_of_group: dict[str, set[int]] = {}
     for sp in specs:
@@ -98,7 +99,7 @@ def test_locked_sites_go_to_their_teams_block():
     sites = list(base.sites)
     sites[0] = dataclasses.replace(sites[0], lock=Lock(base.teams[1].id, day, 0))
     problem = dataclasses.replace(base, sites=tuple(sites))
-    specs = dc.partition(problem, target_sites=40)
+    specs = pt.partition(problem, target_sites=40)
     assert len({sp.block for sp in specs}) > 1  # two teams, many sites: cut by weeks
     _assert_partition(problem, specs)
 
@@ -107,10 +108,10 @@ def test_week_blocks_are_stitched_on_one_clock_and_pass_the_checker():
     """Few teams and many sites: parts are week blocks; their times move to the whole
     horizon's clock and the stitched plan passes the checker, seams repaired or not."""
     problem = medan_problem(240, 2, 10, seed=7)
-    specs = dc.partition(problem, target_sites=60)
+    specs = pt.partition(problem, target_sites=60)
     assert len({sp.block for sp in specs}) >= 2
-    matrices = dc.place_matrices(problem)
-    outs = [solve(dc.subproblem(problem, sp, matrices), FAST) for sp in specs]
+    matrices = pt.place_matrices(problem)
+    outs = [solve(pt.subproblem(problem, sp, matrices), FAST) for sp in specs]
     for seam in (False, True):
         result = dc.stitch(
             problem,
@@ -130,7 +131,7 @@ def test_the_seam_repair_moves_leftovers_to_a_neighbours_idle_days():
     """Territory A is swamped, territory B has spare days: the seam repair puts A's
     left-out sites on B's days; the weighted residents served never fall."""
     problem = medan_problem(160, 4, 5, seed=11)
-    specs = dc.partition(problem, target_sites=80)
+    specs = pt.partition(problem, target_sites=80)
     assert len({sp.territory for sp in specs}) == 2
     big, small = sorted(specs, key=lambda sp: -len(sp.site_ids))[:2]
     # give the small territory few sites, so its teams have idle time
@@ -140,8 +141,8 @@ def test_the_seam_repair_moves_leftovers_to_a_neighbours_idle_days():
         dataclasses.replace(big, site_ids=big.site_ids + tuple(moved)),
         dataclasses.replace(small, site_ids=tuple(keep)),
     ]
-    matrices = dc.place_matrices(problem)
-    outs = [solve(dc.subproblem(problem, sp, matrices), FAST) for sp in specs]
+    matrices = pt.place_matrices(problem)
+    outs = [solve(pt.subproblem(problem, sp, matrices), FAST) for sp in specs]
     plain = dc.stitch(problem, specs, [o.routes for o in outs], matrices=matrices, seam=False)
     seamed = dc.stitch(problem, specs, [o.routes for o in outs], matrices=matrices, seam=True)
     assert check(problem, seamed) == []
@@ -200,9 +201,9 @@ def _dies(marker_dir, times: int):
 @pytest.mark.parametrize("deaths", [1, 2])
 def test_a_part_whose_process_dies_runs_again_exactly_once(tmp_path, monkeypatch, deaths):
     problem = medan_problem(60, 4, 3, seed=9)
-    specs = dc.partition(problem, target_sites=30)
-    matrices = dc.place_matrices(problem)
-    subs = [dc.subproblem(problem, sp, matrices) for sp in specs]
+    specs = pt.partition(problem, target_sites=30)
+    matrices = pt.place_matrices(problem)
+    subs = [pt.subproblem(problem, sp, matrices) for sp in specs]
     params = [SolveParams(time_limit_s=1.0, seed=100 + sp.index) for sp in specs]
     monkeypatch.setattr(dc, "_part_main", _dies(str(tmp_path), deaths))
     states: list[tuple[int, str]] = []
@@ -228,10 +229,10 @@ def test_a_part_whose_process_dies_runs_again_exactly_once(tmp_path, monkeypatch
 
 def test_cancel_stops_every_running_part_and_starts_no_more():
     problem = medan_problem(200, 4, 5, seed=6)
-    specs = dc.partition(problem, target_sites=40)
+    specs = pt.partition(problem, target_sites=40)
     assert len(specs) >= 4
-    matrices = dc.place_matrices(problem)
-    subs = [dc.subproblem(problem, sp, matrices) for sp in specs]
+    matrices = pt.place_matrices(problem)
+    subs = [pt.subproblem(problem, sp, matrices) for sp in specs]
     params = [SolveParams(time_limit_s=60, seed=sp.index) for sp in specs]
     cancel = threading.Event()
     started: list[int] = []
