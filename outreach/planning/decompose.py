@@ -63,6 +63,7 @@ from outreach.planning.partition import (
     plane_xy,
     subproblem,
 )
+from outreach.planning.repair import _renumber
 from outreach.planning.result import FEASIBLE_STATUSES, BreakTaken, Result, Route, Stop
 
 BORDER_FACTOR = 1.5
@@ -247,21 +248,7 @@ def seam_repair(
         del left
     order_v = {(v.team.id, v.date): v.index for v in problem.vehicles}
     out = sorted(by_team_day.values(), key=lambda r: order_v[(r.team_id, r.date)])
-    return _unique_visits(out)
-
-
-def _unique_visits(routes: list[Route]) -> list[Route]:
-    """Visit numbers unique per site across the plan (0, 1, ... in route order)."""
-    seen: dict[str, int] = {}
-    out = []
-    for r in routes:
-        stops = []
-        for st in r.stops:
-            n = seen.get(st.site_id, 0)
-            seen[st.site_id] = n + 1
-            stops.append(st if st.visit == n else dataclasses.replace(st, visit=n))
-        out.append(dataclasses.replace(r, stops=tuple(stops)) if r.stops else r)
-    return out
+    return _renumber(problem, out)
 
 
 def stitch(
@@ -287,7 +274,7 @@ def stitch(
         routes.extend(_moved_route(r, shift) for r in rs if r.stops)
     order_v = {(v.team.id, v.date): v.index for v in problem.vehicles}
     routes.sort(key=lambda r: order_v[(r.team_id, r.date)])
-    routes = _unique_visits(routes)
+    routes = _renumber(problem, routes)
     timings: dict[str, float] = {}
     t_seam = time.monotonic()
     before = routes

@@ -11,6 +11,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Any
 
 from outreach.planning.domain import (
     OFFICE_WEEK,
@@ -74,6 +75,44 @@ def _split(total: int, mix: tuple[tuple[Service, float], ...], rnd: random.Rando
     return demand
 
 
+def _draw_site(rnd: random.Random, i: int, prefix: str, place: Any) -> Site:
+    """Site ``i`` of a seeded instance: a kind, its residents, hours and priority; ``place()``
+    draws its location (after the hours, before the demand: the seeded order)."""
+    kind = rnd.choices(_KINDS, [k.weight for k in _KINDS])[0]
+    total = rnd.randint(*kind.persons)
+    windows = {wd: tuple(TimeWindow.hm(a, b) for a, b in kind.hours) for wd in kind.days}
+    location = place()
+    return Site(
+        id=f"{prefix}{kind.name}-{i:04d}",
+        name=f"{kind.name.replace('_', ' ').title()} {i}",
+        location=location,
+        demand=_split(total, kind.mix, rnd),
+        priority=rnd.randint(*kind.priority),
+        windows=windows,
+        setup_s=kind.setup_s,
+    )
+
+
+def _team(n: int, team_id: str, name: str, start: Location, shifts: Any) -> Team:
+    """The ``n``-th team of an instance: kits 1-3, every other one with a printer and 150
+    cards per day, one in four on a motorbike."""
+    printer = n % 2 == 0
+    services = {Service.KTP_RECORD, Service.BIRTH_CERT, Service.KIA}
+    if printer:
+        services.add(Service.KTP_PRINT)
+    return Team(
+        id=team_id,
+        name=name,
+        start=start,
+        profile="motorbike" if n % 4 == 3 else "car",
+        kits=1 + n % 3,
+        services=frozenset(services),
+        printer=printer,
+        cards_per_day=150 if printer else 0,
+        shifts=shifts,
+    )
+
+
 def medan_problem(
     n_sites: int = 500,
     n_teams: int = 8,
@@ -111,44 +150,21 @@ def medan_problem(
             break
         day += timedelta(days=1)
     (lat0, lat1), (lon0, lon1) = MEDAN_BOUNDS
-    weights = [k.weight for k in _KINDS]
     sites = []
     for i in range(n_sites):
-        kind = rnd.choices(_KINDS, weights)[0]
-        total = rnd.randint(*kind.persons)
-        windows = {wd: tuple(TimeWindow.hm(a, b) for a, b in kind.hours) for wd in kind.days}
         sites.append(
-            Site(
-                id=f"{kind.name}-{i:04d}",
-                name=f"{kind.name.replace('_', ' ').title()} {i}",
-                location=Location(
+            _draw_site(
+                rnd,
+                i,
+                "",
+                lambda: Location(
                     round(rnd.uniform(lat0, lat1), 6), round(rnd.uniform(lon0, lon1), 6)
                 ),
-                demand=_split(total, kind.mix, rnd),
-                priority=rnd.randint(*kind.priority),
-                windows=windows,
-                setup_s=kind.setup_s,
             )
         )
-    teams = []
-    for t in range(n_teams):
-        printer = t % 2 == 0
-        services = {Service.KTP_RECORD, Service.BIRTH_CERT, Service.KIA}
-        if printer:
-            services.add(Service.KTP_PRINT)
-        teams.append(
-            Team(
-                id=f"team-{t + 1}",
-                name=f"Tim {t + 1}",
-                start=MEDAN_OFFICE,
-                profile="motorbike" if t % 4 == 3 else "car",
-                kits=1 + t % 3,
-                services=frozenset(services),
-                printer=printer,
-                cards_per_day=150 if printer else 0,
-                shifts=shifts,
-            )
-        )
+    teams = [
+        _team(t, f"team-{t + 1}", f"Tim {t + 1}", MEDAN_OFFICE, shifts) for t in range(n_teams)
+    ]
     return Problem(sites=tuple(sites), teams=tuple(teams), horizon=horizon, card_stock=card_stock)
 
 
@@ -200,47 +216,21 @@ def province_problem(
     team_counts = [2 + int(spare * c / n_sites) for c in counts]
     for k in range(n_teams - sum(team_counts)):
         team_counts[k % n_offices] += 1
-    weights = [k.weight for k in _KINDS]
     deg = spread_km / 111.32
     sites: list[Site] = []
     teams: list[Team] = []
     for o, (office, count) in enumerate(zip(offices, counts, strict=True)):
         for _ in range(count):
-            i = len(sites)
-            kind = rnd.choices(_KINDS, weights)[0]
-            total = rnd.randint(*kind.persons)
-            windows = {wd: tuple(TimeWindow.hm(a, b) for a, b in kind.hours) for wd in kind.days}
-            lat = min(max(office.lat + rnd.gauss(0, deg), lat0 - 0.5), lat1 + 0.5)
-            lon = min(max(office.lon + rnd.gauss(0, deg), lon0 - 0.5), lon1 + 0.5)
-            sites.append(
-                Site(
-                    id=f"o{o:02d}-{kind.name}-{i:04d}",
-                    name=f"{kind.name.replace('_', ' ').title()} {i}",
-                    location=Location(round(lat, 6), round(lon, 6)),
-                    demand=_split(total, kind.mix, rnd),
-                    priority=rnd.randint(*kind.priority),
-                    windows=windows,
-                    setup_s=kind.setup_s,
-                )
-            )
+
+            def near(office: Location = office) -> Location:
+                lat = min(max(office.lat + rnd.gauss(0, deg), lat0 - 0.5), lat1 + 0.5)
+                lon = min(max(office.lon + rnd.gauss(0, deg), lon0 - 0.5), lon1 + 0.5)
+                return Location(round(lat, 6), round(lon, 6))
+
+            sites.append(_draw_site(rnd, len(sites), f"o{o:02d}-", near))
         for t in range(team_counts[o]):
-            n = len(teams)
-            printer = n % 2 == 0
-            services = {Service.KTP_RECORD, Service.BIRTH_CERT, Service.KIA}
-            if printer:
-                services.add(Service.KTP_PRINT)
             teams.append(
-                Team(
-                    id=f"o{o:02d}-team-{t + 1}",
-                    name=f"Tim {o + 1}.{t + 1}",
-                    start=office,
-                    profile="motorbike" if n % 4 == 3 else "car",
-                    kits=1 + n % 3,
-                    services=frozenset(services),
-                    printer=printer,
-                    cards_per_day=150 if printer else 0,
-                    shifts=shifts,
-                )
+                _team(len(teams), f"o{o:02d}-team-{t + 1}", f"Tim {o + 1}.{t + 1}", office, shifts)
             )
     stock = None if cards_per_office is None else cards_per_office * n_offices
     return Problem(sites=tuple(sites), teams=tuple(teams), horizon=horizon, card_stock=stock)
