@@ -202,7 +202,19 @@ def unserved_reasons(rows: Iterable[Any]) -> dict[Any, str]:
     if team_ids:
         teams = db.session.execute(sa.select(Team.id, Team.name).where(Team.id.in_(team_ids)))
         names = {str(i): n for i, n in teams}
-    return {r: unserved_reason(r.reason_code, r.reason_params, r.reason_text, names) for r in rows}
+    # Most rows share their reason (the same code, often without values): each distinct
+    # (code, values, stored text) is worded once, not once per row (dates and lists are slow).
+    worded: dict[tuple[Any, ...], str] = {}
+    out: dict[Any, str] = {}
+    for r in rows:
+        params = r.reason_params
+        # the sentence reads the values as strings (see unserved_reason)
+        values = tuple(sorted((str(k), str(v)) for k, v in (params or {}).items()))
+        key = (r.reason_code, values, r.reason_text)
+        if key not in worded:
+            worded[key] = unserved_reason(r.reason_code, params, r.reason_text, names)
+        out[r] = worded[key]
+    return out
 
 
 # -- home-visit requests (issue 9) --------------------------------------------------------------

@@ -165,3 +165,36 @@ def test_team_without_a_known_name_shows_its_id(app):
 def test_unknown_code_or_missing_values_fall_back_to_the_stored_sentence(app, code, params):
     with app.test_request_context("/"):
         assert unserved_reason(code, params, ENGLISH_FALLBACK) == ENGLISH_FALLBACK
+
+
+def test_rows_sharing_a_reason_get_the_same_sentence_each_row_its_own(app):
+    """unserved_reasons words each distinct reason once: rows with the same code, values and
+    stored sentence share it, a different value or stored sentence gives another."""
+    from dataclasses import dataclass
+
+    from outreach.labels import unserved_reasons
+
+    @dataclass(eq=False)  # keyed by identity, like PlanUnserved rows
+    class Row:
+        reason_code: str | None
+        reason_params: dict[str, str] | None
+        reason_text: str
+
+    def row(code, params, text=ENGLISH_FALLBACK):
+        return Row(code, params, text)
+
+    rows = [
+        row(explain.OUTRANKED, None),
+        row(explain.OUTRANKED, {}),
+        row(explain.UNREACHABLE_WITHIN_SHIFT, {"persons": "1200"}),
+        row(explain.UNREACHABLE_WITHIN_SHIFT, {"persons": "45"}),
+        row("SOMETHING_NEW", None, "first"),
+        row("SOMETHING_NEW", None, "second"),
+    ]
+    with app.test_request_context("/?lang=en"):
+        reasons = unserved_reasons(rows)
+        expected = [unserved_reason(r.reason_code, r.reason_params, r.reason_text) for r in rows]
+    assert [reasons[r] for r in rows] == expected
+    assert expected[0] == expected[1] == CASES[explain.OUTRANKED][2]
+    assert "1,200 persons" in expected[2] and "45 persons" in expected[3]
+    assert expected[4:] == ["first", "second"]

@@ -19,9 +19,9 @@ from markupsafe import Markup
 
 from .. import maps
 from ..labels import SERVICE_LABELS
-from ..models import Hotspot, Office, Plan
+from ..models import Office, Plan
 from ..navigation import format_count
-from .plan_review import RouteView
+from .plan_review import RouteView, UnplannedSite
 
 UNPLANNED_COLOUR = "#6b7280"
 HEX_COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
@@ -125,7 +125,7 @@ def pin_row(
 
 
 def build_map(
-    plan: Plan, views: list[RouteView], unplanned: list[Hotspot], office: Office
+    plan: Plan, views: list[RouteView], unplanned: list[UnplannedSite], office: Office
 ) -> tuple[Markup, dict[str, list[dict[str, Any]]]]:
     """The review map: a layer per team-day, numbered stops, lines, clustered unplanned sites.
 
@@ -156,6 +156,16 @@ def build_map(
         "why": _("Why several teams"),
         "split": str(SPLIT_REASON),
     }
+    counts: dict[int, str] = {}
+
+    def count(n: int) -> str:
+        # format_count looks the request's language up on every call; a map repeats a few
+        # hundred counts (several per pin), each formatted once here.
+        text = counts.get(n)
+        if text is None:
+            text = counts[n] = format_count(n)
+        return text
+
     # What the Folium map is drawn from: (layer key, label, colour, line) per team-day.
     layers: list[tuple[str, str, str, list[tuple[float, float]]]] = []
     bounds: list[tuple[float, float]] = []
@@ -172,22 +182,21 @@ def build_map(
             line.append((hs.lat, hs.lon))
             details: list[tuple[object, object]] = [
                 (t["route"], rv.label),
-                (t["arrive"], f"{row.arrival:%H:%M}"),
-                (t["service"], f"{row.start:%H:%M}–{row.end:%H:%M}"),
-                (t["persons"], format_count(row.persons)),
+                (t["arrive"], row.arrival_hm),
+                (t["service"], f"{row.start_hm}–{row.end_hm}"),
+                (t["persons"], count(row.persons)),
             ]
-            tooltip = f"{row.number}. {hs.name} ({row.start:%H:%M})"
+            tooltip = f"{row.number}. {hs.name} ({row.start_hm})"
             if row.with_teams:
                 # One visit by several teams: both pins (one per team-day layer) say so.
                 teams = f"{rv.route.team.name} + {row.with_teams}"
                 details[1:1] = [(t["teams"], teams), (t["why"], t["split"])]
                 tooltip = f"{tooltip} · {teams}"
             details += [
-                (services.get(k, k), format_count(int(v)))
-                for k, v in (row.stop.persons or {}).items()
+                (services.get(k, k), count(int(v))) for k, v in (row.stop.persons or {}).items()
             ]
             if row.stop.cards:
-                details.append((t["cards"], format_count(row.stop.cards)))
+                details.append((t["cards"], count(row.stop.cards)))
             if row.stop.locked:
                 details.append((t["status"], t["locked"]))
             pin = pin_row(
@@ -206,16 +215,17 @@ def build_map(
     if unplanned:
         rows = []
         for hs in unplanned:
+            remaining = count(hs.remaining_total)
             pin = pin_row(
-                hs.lat,  # type: ignore[arg-type]
-                hs.lon,  # type: ignore[arg-type]
-                tooltip=f"{hs.name} – {t['left']} {format_count(hs.remaining_total)}",
+                hs.lat,
+                hs.lon,
+                tooltip=f"{hs.name} – {t['left']} {remaining}",
                 popup=maps.popup_html(
                     hs.name,
                     [
                         (t["kel"], hs.kelurahan_name),
                         (t["kec"], hs.kecamatan_name),
-                        (t["remaining"], format_count(hs.remaining_total)),
+                        (t["remaining"], remaining),
                         (t["priority"], hs.priority),
                     ],
                 ),
@@ -223,7 +233,7 @@ def build_map(
             )
             if pin is not None:
                 rows.append(pin)
-            unplanned_bounds.append((hs.lat, hs.lon))  # type: ignore[arg-type]
+            unplanned_bounds.append((hs.lat, hs.lon))
         pin_rows["unplanned"] = rows
     # The map opens on the planned stops (the unplanned sites only when nothing is planned);
     # the legend sits beside the map (see review.html), so no corner needs to stay clear.

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -28,6 +29,7 @@ from ..models import (
     PRIORITY_MAX,
     PRIORITY_MIN,
     Hotspot,
+    HotspotDemand,
     HotspotStatus,
     Office,
     Plan,
@@ -199,8 +201,11 @@ def solver_sentence(
     return _("The solver finished in %(seconds)s s.", seconds=shown)
 
 
-def plan_solver_sentence(plan: Plan) -> str:
-    """:func:`solver_sentence` for a stored plan (its code, time limit, run time, unserved)."""
+def plan_solver_sentence(plan: Plan, unserved: Sequence[UnservedSite] | None = None) -> str:
+    """:func:`solver_sentence` for a stored plan (its code, time limit, run time, unserved).
+
+    ``unserved``: the plan's :func:`unserved_sites` when the caller has them already.
+    """
     kpis, params = plan.kpis or {}, plan.params or {}
 
     def number(value: Any) -> float | None:
@@ -210,7 +215,7 @@ def plan_solver_sentence(plan: Plan) -> str:
         plan.solver_status,
         number(params.get("time_limit_s")),
         number(kpis.get("runtime_s")),
-        sum(int(u.persons or 0) for u in plan.unserved),
+        sum(int(u.persons or 0) for u in (plan.unserved if unserved is None else unserved)),
     )
 
 
@@ -224,15 +229,17 @@ def split_visits(routes: list[PlannedRoute]) -> dict[int, list[PlannedStop]]:
     the same time: for residents and teams that is one visit with several teams.
     """
     groups: dict[tuple[int, date, datetime], list[PlannedStop]] = defaultdict(list)
+    team_of: dict[int, int] = {}  # id(stop) -> team id, without a (lazy) stop.route per stop
     for route in routes:
         for stop in route.stops:
             if stop.status == StopStatus.CANCELLED or stop.start_at is None:
                 continue
             start = as_utc(stop.start_at).replace(second=0, microsecond=0)  # type: ignore[union-attr]
             groups[(stop.hotspot_id, route.day, start)].append(stop)
+            team_of[id(stop)] = route.team_id
     out: dict[int, list[PlannedStop]] = {}
     for stops in groups.values():
-        if len({s.route.team_id for s in stops}) > 1:
+        if len(stops) > 1 and len({team_of[id(s)] for s in stops}) > 1:
             for stop in stops:
                 out[stop.id] = [o for o in stops if o is not stop]
     return out
@@ -251,6 +258,15 @@ class StopRow:
     persons: int
     # a split site: the other teams at this visit ("Tim B"), else ""
     with_teams: str = ""
+    # the three times as HH:MM, formatted once for the schedule, the timeline and the map
+    arrival_hm: str = field(init=False)
+    start_hm: str = field(init=False)
+    end_hm: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.arrival_hm = f"{self.arrival:%H:%M}"
+        self.start_hm = f"{self.start:%H:%M}"
+        self.end_hm = f"{self.end:%H:%M}"
 
 
 @dataclass
@@ -289,8 +305,20 @@ def availability(
     return None, []
 
 
-def build_timeline(rv: RouteView) -> None:
-    """Position stops and breaks as percentages of the team-day's window (CSS bars)."""
+def build_timeline(rv: RouteView, labels: dict[tuple[str, str], str] | None = None) -> None:
+    """Position stops and breaks as percentages of the team-day's window (CSS bars).
+
+    ``labels`` keeps the translated bar labels (waiting, break names) across the team-days
+    of one page, so that each is looked up once, not once per bar.
+    """
+    labels = {} if labels is None else labels
+
+    def label(kind: str, name: str = "") -> str:
+        key = (kind, name)
+        if key not in labels:
+            labels[key] = break_label(name) if kind == "break" else _("Waiting")
+        return labels[key]
+
     mins = [s.arrival.hour * 60 + s.arrival.minute for s in rv.stops]
     # A visit ending after midnight (rare, but possible in a hand edit) stays on the bar.
     ends = [
@@ -306,13 +334,13 @@ def build_timeline(rv: RouteView) -> None:
     def pct(m: int) -> float:
         return round((m - lo) * 100 / span, 2)
 
-    for b_start, b_end, label in rv.breaks:
+    for b_start, b_end, name in rv.breaks:
         rv.timeline.append(
             {
                 "kind": "break",
                 "left": pct(b_start),
                 "width": pct(b_end) - pct(b_start),
-                "label": break_label(label),
+                "label": label("break", name),
                 "text": f"{hhmm(b_start)}–{hhmm(b_end)}",
             }
         )
@@ -324,8 +352,8 @@ def build_timeline(rv: RouteView) -> None:
                     "kind": "wait",
                     "left": pct(arrive),
                     "width": pct(start) - pct(arrive),
-                    "label": _("Waiting"),
-                    "text": f"{row.arrival:%H:%M}–{row.start:%H:%M}",
+                    "label": label("wait"),
+                    "text": f"{row.arrival_hm}–{row.start_hm}",
                 }
             )
         rv.timeline.append(
@@ -335,43 +363,50 @@ def build_timeline(rv: RouteView) -> None:
                 "width": max(pct(end) - pct(start), 0.8),
                 "label": f"{row.number}. {row.stop.hotspot.name}",
                 "number": row.number,
-                "text": f"{row.start:%H:%M}–{row.end:%H:%M}",
+                "text": f"{row.start_hm}–{row.end_hm}",
             }
         )
     rv.axis = [{"left": pct(m), "text": hhmm(m)} for m in range(lo, hi + 1, 60)]
 
 
 def load_plan_for_review(plan_id: int) -> Plan:
-    """Load a plan with everything the review page touches in a few queries."""
-    get_plan(plan_id)  # office check first
+    """Load a plan of the user's office with everything the review page touches in a few
+    queries, or 404 (the office check of :func:`get_plan`, in the query itself)."""
+    office_id = office_scope()  # 403 for a coordinator without an office
+    query = sa.select(Plan).where(Plan.id == plan_id)
+    if office_id is not None:
+        query = query.where(Plan.office_id == office_id)
     # The loaded rows must hang off the plan itself: the session's identity map holds
     # objects weakly, so rows loaded by a separate query would be lazy-loaded again.
-    return db.session.scalars(
-        sa.select(Plan)
-        .where(Plan.id == plan_id)
-        .options(
+    # Neither the sites' demands (the KPIs read them as columns) nor the unserved rows (read
+    # as columns too, see unserved_sites): hundreds of ORM objects the page never edits. No
+    # populate_existing: nothing of the plan is in the session yet, and after a rolled-back
+    # edit (conflict_response) every row is expired, so the query reads it again anyway.
+    plan = db.session.scalars(
+        query.options(
+            # each route's team in the same rows (many-to-one), its hours in two queries
             selectinload(Plan.routes)
-            .selectinload(PlannedRoute.team)
-            .selectinload(Team.weekly_shifts),
-            selectinload(Plan.routes).selectinload(PlannedRoute.team).selectinload(Team.exceptions),
-            # each stop's (and unserved row's) site in the same rows: many-to-one, no fan-out
+            .joinedload(PlannedRoute.team)
+            .options(selectinload(Team.weekly_shifts), selectinload(Team.exceptions)),
+            # each stop's site in the same rows: many-to-one, no fan-out
             selectinload(Plan.routes)
             .selectinload(PlannedRoute.stops)
-            .joinedload(PlannedStop.hotspot)
-            .selectinload(Hotspot.demands),
-            selectinload(Plan.unserved)
-            .joinedload(PlanUnserved.hotspot)
-            .selectinload(Hotspot.demands),
+            .joinedload(PlannedStop.hotspot),
             selectinload(Plan.publications),
         )
-        .execution_options(populate_existing=True)
-    ).one()
+    ).one_or_none()
+    if plan is None:
+        abort(404)  # never reveal another office's plan
+    return plan
 
 
 def route_views(plan: Plan, tz: ZoneInfo) -> list[RouteView]:
     """One view per team-day, with numbered stops in local time and a timeline."""
     views: list[RouteView] = []
     splits = split_visits(list(plan.routes))
+    # translated once per page, not per team-day or bar
+    days = {d: day_label(d) for d in {route.day for route in plan.routes}}
+    labels: dict[tuple[str, str], str] = {}
     for i, route in enumerate(plan.routes):
         rows: list[StopRow] = []
         live = [s for s in route.stops if s.status != StopStatus.CANCELLED]
@@ -399,7 +434,7 @@ def route_views(plan: Plan, tz: ZoneInfo) -> list[RouteView]:
         rv = RouteView(
             route=route,
             key=f"r{route.id}",
-            label=f"{route.team.name} · {day_label(route.day)}",
+            label=f"{route.team.name} · {days[route.day]}",
             colour=PALETTE[i % len(PALETTE)],
             stops=rows,
             breaks=breaks,
@@ -409,47 +444,64 @@ def route_views(plan: Plan, tz: ZoneInfo) -> list[RouteView]:
             km=route.distance_m / 1000,
             hours=hours,
         )
-        build_timeline(rv)
+        build_timeline(rv, labels)
         views.append(rv)
     return views
 
 
-def plan_hotspot_ids(plan: Plan) -> set[int]:
+def plan_hotspot_ids(plan: Plan, unserved: Sequence[UnservedSite]) -> set[int]:
     """The hotspots the plan was asked to serve: the form's selection, or what it holds."""
     params = plan.params or {}
     ids = {int(h) for h in params.get("hotspot_ids", []) if str(h).isdigit()}
     for route in plan.routes:
         ids.update(s.hotspot_id for s in route.stops)
-    ids.update(u.hotspot_id for u in plan.unserved)
+    ids.update(u.hotspot_id for u in unserved)
     return ids
 
 
-def compute_kpis(plan: Plan, views: list[RouteView], office: Office) -> dict[str, Any]:
-    """Served vs requested per service and priority, cards vs stock, km, hours, utilisation."""
-    hotspots: dict[int, Hotspot] = {}
-    ids = plan_hotspot_ids(plan)
-    # The sites of the plan's stops and unserved rows are in the session already, with their
-    # demands (load_plan_for_review): read only the others instead of all of them again.
-    for hs in [stop.hotspot for route in plan.routes for stop in route.stops] + [
-        u.hotspot for u in plan.unserved
-    ]:
-        if hs.id in ids and "demands" not in sa.inspect(hs).unloaded:
-            hotspots.setdefault(hs.id, hs)
-    missing = ids - hotspots.keys()
+def compute_kpis(
+    plan: Plan, views: list[RouteView], office: Office, unserved: Sequence[UnservedSite]
+) -> dict[str, Any]:
+    """Served vs requested per service and priority, cards vs stock, km, hours, utilisation.
+
+    ``unserved``: the plan's :func:`unserved_sites`.
+    """
+    ids = plan_hotspot_ids(plan, unserved)
+    # The priorities of the sites of the plan's stops (load_plan_for_review) and unserved rows
+    # are known already: read only the others' instead of all of them again.
+    priorities: dict[int, int] = {}
+    for route in plan.routes:
+        for stop in route.stops:
+            if stop.hotspot_id in ids:
+                priorities.setdefault(stop.hotspot_id, stop.hotspot.priority)
+    for u in unserved:
+        if u.hotspot_id in ids:
+            priorities.setdefault(u.hotspot_id, u.priority)
+    missing = ids - priorities.keys()
     if missing:
-        for hs in db.session.scalars(
-            sa.select(Hotspot).where(Hotspot.id.in_(missing)).options(selectinload(Hotspot.demands))
-        ):
-            hotspots[hs.id] = hs
+        rows = db.session.execute(
+            sa.select(Hotspot.id, Hotspot.priority).where(Hotspot.id.in_(missing))
+        )
+        priorities.update((hs_id, priority) for hs_id, priority in rows)
     requested: dict[str, int] = defaultdict(int)
     by_priority: dict[int, list[int]] = {p: [0, 0] for p in range(PRIORITY_MIN, PRIORITY_MAX + 1)}
-    # The demand the plan was solved for (a snapshot), else what the hotspots still need.
+    # The demand the plan was solved for (a snapshot), else what the hotspots still need
+    # (read as columns, only for the sites the snapshot does not cover).
     snapshot = (plan.params or {}).get("demand") or {}
-    for hs in hotspots.values():
-        wanted = snapshot.get(str(hs.id)) or {d.service: d.remaining for d in hs.demands}
+    live_ids = [hs_id for hs_id in priorities if not snapshot.get(str(hs_id))]
+    live: dict[int, dict[str, int]] = defaultdict(dict)
+    if live_ids:
+        for hs_id, service, remaining in db.session.execute(
+            sa.select(HotspotDemand.hotspot_id, HotspotDemand.service, HotspotDemand.remaining)
+            .where(HotspotDemand.hotspot_id.in_(live_ids))
+            .order_by(HotspotDemand.hotspot_id, HotspotDemand.service)
+        ):
+            live[hs_id][service] = remaining
+    for hs_id, priority in priorities.items():
+        wanted = snapshot.get(str(hs_id)) or live.get(hs_id, {})
         for service, n in wanted.items():
             requested[service] += int(n)
-            by_priority[hs.priority][1] += int(n)
+            by_priority[priority][1] += int(n)
     served: dict[str, int] = defaultdict(int)
     for rv in views:
         for row in rv.stops:
@@ -524,22 +576,91 @@ def compute_kpis(plan: Plan, views: list[RouteView], office: Office) -> dict[str
     }
 
 
-def unplanned_hotspots(plan: Plan, planned: set[int]) -> list[Hotspot]:
-    """Active hotspots of the office with a location that no stop of this plan visits."""
-    return list(
-        db.session.scalars(
-            sa.select(Hotspot)
-            .where(
-                Hotspot.office_id == plan.office_id,
-                Hotspot.status == HotspotStatus.ACTIVE,
-                Hotspot.lat.is_not(None),
-                Hotspot.id.not_in(planned) if planned else sa.true(),
-            )
-            .options(selectinload(Hotspot.demands))
-            .order_by(Hotspot.priority, Hotspot.name)
-            .limit(MAX_UNPLANNED_ON_MAP)
+@dataclass(eq=False, slots=True)
+class UnservedSite:
+    """A site the plan left out (a ``PlanUnserved`` row) with its site's name, kecamatan and
+    priority, as the review page lists it. Compared and hashed by identity, like ORM rows
+    (:func:`outreach.labels.unserved_reasons` keys its sentences by row)."""
+
+    id: int
+    hotspot_id: int
+    reason_code: str
+    reason_text: str
+    reason_params: dict[str, str] | None
+    persons: int
+    name: str
+    kecamatan_name: str
+    priority: int
+
+
+def unserved_sites(plan: Plan) -> list[UnservedSite]:
+    """The plan's unserved rows with their sites, read as columns in one query."""
+    rows = db.session.execute(
+        sa.select(
+            PlanUnserved.id,
+            PlanUnserved.hotspot_id,
+            PlanUnserved.reason_code,
+            PlanUnserved.reason_text,
+            PlanUnserved.reason_params,
+            PlanUnserved.persons,
+            Hotspot.name,
+            Hotspot.kecamatan_name,
+            Hotspot.priority,
         )
+        .join(Hotspot, Hotspot.id == PlanUnserved.hotspot_id)
+        .where(PlanUnserved.plan_id == plan.id)
+        .order_by(PlanUnserved.id)
     )
+    return [UnservedSite(*row) for row in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class UnplannedSite:
+    """An unplanned site as the review page shows it (a grey pin, an "add" option)."""
+
+    id: int
+    name: str
+    lat: float
+    lon: float
+    kelurahan_name: str
+    kecamatan_name: str
+    priority: int
+    remaining_total: int
+
+
+def unplanned_hotspots(plan: Plan, planned: set[int]) -> list[UnplannedSite]:
+    """Active hotspots of the office with a location that no stop of this plan visits.
+
+    Columns and the remaining residents (a sum in SQL), not ORM rows with their demands:
+    hundreds of sites on a big office's page, and nothing here is edited.
+    """
+    remaining = (
+        sa.select(sa.func.coalesce(sa.func.sum(HotspotDemand.remaining), 0))
+        .where(HotspotDemand.hotspot_id == Hotspot.id)
+        .correlate(Hotspot)
+        .scalar_subquery()
+    )
+    rows = db.session.execute(
+        sa.select(
+            Hotspot.id,
+            Hotspot.name,
+            Hotspot.lat,
+            Hotspot.lon,
+            Hotspot.kelurahan_name,
+            Hotspot.kecamatan_name,
+            Hotspot.priority,
+            remaining,
+        )
+        .where(
+            Hotspot.office_id == plan.office_id,
+            Hotspot.status == HotspotStatus.ACTIVE,
+            Hotspot.lat.is_not(None),
+            Hotspot.id.not_in(planned) if planned else sa.true(),
+        )
+        .order_by(Hotspot.priority, Hotspot.name)
+        .limit(MAX_UNPLANNED_ON_MAP)
+    )
+    return [UnplannedSite(*row) for row in rows]
 
 
 def legend_days(views: list[RouteView]) -> list[dict[str, Any]]:
@@ -631,11 +752,14 @@ def move_targets(plan: Plan, views: list[RouteView]) -> list[tuple[str, str]]:
     teams = db.session.scalars(
         sa.select(Team).where(Team.id.in_(team_ids), Team.office_id == plan.office_id)
     ).all()
+    teams = sorted(teams, key=lambda t: t.name)
     out = []
     d = plan.start_date
     while d <= plan.end_date:
-        for team in sorted(teams, key=lambda t: t.name):
+        label = None  # the day's label, translated once for all its teams
+        for team in teams:
             if availability(team, d)[0] is not None:
-                out.append((f"{team.id}:{d.isoformat()}", f"{team.name} · {day_label(d)}"))
+                label = label or day_label(d)
+                out.append((f"{team.id}:{d.isoformat()}", f"{team.name} · {label}"))
         d += timedelta(days=1)
     return out

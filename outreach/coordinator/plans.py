@@ -63,6 +63,7 @@ from .plan_review import (
     route_views,
     split_visits,
     unplanned_hotspots,
+    unserved_sites,
 )
 
 MAX_HORIZON_DAYS = 31
@@ -141,7 +142,8 @@ def review_context(plan: Plan) -> dict[str, Any]:
     views = route_views(plan, tz)
     planned = {row.stop.hotspot_id for rv in views for row in rv.stops}
     unplanned = unplanned_hotspots(plan, planned)
-    unserved_ids = {u.hotspot_id for u in plan.unserved}
+    unserved = unserved_sites(plan)
+    unserved_ids = {u.hotspot_id for u in unserved}
     addable = [h for h in unplanned if h.id not in planned]
     map_html, pins = build_map(plan, views, unplanned, office)
     latest = plan.publications[-1] if plan.publications else None
@@ -155,9 +157,9 @@ def review_context(plan: Plan) -> dict[str, Any]:
         "plan": plan,
         "office": office,
         "views": views,
-        "kpis": compute_kpis(plan, views, office),
-        "unserved": sorted(plan.unserved, key=lambda u: (u.hotspot.priority, -u.persons)),
-        "unserved_reasons": unserved_reasons(plan.unserved),
+        "kpis": compute_kpis(plan, views, office, unserved),
+        "unserved": sorted(unserved, key=lambda u: (u.priority, -u.persons)),
+        "unserved_reasons": unserved_reasons(unserved),
         "unserved_ids": unserved_ids,
         "addable": addable,
         "map_html": map_html,
@@ -178,7 +180,7 @@ def review_context(plan: Plan) -> dict[str, Any]:
         "legend_days": legend_days(views),
         "unplanned_count": len(unplanned),
         "unplanned_colour": UNPLANNED_COLOUR,
-        "solver_sentence": plan_solver_sentence(plan),
+        "solver_sentence": plan_solver_sentence(plan, unserved),
         "published_now": published_now(plan),
         **replan_context(plan, office),
     }

@@ -269,7 +269,7 @@ def office_progress(
     grace = grace_minutes() if grace is None else grace
     day = office_today(office, now)
     teams = [team_progress(r, now, grace) for r in todays_routes(office, day)]
-    checkins = last_checkins(office, day)
+    checkins = last_checkins(office, day) if teams else {}  # only teams with a route show it
     for t in teams:
         t.last_checkin_at = checkins.get(t.team_id)
     return Progress(

@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
 import sqlalchemy as sa
 from flask import jsonify, render_template, request
 from flask_babel import gettext as _
-from sqlalchemy.orm import selectinload
 
 from .. import maps, roles
 from ..errors import error_response
 from ..extensions import db
 from ..labels import PROBLEM_LABELS, SERVICE_LABELS, SERVICE_SHORT_LABELS
-from ..models import Hotspot, HotspotDemand, HotspotStatus, Office, Service, Team
+from ..models import Hotspot, HotspotDemand, HotspotKind, HotspotStatus, Office, Service, Team
 from . import bp, progress
 
 # Sites that still count: planned work or waiting for a pin.
@@ -35,6 +36,29 @@ class KecamatanRow:
     @property
     def total(self) -> int:
         return sum(self.remaining.values())
+
+
+@dataclass(slots=True)
+class MapSite:
+    """An open site as the dashboard's map shows it: the columns and demands (service,
+    remaining, requested) that :func:`outreach.maps.hotspot_map` and
+    :func:`~outreach.maps.hotspot_map_key` read, without building ORM rows."""
+
+    id: int
+    name: str
+    kind: HotspotKind
+    lat: float | None
+    lon: float | None
+    kecamatan_code: str
+    kecamatan_name: str
+    kelurahan_code: str
+    kelurahan_name: str
+    priority: int
+    demands: list[Any] = field(default_factory=list)
+
+    @property
+    def remaining_total(self) -> int:
+        return sum(d.remaining for d in self.demands)
 
 
 def current_office() -> Office | None:
@@ -59,34 +83,60 @@ def live_progress(office: Office) -> dict:
     return data
 
 
-def remaining_by_kecamatan(office_id: int) -> list[KecamatanRow]:
-    """Sum remaining residents per kecamatan and service over open sites, most remaining first."""
-    open_site = sa.and_(Hotspot.office_id == office_id, Hotspot.status.in_(OPEN_STATUSES))
+def remaining_by_kecamatan(sites: Iterable[MapSite]) -> list[KecamatanRow]:
+    """Sum remaining residents per kecamatan and service over the open sites (the map's rows,
+    :func:`map_sites`: no query of their own), most remaining first."""
     rows: dict[str, KecamatanRow] = {}
-    sites = db.session.execute(
-        sa.select(Hotspot.kecamatan_code, Hotspot.kecamatan_name, sa.func.count(Hotspot.id))
-        .where(open_site)
-        .group_by(Hotspot.kecamatan_code, Hotspot.kecamatan_name)
-    )
-    for code, name, count in sites:
-        row = rows.setdefault(code, KecamatanRow(code, name or code or "–"))
-        row.sites += count
-    demand = db.session.execute(
+    for site in sites:
+        code = site.kecamatan_code
+        row = rows.get(code)
+        if row is None:
+            row = rows[code] = KecamatanRow(code, site.kecamatan_name or code or "–")
+        row.sites += 1
+        for demand in site.demands:
+            row.remaining[demand.service] = row.remaining.get(demand.service, 0) + int(
+                demand.remaining or 0
+            )
+            row.requested += int(demand.requested or 0)
+    return sorted(rows.values(), key=lambda r: (-r.total, r.name))
+
+
+def map_sites(office_id: int) -> list[MapSite]:
+    """The office's open sites with their demands (by service), by id: two column queries."""
+    open_site = sa.and_(Hotspot.office_id == office_id, Hotspot.status.in_(OPEN_STATUSES))
+    sites = {
+        row.id: MapSite(*row)
+        for row in db.session.execute(
+            sa.select(
+                Hotspot.id,
+                Hotspot.name,
+                Hotspot.kind,
+                Hotspot.lat,
+                Hotspot.lon,
+                Hotspot.kecamatan_code,
+                Hotspot.kecamatan_name,
+                Hotspot.kelurahan_code,
+                Hotspot.kelurahan_name,
+                Hotspot.priority,
+            )
+            .where(open_site)
+            .order_by(Hotspot.id)
+        )
+    }
+    demands = db.session.execute(
         sa.select(
-            Hotspot.kecamatan_code,
+            HotspotDemand.hotspot_id,
             HotspotDemand.service,
-            sa.func.sum(HotspotDemand.remaining),
-            sa.func.sum(HotspotDemand.requested),
+            HotspotDemand.remaining,
+            HotspotDemand.requested,
         )
         .join(HotspotDemand.hotspot)
         .where(open_site)
-        .group_by(Hotspot.kecamatan_code, HotspotDemand.service)
+        .order_by(HotspotDemand.hotspot_id, HotspotDemand.service)  # Hotspot.demands' order
     )
-    for code, service, remaining, requested in demand:
-        row = rows.setdefault(code, KecamatanRow(code, code or "–"))
-        row.remaining[service] = row.remaining.get(service, 0) + int(remaining or 0)
-        row.requested += int(requested or 0)
-    return sorted(rows.values(), key=lambda r: (-r.total, r.name))
+    for demand in demands:
+        sites[demand.hotspot_id].demands.append(demand)
+    return list(sites.values())
 
 
 @bp.get("/")
@@ -99,15 +149,10 @@ def dashboard():
     if color_by not in ("kind", "priority"):
         color_by = "kind"
 
-    rows = remaining_by_kecamatan(office.id)
+    hotspots = map_sites(office.id)
+    rows = remaining_by_kecamatan(hotspots)
     totals = {s: sum(r.remaining.get(s, 0) for r in rows) for s in SERVICES}
     services = [s for s in SERVICES if any(s in r.remaining for r in rows)]
-    hotspots = db.session.scalars(
-        sa.select(Hotspot)
-        .where(Hotspot.office_id == office.id, Hotspot.status.in_(OPEN_STATUSES))
-        .options(selectinload(Hotspot.demands))
-        .order_by(Hotspot.id)
-    ).all()
     needs_location = sum(1 for h in hotspots if h.lat is None)
     teams_active = db.session.scalar(
         sa.select(sa.func.count(Team.id)).where(Team.office_id == office.id, Team.active)

@@ -14,6 +14,7 @@ from types import SimpleNamespace
 from urllib.parse import urlsplit
 
 import folium
+import markupsafe
 import pytest
 from markupsafe import Markup
 
@@ -103,6 +104,27 @@ def test_map_text_round_trips_through_html():
     assert html.unescape(maps.map_text(HOSTILE)) == HOSTILE
     assert maps.map_text(None) == ""
     assert maps.map_text(42) == "42"
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["", "SMA Negeri 1 Medan (demo)", "57", 57, 4.5, "Pasar Baru, Medan Kota", "Ünïcode ✓",
+     HOSTILE, "a&b", "<", ">", '"', "'", "\\", "`", "$", "{", "}", "{{ 7*7 }}",
+     Markup("<b>bold</b>")],
+)  # fmt: skip
+def test_map_text_without_special_characters_is_returned_as_is(value):
+    """The shortcut for text with nothing to replace gives exactly what escaping it in full
+    gives (markupsafe's five characters, then the template-literal ones), Markup included."""
+    expected = str(markupsafe.escape(str(value)))
+    for char, ref in {
+        "\\": "&#92;",
+        "`": "&#96;",
+        "$": "&#36;",
+        "{": "&#123;",
+        "}": "&#125;",
+    }.items():
+        expected = expected.replace(char, ref)
+    assert maps.map_text(value) == expected
 
 
 def test_popup_html_escapes_every_part():

@@ -260,6 +260,41 @@ def test_dashboard_sums_remaining_per_kecamatan_sorted(client, app):
     assert "335" in table  # the grand total of open sites
 
 
+def test_dashboard_map_and_table_follow_each_edit_of_a_site(client, app):
+    """The dashboard reads its sites as columns and renders its map once per distinct content:
+    a renamed, re-counted, moved, re-kinded or closed site shows on the next visit."""
+    office = make_office()
+    site = make_hotspot(
+        office,
+        name="SMA Satu Ceria",
+        kecamatan_code="12.71.05",
+        kecamatan_name="Medan Baru",
+        demand={"ktp_record": 30, "kia": 4},
+    )
+    other = make_hotspot(office, name="Pasar Dua Ceria", demand={"ktp_record": 5})
+    make_user(Role.COORDINATOR, username="koordinator", office_id=office.id)
+    db.session.commit()
+    form_login(client, "koordinator")
+    html = client.get("/coord/?lang=en").get_data(as_text=True)
+    assert "SMA Satu Ceria \\u2013 34 remaining" in html and "Pasar Dua Ceria" in html
+    assert "#dc2626" not in html  # no hospital pin or legend entry
+    assert re.search(r"Medan Baru</span>.*?<td class=\"num strong\">34</td>", html, re.S)
+
+    site.name = "SMA Tiga Ceria"
+    site.demand_of("ktp_record").remaining = 12
+    site.kind = HotspotKind.HOSPITAL
+    site.lat = 3.6123
+    other.status = "archived"
+    db.session.commit()
+    html = client.get("/coord/?lang=en").get_data(as_text=True)
+    assert "SMA Tiga Ceria \\u2013 16 remaining" in html
+    assert "12 of 30 remaining" in html  # the popup's demand row
+    assert "SMA Satu Ceria" not in html and "Pasar Dua Ceria" not in html
+    assert "#dc2626" in html and "3.6123" in html
+    assert re.search(r"Medan Baru</span>.*?<td class=\"num strong\">16</td>", html, re.S)
+    assert re.search(r"All kecamatan</th>\s*<td[^>]*>1</td>", html)
+
+
 def test_dashboard_in_english(client, app):
     """The dashboard switches to English with ?lang=en."""
     make_user(Role.COORDINATOR, username="koordinator", office_id=make_office().id)

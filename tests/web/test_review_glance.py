@@ -269,6 +269,55 @@ def test_map_is_framed_to_the_planned_stops(coord_client, plan):
     assert north < FAR["lat"] and east < FAR["lon"]
 
 
+# -- every visit reads the rows as they are now ----------------------------------------------------
+
+
+def page_pins(html: str) -> dict:
+    """The pins the page carries as JSON (``<script type="application/json" id="plan-pins">``)."""
+    blob = re.search(r'<script type="application/json" id="plan-pins"[^>]*>(.*?)</script>', html)
+    assert blob, "no pins"
+    return json.loads(blob.group(1))
+
+
+def test_review_follows_every_edit_of_sites_teams_and_demand(coord_client, plan):
+    """The unserved table, the unplanned pins, the "add" options and the KPIs (read as columns,
+    not ORM rows) and the team-day labels show each edit on the next visit, escaped."""
+    url = f"/coord/plans/{plan.id}?lang=en"
+    unserved = plan.unserved[0]
+    site, team = unserved.hotspot, plan.routes[0].team
+    visited = plan.routes[0].stops[0].hotspot
+    spare = make_hotspot(team.office, name="Posyandu Mawar", demand={"ktp_record": 7}, **FAR)
+    db.session.commit()
+    html = get(coord_client, url)
+    assert "of 280 requested" in html  # 6 visited sites and the unserved one, 40 each
+    tips = {row["t"] for row in page_pins(html)["unplanned"]}
+    assert f"{site.name} – remaining 40" in tips and "Posyandu Mawar – remaining 7" in tips
+    assert f'<option value="{spare.id}">Posyandu Mawar' in html
+
+    site.name, site.priority = "Panti <Baru> & Co", 1
+    site.demands[0].remaining = 25
+    unserved.persons = 33
+    visited.demands[0].remaining = 10  # an outcome lowered what the visited site still needs
+    spare.status = "archived"
+    team.name = "Tim <Kenari>"
+    db.session.commit()
+    html = get(coord_client, url)
+    assert "of 235 requested" in html  # the live demand: 280 - 30 - 15
+    table = html[html.index('<section id="unserved"') :]
+    table = table[: table.index("</section>")]
+    assert "Panti &lt;Baru&gt; &amp; Co <small>" in table
+    assert re.search(r"</p></td><td>1</td><td class=\"num\">33</td>", table)
+    tips = {row["t"] for row in page_pins(html)["unplanned"]}
+    assert tips == {"Panti &lt;Baru&gt; &amp; Co – remaining 25"}
+    assert "Posyandu Mawar" not in html and "Panti <Baru>" not in html
+    assert "Tim &lt;Kenari&gt; · " in html and "Tim <Kenari>" not in html
+
+    # the demand the plan was solved for wins over the live demand, site by site
+    plan.params = {**plan.params, "demand": {str(site.id): {"ktp_record": 99}}}
+    db.session.commit()
+    assert "of 309 requested" in get(coord_client, url)
+
+
 # -- publishing asks for confirmation --------------------------------------------------------------
 
 
