@@ -246,6 +246,11 @@ class SolveParams:
     restart_ruin
         ``"random"`` (each visit) or ``"string"`` (strings of nearby visits, see
         :func:`_ruin`).
+    restart_recreate
+        Put the visits a restart removed back by cheapest feasible insertion before the
+        local search runs (:class:`outreach.planning.search._Recreate`), instead of
+        leaving their re-insertion to OR-Tools' operators: 2-3 times as many restarts,
+        better on Solomon RC1, worse on long routes (benchmarks/RESULTS.md §15); off.
     restart_limit_s
         Time limit of each restart's search (``None``: ``time_limit_s / (restarts + 1)``);
         with ``GREEDY_DESCENT`` each restart ends at its local optimum anyway, so many
@@ -312,6 +317,7 @@ class SolveParams:
     restart_ruin_share: float = 0.2
     restart_ruin: str = "random"
     restart_threshold: float = 0.0
+    restart_recreate: bool = False
     restart_limit_s: float | None = None
     workers: int = 1
     second_worker: Mapping[str, Any] = field(default_factory=dict, hash=False)
