@@ -226,19 +226,18 @@ def team_day(team: Team, day: date, now: datetime | None = None) -> TeamDay:
     return out
 
 
+# what stop_for_team's checks and the writes read, in one query instead of five
+_STOP_WITH_ROUTE = (
+    joinedload(PlannedStop.route).joinedload(PlannedRoute.plan),
+    joinedload(PlannedStop.outcomes),
+    joinedload(PlannedStop.checkins),
+)
+
+
 def stop_for_team(team: Team, stop_id: int) -> PlannedStop:
     """A stop of ``team`` in a published plan, or :class:`StopNotFound` (never another team's)."""
     stop = (
-        db.session.get(
-            PlannedStop,
-            stop_id,
-            # what the checks below and the writes read, in one query instead of five
-            options=[
-                joinedload(PlannedStop.route).joinedload(PlannedRoute.plan),
-                joinedload(PlannedStop.outcomes),
-                joinedload(PlannedStop.checkins),
-            ],
-        )
+        db.session.get(PlannedStop, stop_id, options=_STOP_WITH_ROUTE)
         if 0 < stop_id < 2**31
         else None
     )
@@ -513,8 +512,23 @@ def parse_outcome(data: Any, now: datetime | None = None) -> dict[str, Any]:
 # ---------------------------------------------------------------------------------- writes
 
 
+# Statements of the tablet writes, built once per process: building a select and its loader
+# options, and computing its SQL cache key, cost more CPU than running it; only values are bound
+# per request.
+_REPLAY = {
+    model: sa.select(model).where(model.client_uuid == sa.bindparam("client_uuid"))
+    for model in (StopCheckin, VisitOutcome)
+}
+_DEMAND_FOR_UPDATE = (
+    sa.select(HotspotDemand)
+    .where(HotspotDemand.hotspot_id == sa.bindparam("hotspot_id"))
+    .with_for_update()
+    .execution_options(populate_existing=True)
+)
+
+
 def _replay(model: type, client_uuid: str, team: Team) -> Any:
-    row = db.session.scalar(sa.select(model).where(model.client_uuid == client_uuid))
+    row = db.session.scalar(_REPLAY[model], {"client_uuid": client_uuid})
     if row is not None and row.team_id != team.id:
         # Another team's id: say nothing about it.
         raise StopNotFound(_("This stop is not on your team's routes."))
@@ -574,12 +588,7 @@ def apply_demand(hotspot_id: int, recorded: Mapping[str, int]) -> dict[str, int]
     applied: dict[str, int] = {}
     if not any(recorded.values()):
         return applied
-    rows = db.session.scalars(
-        sa.select(HotspotDemand)
-        .where(HotspotDemand.hotspot_id == hotspot_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).all()
+    rows = db.session.scalars(_DEMAND_FOR_UPDATE, {"hotspot_id": hotspot_id}).all()
     for row in rows:
         n = int(recorded.get(row.service, 0))
         take = min(n, int(row.remaining))
