@@ -3,6 +3,7 @@ published route today (office time zone), field members with bearer tokens."""
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -88,3 +89,17 @@ def crews(app):
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+def outcome_body(stop, **kw) -> dict:
+    """An outcome as a tablet posts it (a fresh ``client_uuid``), ``kw`` changing fields."""
+    body = {
+        "client_uuid": str(uuid.uuid4()),
+        "stop_id": stop.id,
+        "present": 35,
+        "recorded": {"ktp_record": 30, "kia": 5},
+        "cards_carried": 25,
+        "cards_used": 0,
+    }
+    body.update(kw)
+    return body

@@ -23,23 +23,10 @@ from outreach import create_app
 from outreach.extensions import db
 from outreach.models import MAX_COUNT, HotspotDemand, Role, UserSession, VisitOutcome
 from tests.factories import csrf_login, form_login, make_stop, make_user, today_wib
-from tests.field.conftest import bearer
+from tests.field.conftest import bearer, outcome_body
 
 OUTCOMES = "/api/v1/field/outcomes"
 COUNT_FIELDS = ("present", "recorded.ktp_record", "turned_away", "cards_carried", "cards_used")
-
-
-def api_body(stop, **kw) -> dict:
-    body = {
-        "client_uuid": str(uuid.uuid4()),
-        "stop_id": stop.id,
-        "present": 35,
-        "recorded": {"ktp_record": 30, "kia": 5},
-        "cards_carried": 25,
-        "cards_used": 0,
-    }
-    body.update(kw)
-    return body
 
 
 def form_body(**kw) -> dict:
@@ -100,18 +87,18 @@ def test_outcome_api_refuses_every_protected_key_and_changes_nothing(client, cre
         "hotspot_id": b.stops[0].hotspot_id,
     }
     before = demands()
-    resp = client.post(OUTCOMES, json=api_body(stop, **extras), headers=bearer(a.token))
+    resp = client.post(OUTCOMES, json=outcome_body(stop, **extras), headers=bearer(a.token))
     assert resp.status_code == 400, resp.get_json()
     fields = {d["field"] for d in resp.get_json()["error"]["details"]}
     assert fields == set(EXTRA_KEYS)
     # A protected key hidden inside the per-service counts is refused as well.
-    nested = api_body(stop, recorded={"ktp_record": 30, "team_id": b.team.id})
+    nested = outcome_body(stop, recorded={"ktp_record": 30, "team_id": b.team.id})
     resp = client.post(OUTCOMES, json=nested, headers=bearer(a.token))
     assert resp.status_code == 400
     assert {d["field"] for d in resp.get_json()["error"]["details"]} == {"recorded.team_id"}
     assert outcomes() == [] and demands() == before
     # The same body without the extras is stored, for team a's own stop.
-    resp = client.post(OUTCOMES, json=api_body(stop), headers=bearer(a.token))
+    resp = client.post(OUTCOMES, json=outcome_body(stop), headers=bearer(a.token))
     assert resp.status_code == 201
     (row,) = outcomes()
     assert (row.stop_id, row.team_id, row.recorded_by_id) == (stop.id, a.team.id, a.user.id)
@@ -264,7 +251,7 @@ def test_any_integer_in_any_count_is_stored_iff_within_the_rules(client, crews, 
     stop = make_stop(a.stops[0].route, a.stops[0].hotspot, persons={"ktp_record": 1})
     db.session.commit()
     stop_id = stop.id
-    body = api_body(
+    body = outcome_body(
         stop,
         present=values["present"],
         recorded={"ktp_record": values["recorded.ktp_record"]},

@@ -9,20 +9,7 @@ import pytest
 
 from outreach.extensions import db
 from outreach.models import HotspotDemand, StopCheckin, VisitOutcome
-from tests.field.conftest import bearer, today_wib
-
-
-def outcome_body(stop, **kw):
-    body = {
-        "client_uuid": str(uuid.uuid4()),
-        "stop_id": stop.id,
-        "present": 35,
-        "recorded": {"ktp_record": 30, "kia": 5},
-        "cards_carried": 25,
-        "cards_used": 0,
-    }
-    body.update(kw)
-    return body
+from tests.field.conftest import bearer, outcome_body, today_wib
 
 
 def count(model) -> int:

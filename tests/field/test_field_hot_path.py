@@ -11,20 +11,7 @@ from outreach.auth.tokens import revoke_token
 from outreach.extensions import db
 from outreach.field import service
 from outreach.models import ApiToken, HotspotDemand, VisitOutcome, hash_token
-from tests.field.conftest import bearer
-
-
-def _outcome(stop, **kw):
-    body = {
-        "client_uuid": str(uuid.uuid4()),
-        "stop_id": stop.id,
-        "present": 35,
-        "recorded": {"ktp_record": 30, "kia": 5},
-        "cards_carried": 25,
-        "cards_used": 0,
-    }
-    body.update(kw)
-    return body
+from tests.field.conftest import bearer, outcome_body
 
 
 def _remaining(hotspot_id: int) -> dict[str, int]:
@@ -45,7 +32,7 @@ def test_alternating_tokens_each_act_as_their_own_team(client, crews):
             resp = client.post("/api/v1/field/checkins", json=body, headers=bearer(crew.token))
             assert resp.status_code == 404
     resp = client.post(
-        "/api/v1/field/outcomes", json=_outcome(crews.b.stops[1]), headers=bearer(crews.b.token)
+        "/api/v1/field/outcomes", json=outcome_body(crews.b.stops[1]), headers=bearer(crews.b.token)
     )
     assert resp.status_code == 201
     row = db.session.scalar(db.select(VisitOutcome))
@@ -72,7 +59,7 @@ def test_a_token_revoked_after_use_is_refused_at_once(client, crews):
 
 def test_each_outcome_lowers_its_own_sites_demand_once(client, crews):
     """Outcomes on different sites in turn, each re-sent: every site loses its own count once."""
-    bodies = [_outcome(s) for s in crews.a.stops]
+    bodies = [outcome_body(s) for s in crews.a.stops]
     for body in bodies + bodies:
         resp = client.post("/api/v1/field/outcomes", json=body, headers=bearer(crews.a.token))
         assert resp.status_code in (200, 201)
