@@ -16,50 +16,20 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
-from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo
+from pathlib import Path
 
-sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parents[1]))
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import sqlalchemy as sa  # noqa: E402
+from field_sync import build, outbox  # noqa: E402  (the same tablets and bodies)
 
 from outreach import create_app  # noqa: E402
-from outreach.auth.tokens import create_token  # noqa: E402
 from outreach.extensions import db  # noqa: E402
-from outreach.models import HotspotDemand, PlanStatus, Role, VisitOutcome  # noqa: E402
-from tests.factories import (  # noqa: E402
-    make_hotspot,
-    make_office,
-    make_plan,
-    make_route,
-    make_stop,
-    make_team,
-    make_user,
-)
+from outreach.models import HotspotDemand, VisitOutcome  # noqa: E402
 
 STOPS_PER_TEAM = 10
-
-
-def build(n_teams):
-    today = datetime.now(ZoneInfo("Asia/Jakarta")).date()
-    office = make_office()
-    plan = make_plan(office, start_date=today, end_date=today + timedelta(days=1))
-    out = []
-    for t in range(n_teams):
-        team = make_team(office, name=f"Tim {t + 1}")
-        user = make_user(Role.FIELD, team=team, username=f"tim{t + 1}")
-        route = make_route(plan, team, today)
-        stops = [
-            make_stop(route, make_hotspot(office, demand={"ktp_record": 40, "kia": 10}))
-            for _ in range(STOPS_PER_TEAM)
-        ]
-        out.append((create_token(user, "tablet"), [s.id for s in stops]))
-    plan.status = PlanStatus.PUBLISHED
-    plan.published_version = 1
-    plan.published_at = datetime.now(UTC)
-    db.session.commit()
-    return out
 
 
 def main():
@@ -91,7 +61,7 @@ def main():
                 with db.engine.begin() as conn:
                     conn.execute(sa.text("DROP SCHEMA public CASCADE; CREATE SCHEMA public;"))
             db.create_all()
-            teams = build(teams_per_repeat * (args.repeats + 1))  # +1 warm-up round
+            teams = build(teams_per_repeat * (args.repeats + 1), STOPS_PER_TEAM)  # +1 warm-up round
             db.session.remove()
         client = app.test_client()
         nq = [0]
@@ -104,29 +74,17 @@ def main():
         def run(chunk):
             ci_cpu = oc_cpu = ci_wall = oc_wall = 0.0
             n = 0
-            for token, stop_ids in chunk:
+            for token, stops in chunk:
                 h = {"Authorization": f"Bearer {token}"}
-                for sid in stop_ids:
+                items = outbox(stops)  # check-in, outcome, check-in, outcome, ...
+                for (ci_path, ci_body), (oc_path, oc_body) in zip(
+                    items[::2], items[1::2], strict=True
+                ):
                     c0, w0 = time.process_time(), time.perf_counter()
-                    r = client.post(
-                        "/api/v1/field/checkins",
-                        json={"client_uuid": str(uuid.uuid4()), "stop_id": sid},
-                        headers=h,
-                    )
+                    r = client.post(ci_path, json=ci_body, headers=h)
                     c1, w1 = time.process_time(), time.perf_counter()
                     assert r.status_code == 201, (r.status_code, r.get_json())
-                    r = client.post(
-                        "/api/v1/field/outcomes",
-                        json={
-                            "client_uuid": str(uuid.uuid4()),
-                            "stop_id": sid,
-                            "present": 35,
-                            "recorded": {"ktp_record": 30, "kia": 5},
-                            "cards_carried": 10,
-                            "cards_used": 0,
-                        },
-                        headers=h,
-                    )
+                    r = client.post(oc_path, json=oc_body, headers=h)
                     c2, w2 = time.process_time(), time.perf_counter()
                     assert r.status_code == 201, (r.status_code, r.get_json())
                     ci_cpu += c1 - c0
