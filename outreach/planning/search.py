@@ -154,6 +154,26 @@ def _restore(model: _Model, routes: list[list[int]]) -> Any:
     return model.routing.SolveFromAssignmentWithParameters(start, p)
 
 
+def _visit_arrays(model: _Model) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per visit: earliest and latest start (ticks) and blank cards, as the model has them."""
+    visits = model.visits
+    lo = np.array([v.starts[0] for v in visits], dtype=np.int64)
+    hi = np.array([v.starts[1] for v in visits], dtype=np.int64)
+    cards = np.array([v.cards for v in visits], dtype=np.int64)
+    return lo, hi, cards
+
+
+def _travel_ticks(model: _Model) -> dict[str, Any]:
+    """Travel time per profile between nodes in ticks, rounded up as the time dimension's."""
+    tick = model.params.time_tick_s
+    return {prof: -(-m // tick) for prof, m in model.dur.items()}
+
+
+def _flexible_breaks(vehicle: Any) -> bool:
+    """A team-day with a flexible break: our constructions leave it to the search."""
+    return any(not b.is_fixed for b in vehicle.shift.breaks)
+
+
 def _greedy_routes(model: _Model, priority_first: bool = False) -> list[list[int]]:
     """Prize-aware construction: per team-day, add the feasible visit worth most per tick.
 
@@ -169,9 +189,7 @@ def _greedy_routes(model: _Model, priority_first: bool = False) -> list[list[int
     problem, manager, routing = model.problem, model.manager, model.routing
     tick = model.params.time_tick_s
     d0 = model.depot_nodes
-    lo = np.array([v.starts[0] for v in visits], dtype=np.int64)
-    hi = np.array([v.starts[1] for v in visits], dtype=np.int64)
-    cards = np.array([v.cards for v in visits], dtype=np.int64)
+    lo, hi, cards = _visit_arrays(model)
     keys = list(model.penalties)
     key_pos = {k: i for i, k in enumerate(keys)}
     group = np.array([key_pos[(v.site_index, v.chunk)] for v in visits], dtype=np.int64)
@@ -186,14 +204,14 @@ def _greedy_routes(model: _Model, priority_first: bool = False) -> list[list[int
         locked[k] = problem.sites[v.site_index].lock is not None
     used = np.zeros(len(keys), dtype=bool)
     stock = problem.card_stock if problem.card_stock is not None else 2**62
-    travel_t = {prof: -(-m // tick) for prof, m in model.dur.items()}
+    travel_t = _travel_ticks(model)
 
     # state per team-day: clock, position, cards left; all routes grow in parallel and
     # each step commits the best (value per tick) extension over all team-days
     state: dict[int, list[int]] = {}
     for veh in vehicles:
-        if any(not b.is_fixed for b in veh.shift.breaks):
-            continue  # flexible breaks: leave these days to the search
+        if _flexible_breaks(veh):
+            continue  # leave these days to the search
         state[veh.index] = [
             -(-veh.shift.start // tick),
             manager.IndexToNode(routing.Start(veh.index)),
@@ -363,18 +381,17 @@ class _Recreate:
         d0 = model.depot_nodes
         self.d0 = d0
         visits = model.visits
-        self.lo = np.array([v.starts[0] for v in visits], dtype=np.int64)
-        self.hi = np.array([v.starts[1] for v in visits], dtype=np.int64)
-        self.cards = np.array([v.cards for v in visits], dtype=np.int64)
+        self.lo, self.hi, self.cards = _visit_arrays(model)
         self.group = {
             manager.NodeToIndex(d0 + k): (v.site_index, v.chunk) for k, v in enumerate(visits)
         }
-        self.travel = {prof: -(-m // tick) for prof, m in model.dur.items()}
         by_arc = model.dist if model.params.arc_cost == "distance" else model.dur
-        self.cost = {prof: m.dense() if m.shape[0] <= 3000 else m for prof, m in by_arc.items()}
-        self.travel = {
-            prof: m.dense() if m.shape[0] <= 3000 else m for prof, m in self.travel.items()
-        }
+
+        def dense(m: Any) -> Any:  # small models: plain arrays read faster than the view
+            return m.dense() if m.shape[0] <= 3000 else m
+
+        self.cost = {prof: dense(m) for prof, m in by_arc.items()}
+        self.travel = {prof: dense(m) for prof, m in _travel_ticks(model).items()}
         self.stock = model.problem.card_stock
         self.usable: dict[int, bool] = {}
         locked_routes = {
@@ -382,9 +399,7 @@ class _Recreate:
         }
         self.veh: list[tuple[int, int, int, int, str, int, int]] = []
         for v in model.vehicles:
-            self.usable[v.index] = (
-                not any(not b.is_fixed for b in v.shift.breaks) and v.index not in locked_routes
-            )
+            self.usable[v.index] = not _flexible_breaks(v) and v.index not in locked_routes
             self.veh.append(
                 (
                     manager.IndexToNode(routing.Start(v.index)),
@@ -396,14 +411,13 @@ class _Recreate:
                     v.team.cards_per_day if v.team.printer else 0,
                 )
             )
-        depot = np.array([self.veh[v.index][0] for v in model.vehicles[:1]] or [0])
-        nodes = np.arange(d0, d0 + len(visits))
-        prof0 = model.vehicles[0].team.profile if model.vehicles else None
-        self.from_depot = (
-            np.asarray(self.cost[prof0][depot[0], nodes], dtype=float)
-            if prof0 is not None
-            else np.zeros(len(visits))
-        )
+        # the orders "far first" and "near first" measure from the first team's start
+        self.from_depot = np.zeros(len(visits))
+        if model.vehicles:
+            start = self.veh[model.vehicles[0].index][0]
+            nodes = np.arange(d0, d0 + len(visits))
+            prof = model.vehicles[0].team.profile
+            self.from_depot = np.asarray(self.cost[prof][start, nodes], dtype=float)
 
     def __call__(
         self, routes: list[list[int]], removed: list[int], rng: np.random.Generator
@@ -411,10 +425,10 @@ class _Recreate:
         """``routes`` with the ``removed`` routing indices inserted where they fit."""
         model, manager, d0 = self.model, self.model.manager, self.d0
         routes = [list(r) for r in routes]
-        placed = {i for r in routes for i in r}
-        groups = {self.group[i] for i in placed}
         if not removed:
             return routes
+        placed = {i for r in routes for i in r}
+        groups = {self.group[i] for i in placed}
         k = np.array([manager.IndexToNode(i) - d0 for i in removed])
         order = int(rng.integers(4))
         if order == 0:
