@@ -9,6 +9,11 @@ review page), plus an office of 60 teams with a field member (bearer token) and
 ``--seconds``. Prints p50/p95/p99 and the error count per endpoint from locust's CSV, then
 counts in the database: exactly one outcome per stop posted and each site's remaining
 demand lowered exactly once (every outcome is sent twice with the same ``client_uuid``).
+Also prints where the machine's CPU went during the run: gunicorn (master, workers and
+the workers recycled by ``max_requests``), locust, and the rest (PostgreSQL and the OS),
+as CPU seconds and as a share of all cores over the run's wall time, from ``/proc/stat``
+and psutil (a dependency of locust). On one machine the load generator competes with the
+server for the same cores; this says how much.
 Exit 1 when an endpoint's p95 is at or above ``--p95-ms`` (200), any request failed, or an
 outcome was lost or doubled. Run from the repository root::
 
@@ -25,6 +30,7 @@ import argparse
 import csv
 import json
 import os
+import resource
 import secrets
 import signal
 import socket
@@ -39,6 +45,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
+import psutil  # noqa: E402
 import sqlalchemy as sa  # noqa: E402
 from field_sync import build  # noqa: E402
 from public_schedule import prepare  # noqa: E402
@@ -91,6 +98,12 @@ def seed(uri: str, stops: int) -> dict:
     return setup
 
 
+def _reaped_children_s() -> float:
+    """CPU seconds of this process's children that have ended (locust, once it returns)."""
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -109,6 +122,31 @@ def wait_ready(port: int, proc: subprocess.Popen) -> None:
         except OSError:
             time.sleep(0.3)
     raise SystemExit("gunicorn not ready in 60 s")
+
+
+def machine_busy_s() -> float:
+    """CPU seconds all cores have spent busy since boot (``/proc/stat``; idle and iowait
+    are not busy)."""
+    ticks = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    return (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")
+
+
+def group_cpu_s(pid: int) -> float:
+    """CPU seconds of a process, its live descendants and the children it has reaped
+    (gunicorn's master reaps the workers ``max_requests`` recycles)."""
+    try:
+        master = psutil.Process(pid)
+        t = master.cpu_times()
+        total = t.user + t.system + t.children_user + t.children_system
+        for child in master.children(recursive=True):
+            try:
+                c = child.cpu_times()
+                total += c.user + c.system
+            except psutil.NoSuchProcess:
+                pass
+        return total
+    except psutil.NoSuchProcess:
+        return 0.0
 
 
 def count_outcomes(uri: str) -> tuple[int, set[int]]:
@@ -188,6 +226,8 @@ def main() -> int:
         )
     try:
         wait_ready(port, web)
+        busy0, web0, t_run = machine_busy_s(), group_cpu_s(web.pid), time.monotonic()
+        locust0 = _reaped_children_s()
         subprocess.run(
             [
                 sys.executable,
@@ -213,6 +253,10 @@ def main() -> int:
             check=False,
             capture_output=True,
         )
+        wall = time.monotonic() - t_run
+        busy = machine_busy_s() - busy0
+        web_cpu = group_cpu_s(web.pid) - web0
+        locust_cpu = _reaped_children_s() - locust0
     finally:
         if web.poll() is None:
             os.killpg(web.pid, signal.SIGTERM)
@@ -231,6 +275,14 @@ def main() -> int:
                 f"{row['Type'] + ' ' + name:34.34} {n:>8} {fails:>5} {p50:>6.0f} {p95:>6.0f} "
                 f"{p99:>6.0f}{'  <-' if bad else ''}"
             )
+    cores = (os.cpu_count() or 1) * wall
+    rest = max(0.0, busy - web_cpu - locust_cpu)
+    print(
+        f"CPU over the {wall:.0f} s run ({os.cpu_count()} cores = {cores:.0f} core-s): "
+        f"busy {busy:.0f} s ({busy / cores:.0%}); gunicorn {web_cpu:.0f} s "
+        f"({web_cpu / cores:.0%}), locust {locust_cpu:.0f} s ({locust_cpu / cores:.0%}), "
+        f"PostgreSQL and the rest {rest:.0f} s ({rest / cores:.0%})"
+    )
     posted = sum(len(s) for _, s in setup["tablets"])
     n, remaining = count_outcomes(uri)
     lost_or_doubled = n != posted or remaining != {10}
