@@ -37,6 +37,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -227,6 +228,14 @@ def main() -> int:
     try:
         wait_ready(port, web)
         busy0, web0, t_run = machine_busy_s(), group_cpu_s(web.pid), time.monotonic()
+        samples, stop_sampling = [busy0], threading.Event()
+        sampler = threading.Thread(
+            target=lambda: [
+                samples.append(machine_busy_s()) for _ in iter(lambda: stop_sampling.wait(1), True)
+            ],
+            daemon=True,
+        )
+        sampler.start()
         locust0 = _reaped_children_s()
         subprocess.run(
             [
@@ -255,6 +264,8 @@ def main() -> int:
         )
         wall = time.monotonic() - t_run
         busy = machine_busy_s() - busy0
+        stop_sampling.set()
+        sampler.join()
         web_cpu = group_cpu_s(web.pid) - web0
         locust_cpu = _reaped_children_s() - locust0
     finally:
@@ -283,6 +294,11 @@ def main() -> int:
         f"({web_cpu / cores:.0%}), locust {locust_cpu:.0f} s ({locust_cpu / cores:.0%}), "
         f"PostgreSQL and the rest {rest:.0f} s ({rest / cores:.0%})"
     )
+    per_s = [b - a for a, b in zip(samples, samples[1:], strict=False)]
+    if len(per_s) >= 10:
+        window = max(range(len(per_s) - 9), key=lambda i: sum(per_s[i : i + 10]))
+        share = sum(per_s[window : window + 10]) / (10 * (os.cpu_count() or 1))
+        print(f"busiest 10 s: seconds {window}-{window + 10} of the run, {share:.0%} of all cores")
     posted = sum(len(s) for _, s in setup["tablets"])
     n, remaining = count_outcomes(uri)
     lost_or_doubled = n != posted or remaining != {10}
