@@ -5,9 +5,11 @@ whatever the master has loaded, every worker starts with. Without this, each wor
 its first requests for what is the same in every process: compiling each Jinja template it
 renders (the plan review page and its layout take ~100 ms), reading the translation catalogues
 and Babel's locale data, configuring the ORM mappers, and icalendar's VTIMEZONE of the office
-zones (~10 ms each). With four workers, and workers recycled by ``max_requests``, those first
-requests are a visible share of the slow ones on pages that are opened less often (the plan
-review, the dashboard, the login page).
+zones (~10 ms each), and the login's stand-in scrypt hash for unknown names (~70 ms, see
+``outreach.auth.views._dummy_hash``: computed on the first unknown name, that attempt would
+take twice as long as one with a real account's name). With four workers, and workers
+recycled by ``max_requests``, those first requests are a visible share of the slow ones on
+pages that are opened less often (the plan review, the dashboard, the login page).
 
 Nothing here touches the database, Redis or the network, or writes anything: templates and
 catalogues are read from disk, the rest is computed.
@@ -42,6 +44,7 @@ def warm_up(app: Flask) -> None:
 def _warm(app: Flask) -> None:
     from flask_babel import format_date, format_decimal, get_translations
 
+    from ..auth.views import _dummy_hash
     from ..exporting.ical import _vtimezone
 
     sa.orm.configure_mappers()
@@ -59,3 +62,4 @@ def _warm(app: Flask) -> None:
     zones = {*OFFICE_ZONES, str(app.config.get("BABEL_DEFAULT_TIMEZONE") or "Asia/Jakarta")}
     for zone in sorted(zones):
         _vtimezone(zone)
+    _dummy_hash()
