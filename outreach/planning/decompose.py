@@ -10,9 +10,13 @@ that are solved independently (in parallel processes here, or as RQ jobs by
    when ``group_of`` gives them, so a kecamatan is served by one set of teams — are
    clustered into *territories* by a seeded k-means on their coordinates, and teams are
    dealt to territories by capacity (kit-seconds of their shifts), nearest start first, so
-   every territory gets the share of the office's teams its work asks for. Sites are then
-   moved across territory borders (cheapest detour first) until no territory carries much
-   more work per unit of capacity than its neighbours. Only when an office has too few
+   every territory gets the share of the office's teams its work asks for; teams with a
+   service not every team has (a printer for KTP printing) are dealt first, by the
+   weighted work of the sites that need them, so that no territory lacks them while they
+   last, and a site no team of its territory can serve goes to the nearest territory that
+   can. Sites are then moved across territory borders (cheapest detour first, never to a
+   territory that cannot serve them) until no territory carries much more work per unit of
+   capacity than its neighbours. Only when an office has too few
    teams to give every part two of them is the horizon cut as well, into blocks of whole
    weeks; each site then goes to one block (locked sites to their lock's block), most
    urgent first into the block with the most room. A part aims at

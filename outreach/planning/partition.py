@@ -264,30 +264,7 @@ def _territories(
         ]
     )
     work = np.array([unit_work[labels == j].sum() for j in range(k)])
-    # deal teams: each territory's capacity share follows its work; nearest start first
-    cap = np.array([_capacity(t, dates) for t in teams])
-    team_xy = plane_xy([t.start for t in teams])
-    want = work / max(work.sum(), 1e-9) * cap.sum()
-    got = np.zeros(k)
-    owner = [-1] * len(teams)
-    # every territory first gets MIN_TEAMS_PER_PART teams (round robin by deficit), then
-    # the rest go where the share still missing is largest
-    free = set(range(len(teams)))
-    for round_no in range(MIN_TEAMS_PER_PART):
-        for j in np.argsort(-(want - got)):
-            if not free:
-                break
-            ti = min(free, key=lambda i: (((team_xy[i] - centres[j]) ** 2).sum(), i))
-            owner[ti] = int(j)
-            got[j] += cap[ti]
-            free.discard(ti)
-        del round_no
-    while free:
-        j = int(np.argmax(want - got))
-        ti = min(free, key=lambda i: (((team_xy[i] - centres[j]) ** 2).sum(), i))
-        owner[ti] = j
-        got[j] += cap[ti]
-        free.discard(ti)
+    owner, got = _deal_teams(problem, teams, unit_sites, unit_work, labels, centres, work, dates)
     team_of = {t.id: owner[i] for i, t in enumerate(teams)}
     # locked sites' units go to their team's territory
     for ui, u in enumerate(unit_sites):
@@ -295,7 +272,30 @@ def _territories(
             if s.lock is not None and s.lock.team_id in team_of:
                 labels[ui] = team_of[s.lock.team_id]
                 break
-    labels = _rebalance(unit_xy, unit_work, labels, got, centres, unit_sites)
+    # which territory's teams can serve each unit (a printer for KTP printing, ...): a unit
+    # none of its territory's teams can serve goes to the nearest territory that can, and
+    # the rebalancing never moves a unit to a territory that cannot serve it
+    asked = {sv for u in unit_sites for s in u for sv in s.demand}
+    offered = [
+        {
+            frozenset(sv for sv in asked if t.offers(sv))
+            for t, o in zip(teams, owner, strict=True)
+            if o == j
+        }
+        for j in range(k)
+    ]
+    servable = np.array(
+        [
+            [all(any(s.services <= o for o in offered[j]) for s in u) for j in range(k)]
+            for u in unit_sites
+        ],
+        dtype=bool,
+    ).reshape(len(unit_sites), k)
+    for ui, u in enumerate(unit_sites):
+        if not servable[ui, labels[ui]] and servable[ui].any() and all(s.lock is None for s in u):
+            dist = ((centres - unit_xy[ui]) ** 2).sum(1)
+            labels[ui] = min(np.flatnonzero(servable[ui]), key=lambda j: (dist[j], j))
+    labels = _rebalance(unit_xy, unit_work, labels, got, centres, unit_sites, servable)
     out = []
     for j in range(k):
         t_sites = [s for ui, u in enumerate(unit_sites) if labels[ui] == j for s in u]
@@ -318,6 +318,86 @@ def _territories(
     return staffed
 
 
+def _deal_teams(
+    problem: Problem,
+    teams: list[Team],
+    unit_sites: list[list[Site]],
+    unit_work: np.ndarray,
+    labels: np.ndarray,
+    centres: np.ndarray,
+    work: np.ndarray,
+    dates: set[date],
+) -> tuple[list[int], np.ndarray]:
+    """Each team's territory, and each territory's capacity (kit-seconds).
+
+    Each territory's capacity share follows its (priority-weighted) work, nearest start
+    first. Teams that offer a service not every team of the office offers (KTP printing
+    needs a printer) are dealt first, all of them, by the weighted work of the sites that
+    ask for that service: such a site needs one of these teams for the whole visit, and in
+    the data those sites are the urgent ones (prisons, nursing homes, the bedridden at
+    home). Every territory with such sites gets one while they last; the rest follow the
+    territories' shares of that work. Dealt by distance alone, a territory of teams without
+    a printer could not serve one site that asks for printing: in the seeded Medan city
+    (seed 5) every prison, nursing home and home visit of one territory, 853 priority-1
+    residents. Then every territory gets up to ``MIN_TEAMS_PER_PART`` teams (round robin by
+    deficit) and the rest go where the share still missing is largest.
+    """
+    k = len(work)
+    cap = np.array([_capacity(t, dates) for t in teams])
+    team_xy = plane_xy([t.start for t in teams])
+    got = np.zeros(k)
+    owner = [-1] * len(teams)
+    free = set(range(len(teams)))
+
+    def give(j: int, pool: set[int]) -> int:
+        """The team of ``pool`` starting nearest territory ``j``'s centre joins it."""
+        ti = min(pool, key=lambda i: (((team_xy[i] - centres[j]) ** 2).sum(), i))
+        owner[ti] = int(j)
+        got[j] += cap[ti]
+        free.discard(ti)
+        pool.discard(ti)
+        return ti
+
+    asked = sorted({sv for u in unit_sites for s in u for sv in s.demand}, key=lambda sv: sv.value)
+    for sv in asked:
+        offering = {i for i, t in enumerate(teams) if t.offers(sv)}
+        if len(offering) == len(teams):
+            continue
+        pool = offering & free
+        # weighted work of the units asking for the service, per territory
+        need = np.array(
+            [
+                sum(
+                    unit_work[ui]
+                    for ui in np.flatnonzero(labels == j)
+                    if any(sv in s.demand for s in unit_sites[ui])
+                )
+                for j in range(k)
+            ],
+            dtype=float,
+        )
+        if not pool or need.sum() <= 0:
+            continue
+        share = need / need.sum() * cap[list(offering)].sum()
+        have = np.array([sum(cap[i] for i in offering if owner[i] == j) for j in range(k)])
+        for j in np.argsort(-need, kind="stable"):
+            if pool and need[j] > 0 and have[j] == 0:
+                have[j] += cap[give(int(j), pool)]
+        while pool:
+            j = int(np.argmax(share - have))
+            have[j] += cap[give(j, pool)]
+    want = work / max(work.sum(), 1e-9) * cap.sum()
+    count = np.array([sum(1 for o in owner if o == j) for j in range(k)])
+    for _round in range(MIN_TEAMS_PER_PART):
+        for j in np.argsort(-(want - got), kind="stable"):
+            if free and count[j] < MIN_TEAMS_PER_PART:
+                give(int(j), free)
+                count[j] += 1
+    while free:
+        give(int(np.argmax(want - got)), free)
+    return owner, got
+
+
 def _rebalance(
     xy: np.ndarray,
     work: np.ndarray,
@@ -325,13 +405,15 @@ def _rebalance(
     capacity: np.ndarray,
     centres: np.ndarray,
     units: list[list[Site]],
+    servable: np.ndarray | None = None,
 ) -> np.ndarray:
     """Move border units from overloaded territories to less loaded ones.
 
     Load is work per capacity. While a territory's load exceeds the office's by more than
     :data:`BALANCE_TOLERANCE`, its unit with the smallest detour (distance to the other
     territory's centre minus distance to its own) moves to a territory whose load is below
-    the office's; locked units never move. Each move lowers the spread, so it ends."""
+    the office's; locked units never move, nor does a unit to a territory whose teams cannot
+    serve it (``servable[unit, territory]``). Each move lowers the spread, so it ends."""
     labels = labels.copy()
     k = len(capacity)
     cap = np.maximum(capacity, 1.0)
@@ -351,15 +433,18 @@ def _rebalance(
             break
         best = None
         for j in targets:
-            detour = dist[cands, j] - dist[cands, hi]
+            ok = cands if servable is None else cands[servable[cands, j]]
+            if len(ok) == 0:
+                continue
+            detour = dist[ok, j] - dist[ok, hi]
             i = int(np.argmin(detour))
             # the move must not push the target above the source's new load
-            after_src = load[hi] - work[cands[i]] / cap[hi]
-            after_dst = load[j] + work[cands[i]] / cap[j]
+            after_src = load[hi] - work[ok[i]] / cap[hi]
+            after_dst = load[j] + work[ok[i]] / cap[j]
             if after_dst >= load[hi]:
                 continue
             if best is None or detour[i] < best[0]:
-                best = (detour[i], int(cands[i]), j, after_src)
+                best = (detour[i], int(ok[i]), j, after_src)
         if best is None:
             break
         labels[best[1]] = best[2]
