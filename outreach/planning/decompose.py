@@ -29,7 +29,7 @@ that are solved independently (in parallel processes here, or as RQ jobs by
 3. **Stitch** (:func:`stitch`): routes of all parts on one clock (a week block's times move
    by its offset), then the **seam repair**: per territory, over the whole horizon, its
    days take what is left out — its own remainders (a week block's leftovers into another
-   week's idle time) and those of nearby sites of other territories (no farther than
+   week's idle time) and those of nearby sites of its office's other territories (no farther than
    :data:`BORDER_FACTOR` times their own territory's centre) — by gap filling and the
    priority repair (:mod:`outreach.planning.gapfill`, :mod:`outreach.planning.repair`).
    Visit numbers are made unique per site, every left-out remainder is explained against the
@@ -190,15 +190,18 @@ def seam_repair(
     weights: Sequence[int],
 ) -> list[Route]:
     """Per territory, over the whole horizon, put left-out remainders (its own and nearby
-    ones of other territories) into its days: gap filling, then the priority repair."""
+    ones of its office's other territories) into its days: gap filling, then the priority
+    repair."""
     from outreach.planning import gapfill, repair
 
     sites = {s.id: s for s in problem.sites}
     terr_sites: dict[int, list[str]] = {}
     terr_teams: dict[int, tuple[str, ...]] = {}
+    terr_office: dict[int, str] = {}
     for sp in specs:
         terr_sites.setdefault(sp.territory, []).extend(sp.site_ids)
         terr_teams[sp.territory] = sp.team_ids
+        terr_office[sp.territory] = sp.office
     home = {sid: t for t, ids in terr_sites.items() for sid in ids}
     order = sorted(terr_sites)
     xy = plane_xy([s.location for s in problem.sites])
@@ -216,7 +219,9 @@ def seam_repair(
             h = home.get(sid)
             if h == t:
                 cand_ids.append(sid)
-            elif h is not None:
+            elif h is not None and terr_office[h] == terr_office[t]:
+                # never across offices: a kabupaten's teams serve its own residents (and
+                # its coordinators alone see them, home visits included)
                 p = xy[at[sid]]
                 if np.sqrt(((p - centre[t]) ** 2).sum()) <= BORDER_FACTOR * np.sqrt(
                     ((p - centre[h]) ** 2).sum()

@@ -214,6 +214,33 @@ def test_the_seam_repair_moves_leftovers_to_a_neighbours_idle_days():
     assert crossed, "no left-out site crossed the border"
 
 
+def test_the_seam_repair_never_crosses_offices():
+    """Two offices whose sites overlap (80 km spread): the seam repair offers a left-out
+    site only to its own office's other territories. It used to give them to the nearest
+    territory of any office (seed 3: 14 stops, a home visit among them, on the other
+    office's teams)."""
+    problem = province_problem(300, 6, 5, n_offices=2, seed=3, spread_km=80)
+    offices = office_of(problem)
+    specs = pt.partition(problem, target_sites=100, office_of=offices)
+    matrices = pt.place_matrices(problem)
+    outs = [solve(pt.subproblem(problem, sp, matrices), FAST) for sp in specs]
+    result = dc.stitch(
+        problem,
+        specs,
+        [o.routes for o in outs],
+        statuses=[o.status for o in outs],
+        matrices=matrices,
+    )
+    assert check(problem, result) == []
+    cross = [
+        (r.team_id, st.site_id)
+        for r in result.routes
+        for st in r.stops
+        if offices[r.team_id] != offices[st.site_id]
+    ]
+    assert cross == []
+
+
 def test_routes_json_round_trip():
     problem = medan_problem(30, 2, 2, seed=2)
     result = solve(problem, FAST)
