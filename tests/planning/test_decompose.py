@@ -26,6 +26,20 @@ def _weighted(result, weights=(16, 8, 4, 2, 1)) -> int:
     return sum(weights[p - 1] * a for p, (a, _) in result.served_by_priority().items())
 
 
+def _parts_stitched(problem, specs, seam=True):
+    """Each part solved with FAST, then stitched (seams repaired or not)."""
+    matrices = pt.place_matrices(problem)
+    outs = [solve(pt.subproblem(problem, sp, matrices), FAST) for sp in specs]
+    return dc.stitch(
+        problem,
+        specs,
+        [o.routes for o in outs],
+        statuses=[o.status for o in outs],
+        matrices=matrices,
+        seam=seam,
+    )
+
+
 def _unservable(problem, specs, offices=None):
     """Unlocked sites no team of their part can serve although a team of their office can
     (KTP printing needs a printer: a part without one cannot serve such a site at all)."""
@@ -165,17 +179,8 @@ def test_week_blocks_are_stitched_on_one_clock_and_pass_the_checker():
     problem = medan_problem(240, 2, 10, seed=7)
     specs = pt.partition(problem, target_sites=60)
     assert len({sp.block for sp in specs}) >= 2
-    matrices = pt.place_matrices(problem)
-    outs = [solve(pt.subproblem(problem, sp, matrices), FAST) for sp in specs]
     for seam in (False, True):
-        result = dc.stitch(
-            problem,
-            specs,
-            [o.routes for o in outs],
-            statuses=[o.status for o in outs],
-            matrices=matrices,
-            seam=seam,
-        )
+        result = _parts_stitched(problem, specs, seam)
         assert result.status != "STITCH_INVALID"
         assert check(problem, result) == []
         later = [r for r in result.routes if r.date >= specs[-1].dates[0]]
@@ -222,15 +227,7 @@ def test_the_seam_repair_never_crosses_offices():
     problem = province_problem(300, 6, 5, n_offices=2, seed=3, spread_km=80)
     offices = office_of(problem)
     specs = pt.partition(problem, target_sites=100, office_of=offices)
-    matrices = pt.place_matrices(problem)
-    outs = [solve(pt.subproblem(problem, sp, matrices), FAST) for sp in specs]
-    result = dc.stitch(
-        problem,
-        specs,
-        [o.routes for o in outs],
-        statuses=[o.status for o in outs],
-        matrices=matrices,
-    )
+    result = _parts_stitched(problem, specs)
     assert check(problem, result) == []
     cross = [
         (r.team_id, st.site_id)
