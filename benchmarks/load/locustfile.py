@@ -4,11 +4,15 @@ The drill writes the ids, tokens and the coordinator's login to the JSON file na
 ``JB_LOAD_SETUP`` before it starts locust. Three kinds of user:
 
 * ``Resident``: the public schedule, stop pages, a stop's calendar file and the map;
-* ``Coordinator``: logs in once, then opens the plan review page and the dashboard;
+* ``Coordinator``: logs in once, then opens the plan review page and the dashboard. The
+  login POST is measured on its own (``allow_redirects=False``); the dashboard it redirects
+  to is then fetched and counted under ``/coord/`` like every other dashboard view;
 * ``Tablet`` (exactly 60): one field member's tablet coming online at the morning start:
   it fetches its route, then posts a check-in and an outcome for each of its stops, each
-  outcome sent twice with the same ``client_uuid`` (a retry after a lost answer), then
-  refreshes its route now and then.
+  outcome sent twice with the same ``client_uuid`` (a retry after a lost answer), 0.2-1 s
+  apart. With nothing left to send it refreshes its route every 20-40 s, as the real
+  client does at most (``static/js/field.js`` flushes its outbox every 30 s and re-fetches
+  pages only after a sync that sent something).
 """
 
 from __future__ import annotations
@@ -58,7 +62,7 @@ class Coordinator(HttpUser):
     def on_start(self):
         page = self.client.get("/login", name="/login").text
         token = CSRF.search(page).group(1)
-        self.client.post(
+        with self.client.post(
             "/login",
             data={
                 "username": SETUP["coordinator"],
@@ -66,7 +70,13 @@ class Coordinator(HttpUser):
                 "csrf_token": token,
             },
             name="/login (POST)",
-        )
+            allow_redirects=False,
+            catch_response=True,
+        ) as resp:
+            if resp.status_code != 302:
+                resp.failure(f"login answered {resp.status_code}, not a redirect")
+                return
+        self.client.get(resp.headers["Location"], name="/coord/")
 
     @task(3)
     def review(self):
@@ -79,7 +89,10 @@ class Coordinator(HttpUser):
 
 class Tablet(HttpUser):
     fixed_count = 60
-    wait_time = between(0.2, 1.0)
+
+    def wait_time(self):
+        # posting: the outbox goes out stop after stop; done: a route refresh now and then
+        return random.uniform(0.2, 1.0) if self.todo else random.uniform(20.0, 40.0)
 
     def on_start(self):
         with _lock:
