@@ -29,7 +29,7 @@ from flask_login import current_user
 from sqlalchemy.orm import joinedload
 
 from ..extensions import csrf, db
-from ..models import ApiToken, Role, Team, User, hash_token, utcnow
+from ..models import ApiToken, Office, Role, Team, User, hash_token, utcnow
 from ..roles import PUBLIC_ATTR, ROLES_ATTR
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -76,7 +76,13 @@ def bearer_value() -> str | None:
 _TOKEN_WITH_OWNER = (
     sa.select(ApiToken)
     .where(ApiToken.token_hash == sa.bindparam("token_hash"))
-    .options(joinedload(ApiToken.user).joinedload(User.team).joinedload(Team.office))
+    .options(
+        joinedload(ApiToken.user)
+        .joinedload(User.team)
+        .joinedload(Team.office)
+        # the field API reads the office's zone (its "today"); the rest loads when read
+        .load_only(Office.timezone, Office.slug, Office.name)
+    )
 )
 
 

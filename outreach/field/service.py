@@ -226,9 +226,16 @@ def team_day(team: Team, day: date, now: datetime | None = None) -> TeamDay:
     return out
 
 
-# what stop_for_team's checks and the writes read, in one query instead of five
+# what stop_for_team's checks and the writes read, in one query instead of five. Of the
+# route and the plan only the columns the checks read: the plan row also carries its
+# parameters, KPIs and violations (JSON that grows with the plan), which a tablet write
+# never needs; decoding them on every check-in and outcome cost CPU for nothing. Any other
+# attribute still loads on access (deferred, not forbidden).
 _STOP_WITH_ROUTE = (
-    joinedload(PlannedStop.route).joinedload(PlannedRoute.plan),
+    joinedload(PlannedStop.route)
+    .load_only(PlannedRoute.plan_id, PlannedRoute.team_id, PlannedRoute.day)
+    .joinedload(PlannedRoute.plan)
+    .load_only(Plan.office_id, Plan.published_version),
     joinedload(PlannedStop.outcomes),
     joinedload(PlannedStop.checkins),
 )
@@ -644,11 +651,15 @@ def record_outcome(user: User, data: Any, now: datetime | None = None) -> tuple[
         demand_applied={},
     )
     try:
-        db.session.add(row)
-        db.session.flush()  # the unique constraints decide here, before the demand changes
+        # The demand is lowered before the row is inserted, so the row goes in with what it
+        # took (one INSERT, no UPDATE after it). The unique constraints on client_uuid and
+        # stop_id still decide: a duplicate fails at the commit's flush and the rollback
+        # undoes the demand change with it. The demand rows' lock (FOR UPDATE) is taken
+        # first, so a concurrent duplicate waits for this commit and then fails its insert.
         if clean["result"] == OutcomeResult.SERVED:
             row.demand_applied = apply_demand(stop.hotspot_id, clean["recorded"])
             stop.status = StopStatus.DONE
+        db.session.add(row)
         audit(
             "field.outcome",
             stop,
