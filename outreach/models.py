@@ -806,3 +806,27 @@ def audit(action: str, obj: Any = None, user: User | None = None, **details: Any
     )
     db.session.add(event)
     return event
+
+
+_AUDIT_INSERT = sa.insert(AuditEvent.__table__)
+
+
+def audit_insert(action: str, obj: Any = None, user: User | None = None, **details: Any) -> None:
+    """Write an audit event in the current transaction now, as one Core ``INSERT``.
+
+    The same row as :func:`audit`, for the tablet writes that never read the event back: no
+    ORM object, no ``RETURNING`` of its id, no second mapper in the commit's flush (the
+    pending rows are flushed first, so the order of the statements is kept). The caller's
+    commit or rollback decides, as with :func:`audit`.
+    """
+    db.session.execute(
+        _AUDIT_INSERT,
+        {
+            "at": utcnow(),
+            "user_id": user.id if user is not None and user.id is not None else None,
+            "action": action,
+            "object_type": type(obj).__name__.lower() if obj is not None else "",
+            "object_id": str(getattr(obj, "id", "") or "") if obj is not None else "",
+            "details": details,
+        },
+    )

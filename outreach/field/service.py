@@ -47,7 +47,7 @@ from ..models import (
     TurnAwayReason,
     User,
     VisitOutcome,
-    audit,
+    audit_insert,
     utcnow,
 )
 from ..plans import adapter
@@ -572,7 +572,7 @@ def record_checkin(user: User, data: Any, now: datetime | None = None) -> tuple[
     db.session.add(row)
     try:
         db.session.flush()
-        audit("field.checkin", stop, user, team=team.id)
+        audit_insert("field.checkin", stop, user, team=team.id)
         db.session.commit()
     except IntegrityError:
         db.session.rollback()
@@ -660,7 +660,7 @@ def record_outcome(user: User, data: Any, now: datetime | None = None) -> tuple[
             row.demand_applied = apply_demand(stop.hotspot_id, clean["recorded"])
             stop.status = StopStatus.DONE
         db.session.add(row)
-        audit(
+        audit_insert(
             "field.outcome",
             stop,
             user,

@@ -10,7 +10,7 @@ import pytest
 from outreach.auth.tokens import revoke_token
 from outreach.extensions import db
 from outreach.field import service
-from outreach.models import ApiToken, HotspotDemand, VisitOutcome, hash_token
+from outreach.models import ApiToken, AuditEvent, HotspotDemand, VisitOutcome, hash_token
 from tests.field.conftest import bearer, outcome_body
 
 
@@ -90,3 +90,35 @@ def test_stop_lookup_with_and_without_the_stop_in_the_session(app, crews, loaded
             service.stop_for_team(team, theirs)
         with pytest.raises(service.StopNotFound):
             service.stop_for_team(team, 2**31 - 1)
+
+
+def _events(action: str) -> list[AuditEvent]:
+    db.session.expire_all()
+    return list(db.session.scalars(db.select(AuditEvent).filter_by(action=action)))
+
+
+def test_each_tablet_write_leaves_one_audit_event_and_a_refused_one_none(client, crews):
+    """The check-in and outcome events (written as one Core INSERT each) name the caller and
+    the stop, once per first send; a retry and a second outcome for the stop add none."""
+    stop = crews.a.stops[0]
+    checkin = {"client_uuid": str(uuid.uuid4()), "stop_id": stop.id}
+    outcome = outcome_body(stop)
+    for _ in range(2):
+        client.post("/api/v1/field/checkins", json=checkin, headers=bearer(crews.a.token))
+        client.post("/api/v1/field/outcomes", json=outcome, headers=bearer(crews.a.token))
+    other = outcome_body(stop, recorded={"ktp_record": 1})
+    resp = client.post("/api/v1/field/outcomes", json=other, headers=bearer(crews.a.token))
+    assert resp.status_code == 409
+    (ev_in,) = _events("field.checkin")
+    (ev_out,) = _events("field.outcome")
+    for ev in (ev_in, ev_out):
+        assert (ev.user_id, ev.object_type, ev.object_id) == (
+            crews.a.user.id,
+            "plannedstop",
+            str(stop.id),
+        )
+        assert ev.details["team"] == crews.a.team.id and ev.at is not None
+    assert ev_out.details == {"team": crews.a.team.id, "result": "served", "persons": 35}
+    row = db.session.scalar(db.select(VisitOutcome).filter_by(stop_id=stop.id))
+    assert row.demand_applied == {"ktp_record": 30, "kia": 5}
+    assert _remaining(stop.hotspot_id) == {"ktp_record": 10, "kia": 5}
