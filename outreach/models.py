@@ -808,7 +808,8 @@ def audit(action: str, obj: Any = None, user: User | None = None, **details: Any
     return event
 
 
-_AUDIT_INSERT = sa.insert(AuditEvent.__table__)
+# inline(): no implicit RETURNING of the new id, which nothing here reads
+_AUDIT_INSERT = sa.insert(AuditEvent.__table__).inline()
 
 
 def audit_insert(action: str, obj: Any = None, user: User | None = None, **details: Any) -> None:
