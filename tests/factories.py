@@ -263,12 +263,19 @@ def solve_now(plan, seconds: int = 2):
 
 
 def make_real_solved_plan(
-    office: Office, teams: list[Team], sites: list[dict], *, days: int = 1, seconds: int = 2, **kw
+    office: Office,
+    teams: list[Team],
+    sites: list[dict],
+    *,
+    days: int = 1,
+    seconds: int = 2,
+    start: date | None = None,
+    **kw,
 ):
-    """A plan of ``teams`` from Monday 7 December over ``days`` days, created by the plan
-    service over new hotspots (one per ``make_hotspot`` keywords in ``sites``) and solved by
-    the real solver in the test's thread; returns ``(plan, coordinator)``. It passes the
-    checker, so it can be published."""
+    """A plan of ``teams`` from ``start`` (Monday 7 December) over ``days`` days, created by
+    the plan service over new hotspots (one per ``make_hotspot`` keywords in ``sites``) and
+    solved by the real solver in the test's thread; returns ``(plan, coordinator)``. It passes
+    the checker, so it can be published."""
     from outreach.plans import service
 
     for site in sites:
@@ -279,8 +286,8 @@ def make_real_solved_plan(
         office,
         user,
         name=kw.pop("name", "Rencana uji"),
-        start_date=monday(),
-        end_date=monday() + timedelta(days=days - 1),
+        start_date=start or monday(),
+        end_date=(start or monday()) + timedelta(days=days - 1),
         team_ids=[t.id for t in teams],
         time_limit_s=seconds,
         **kw,

@@ -169,8 +169,13 @@ def seed_office(mark: str, label: str) -> Tenant:
         }
         for i in range(3)
     ]
+    # The plan of a Monday that is not today: below, today's plan is published for the same
+    # team, and a newer publication for the same day replaces the older one's route (its
+    # stop page then answers 404, as it should). On 7 December itself the walk would lose
+    # the stop it visits, so that day the plan goes to the Monday after.
+    start = monday() if today_wib() != monday() else monday() + timedelta(days=7)
     plan, coordinator = make_real_solved_plan(
-        office, teams, sites, days=1, seconds=1, name=f"Rencana {mark}"
+        office, teams, sites, days=1, seconds=1, name=f"Rencana {mark}", start=start
     )
     service.publish(plan, coordinator, plan.version_id)  # field routes and public visits
     plan = db.session.get(Plan, plan.id)
