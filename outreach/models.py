@@ -795,15 +795,20 @@ class AuditEvent(db.Model):
     __table_args__ = (sa.Index("ix_audit_event_object", "object_type", "object_id"),)
 
 
+def _audit_values(action: str, obj: Any, user: User | None, details: dict[str, Any]) -> dict:
+    """An audit row's columns: the object by its lower-cased class name and id."""
+    return {
+        "action": action,
+        "user_id": user.id if user is not None and user.id is not None else None,
+        "object_type": type(obj).__name__.lower() if obj is not None else "",
+        "object_id": str(getattr(obj, "id", "") or "") if obj is not None else "",
+        "details": details,
+    }
+
+
 def audit(action: str, obj: Any = None, user: User | None = None, **details: Any) -> AuditEvent:
     """Add an audit event to the current session (the caller's transaction commits it)."""
-    event = AuditEvent(
-        action=action,
-        user_id=user.id if user is not None and user.id is not None else None,
-        object_type=type(obj).__name__.lower() if obj is not None else "",
-        object_id=str(getattr(obj, "id", "") or "") if obj is not None else "",
-        details=details,
-    )
+    event = AuditEvent(**_audit_values(action, obj, user, details))
     db.session.add(event)
     return event
 
@@ -820,14 +825,4 @@ def audit_insert(action: str, obj: Any = None, user: User | None = None, **detai
     pending rows are flushed first, so the order of the statements is kept). The caller's
     commit or rollback decides, as with :func:`audit`.
     """
-    db.session.execute(
-        _AUDIT_INSERT,
-        {
-            "at": utcnow(),
-            "user_id": user.id if user is not None and user.id is not None else None,
-            "action": action,
-            "object_type": type(obj).__name__.lower() if obj is not None else "",
-            "object_id": str(getattr(obj, "id", "") or "") if obj is not None else "",
-            "details": details,
-        },
-    )
+    db.session.execute(_AUDIT_INSERT, {"at": utcnow(), **_audit_values(action, obj, user, details)})
