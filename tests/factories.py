@@ -278,6 +278,7 @@ def make_real_solved_plan(
     the checker, so it can be published."""
     from outreach.plans import service
 
+    first = start or monday()
     for site in sites:
         make_hotspot(office, **site)
     user = make_user(Role.COORDINATOR, office_id=office.id)
@@ -286,8 +287,8 @@ def make_real_solved_plan(
         office,
         user,
         name=kw.pop("name", "Rencana uji"),
-        start_date=start or monday(),
-        end_date=(start or monday()) + timedelta(days=days - 1),
+        start_date=first,
+        end_date=first + timedelta(days=days - 1),
         team_ids=[t.id for t in teams],
         time_limit_s=seconds,
         **kw,

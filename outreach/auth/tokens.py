@@ -81,7 +81,7 @@ _TOKEN_WITH_OWNER = (
         .joinedload(User.team)
         .joinedload(Team.office)
         # the field API reads the office's zone (its "today"); the rest loads when read
-        .load_only(Office.timezone, Office.slug, Office.name)
+        .load_only(Office.timezone)
     )
 )
 
