@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 from ortools.constraint_solver import pywrapcp, routing_enums_pb2
+from ortools.constraint_solver import routing_ils_pb2 as _ILS
 
 from outreach.planning.domain import DAY_SECONDS, INT32_LIMIT, Problem, Vehicle
 from outreach.planning.explain import place_matrices
@@ -397,14 +398,6 @@ def _search_parameters(
         setattr(p.local_search_operators, op, _BOOL_TRUE)
     for op in o.get("disabled_operators", params.disabled_operators):
         setattr(p.local_search_operators, op, _BOOL_FALSE)
-    if o.get("iterated_local_search", params.iterated_local_search):
-        p.use_iterated_local_search = True
-        # 9.15 rejects ILS without a ruin strategy (ROUTING_INVALID): use SISR
-        rr = p.iterated_local_search_parameters.ruin_recreate_parameters
-        sisr = rr.ruin_strategies.add().sisr
-        sisr.max_removed_sequence_size = int(o.get("sisr_max_sequence", params.sisr_max_sequence))
-        sisr.avg_num_removed_visits = int(o.get("sisr_avg_removed", params.sisr_avg_removed))
-        sisr.bypass_factor = 0.01
     p.time_limit.FromMilliseconds(max(1, int(time_limit_s * 1000)))
     if params.solution_limit is not None:
         p.solution_limit = params.solution_limit
@@ -418,3 +411,34 @@ def _search_parameters(
     for name, value in {**params.search_fields, **o.get("search_fields", {})}.items():
         setattr(p, name, value)
     return p
+
+
+def _iterated_local_search(p: Any, max_sequence: int, avg_removed: int) -> None:
+    """Configure OR-Tools' own iterated local search on the search parameters ``p``, for
+    ``RoutingModel.SolveWithIteratedLocalSearch`` (a plain solve ignores it).
+
+    Each iteration removes about ``avg_removed`` visits in strings of at most
+    ``max_sequence`` from routes near a random visit (SISR, Christiaens & Vanden Berghe
+    2020, with the paper's bypass factor 0.01), puts them back by local cheapest
+    insertion, improves the result with the local-search descent, and accepts it as the
+    next reference by simulated annealing. The temperatures are OR-Tools' automatic ones,
+    0.1 and 0.001 of the mean arc cost sampled from the model, so they follow the
+    instance's own cost scale instead of a constant tuned on one set of files; the best
+    plan is replaced only by a better one.
+    """
+    p.use_iterated_local_search = True
+    ils = p.iterated_local_search_parameters
+    ils.perturbation_strategy = _ILS.PerturbationStrategy.RUIN_AND_RECREATE
+    ils.improve_perturbed_solution = True
+    rr = ils.ruin_recreate_parameters
+    del rr.ruin_strategies[:]
+    # 9.15 rejects ILS without a ruin strategy (ROUTING_INVALID)
+    sisr = rr.ruin_strategies.add().sisr
+    sisr.max_removed_sequence_size = max_sequence
+    sisr.avg_num_removed_visits = avg_removed
+    sisr.bypass_factor = 0.01
+    rr.recreate_strategy.heuristic = _FIRST_SOLUTION.Value("LOCAL_CHEAPEST_INSERTION")
+    sa = ils.reference_solution_acceptance_strategy.simulated_annealing
+    sa.cooling_schedule_strategy = _ILS.CoolingScheduleStrategy.EXPONENTIAL
+    sa.automatic_temperatures = True
+    ils.best_solution_acceptance_strategy.greedy_descent.SetInParent()

@@ -21,7 +21,13 @@ from typing import Any
 import numpy as np
 
 from outreach.planning.domain import Problem
-from outreach.planning.model import _STATUS, _build, _Model, _search_parameters
+from outreach.planning.model import (
+    _STATUS,
+    _build,
+    _iterated_local_search,
+    _Model,
+    _search_parameters,
+)
 
 
 def _search(
@@ -33,6 +39,10 @@ def _search(
     """
     params, routing = model.params, model.routing
     remaining = params.time_limit_s - (time.monotonic() - t0)
+    if params.iterated_local_search is True or (
+        params.iterated_local_search == "auto" and _routes_are_short(model, remaining)
+    ):
+        return _ortools_ils(model, t0, timings)
     runs = 1 + params.restarts
     first_share = remaining / runs
     search = _search_parameters(len(model.visits), params, max(0.01, first_share))
@@ -123,6 +133,50 @@ def _search(
                 current_obj = obj
         solution = best_plan
         timings["restarts"] = done
+    return solution, status_name
+
+
+def _routes_are_short(model: _Model, remaining: float) -> bool:
+    """Whether OR-Tools' first solution averages at most ``sisr_avg_removed`` visits per
+    used route: then one ruin of the ILS removes about a whole route's worth of visits
+    and can dissolve a route; with longer routes it reshuffles part of one, each descent
+    costs more, and our restarts did better (benchmarks/RESULTS.md §20). On the 56
+    Solomon files the first solutions split at 4.8-10.0 visits per route (type 1)
+    against 16.7-33.3 (type 2); a first solution not found in time counts as long.
+    """
+    params, routing = model.params, model.routing
+    first = _search_parameters(len(model.visits), params, max(0.01, min(1.0, remaining / 10)))
+    first.solution_limit = 1
+    solution = routing.SolveWithParameters(first)
+    if solution is None:
+        return False
+    routes = [r for r in _routes_of(model, solution) if r]
+    visits = sum(len(r) for r in routes)
+    return bool(routes) and visits <= params.sisr_avg_removed * len(routes)
+
+
+def _ortools_ils(model: _Model, t0: float, timings: dict[str, float]) -> tuple[Any, str]:
+    """OR-Tools' own iterated local search for the whole time left (see
+    :func:`outreach.planning.model._iterated_local_search`).
+
+    It starts from OR-Tools' first solution (``first_solution``), not from our greedy
+    plan: the 9.15 API takes no start assignment. Its random generator is OR-Tools' own
+    and takes no seed (neither ``seed`` nor ``Solver.ReSeed`` changed a plan under a
+    solution limit): only the time limit makes two runs differ.
+    """
+    params, routing = model.params, model.routing
+    remaining = params.time_limit_s - (time.monotonic() - t0)
+    search = _search_parameters(len(model.visits), params, max(0.01, remaining))
+    _iterated_local_search(search, params.sisr_max_sequence, params.sisr_avg_removed)
+    started = time.monotonic()
+    solution = routing.SolveWithIteratedLocalSearch(search)
+    timings["construction"] = 0.0
+    timings["iterated_local_search"] = time.monotonic() - started
+    status_name = _STATUS.Name(routing.status())
+    if solution is not None and status_name == "ROUTING_NOT_SOLVED":
+        # 9.15 leaves the status unset after its ILS even when it returns a plan; a plan
+        # found and improved until the limit is what a plain solve calls success
+        status_name = "ROUTING_SUCCESS"
     return solution, status_name
 
 

@@ -231,11 +231,16 @@ class SolveParams:
         Names of ``local_search_operators`` fields to switch on (see
         :data:`EXTRA_OPERATORS`; default none); ``disabled_operators`` to switch off.
     iterated_local_search
-        Ask 9.15's own iterated local search with ruin-and-recreate (SISR ruin, sized by
-        ``sisr_max_sequence`` and ``sisr_avg_removed``). Measured without effect in the
-        9.15 wheel (benchmarks/RESULTS.md §9): with guided local search the plans were
-        identical, with greedy descent the search stopped at its first local optimum.
-        The restarts below (``restart_ruin="string"``) are our working ILS.
+        Run OR-Tools' own iterated local search (``SolveWithIteratedLocalSearch``) for
+        the whole time limit instead of the restarts below: SISR ruin sized by
+        ``sisr_max_sequence`` and ``sisr_avg_removed``, local cheapest insertion, a
+        descent with the operators above, simulated-annealing acceptance with
+        temperatures from the model's mean arc cost (benchmarks/RESULTS.md §20). It
+        starts from OR-Tools' first solution (``first_solution``), so ``construction``
+        "greedy" is refused. ``"auto"``: only when that first solution averages at most
+        ``sisr_avg_removed`` visits per used route (one ruin then frees about a route),
+        the restarts otherwise. §9 measured the flag without effect because it was set
+        on a plain solve, which ignores it.
     restarts
         Searches after the first one each get ``time_limit_s / (restarts + 1)``; they
         start from a copy of the best plan with a seeded share of visits removed
@@ -310,7 +315,7 @@ class SolveParams:
     metaheuristic: str = "GUIDED_LOCAL_SEARCH"
     operators: tuple[str, ...] = DEFAULT_OPERATORS
     disabled_operators: tuple[str, ...] = ()
-    iterated_local_search: bool = False
+    iterated_local_search: bool | str = False
     sisr_max_sequence: int = 10
     sisr_avg_removed: int = 10
     restarts: int = 0
@@ -355,6 +360,13 @@ class SolveParams:
             raise ValueError("params.split_fraction: must be in (0, 1]")
         if self.workers not in (1, 2):
             raise ValueError("params.workers: 1 or 2")
+        if self.iterated_local_search not in (False, True, "auto"):
+            raise ValueError("params.iterated_local_search: false, true or 'auto'")
+        if self.iterated_local_search and self.construction == "greedy":
+            raise ValueError(
+                "params.iterated_local_search: starts from OR-Tools' first solution, "
+                "so construction must be 'solver' or 'auto'"
+            )
         if self.transits not in ("auto", "matrix", "callback"):
             raise ValueError("params.transits: 'auto', 'matrix' or 'callback'")
         if self.arc_cost not in ("distance", "duration"):
@@ -395,7 +407,9 @@ def solve(
         Called with a :class:`Progress` at each improving solution (in the solver thread).
     cancel
         A ``threading.Event`` or a callable returning ``True`` to stop the search early;
-        the best plan so far is returned with status ``CANCELLED``.
+        the best plan so far is returned with status ``CANCELLED``. Refused together with
+        ``params.iterated_local_search``, which OR-Tools does not stop early (in
+        ``second_worker`` it is allowed: that process is terminated).
 
     Returns
     -------
@@ -404,6 +418,13 @@ def solve(
         :func:`outreach.planning.check`.
     """
     params = params or SolveParams()
+    if params.iterated_local_search and cancel is not None:
+        # OR-Tools 9.15's ILS runs to its time limit whatever RoutingModel.CancelSearch
+        # or a custom limit says; a forked second worker is terminated on cancel instead
+        raise ValueError(
+            "params.iterated_local_search: cannot be cancelled in this search; "
+            "put it in second_worker, which a cancel stops"
+        )
     t0 = time.monotonic()
     is_cancelled: CancelCheck
     if cancel is None:
