@@ -239,8 +239,10 @@ class SolveParams:
         starts from OR-Tools' first solution (``first_solution``), so ``construction``
         "greedy" is refused. ``"auto"``: only when that first solution averages at most
         ``sisr_avg_removed`` visits per used route (one ruin then frees about a route),
-        the restarts otherwise. §9 measured the flag without effect because it was set
-        on a plain solve, which ignores it.
+        the restarts otherwise. Allowed only in ``second_worker``: 9.15's ILS ignores a
+        cancel, and its at-solution events with an unbound cost would abort the main
+        search's progress callback. §9 measured the flag without effect because it was
+        set on a plain solve, which ignores it.
     restarts
         Searches after the first one each get ``time_limit_s / (restarts + 1)``; they
         start from a copy of the best plan with a seeded share of visits removed
@@ -407,9 +409,7 @@ def solve(
         Called with a :class:`Progress` at each improving solution (in the solver thread).
     cancel
         A ``threading.Event`` or a callable returning ``True`` to stop the search early;
-        the best plan so far is returned with status ``CANCELLED``. Refused together with
-        ``params.iterated_local_search``, which OR-Tools does not stop early (in
-        ``second_worker`` it is allowed: that process is terminated).
+        the best plan so far is returned with status ``CANCELLED``.
 
     Returns
     -------
@@ -418,12 +418,16 @@ def solve(
         :func:`outreach.planning.check`.
     """
     params = params or SolveParams()
-    if params.iterated_local_search and cancel is not None:
+    if params.iterated_local_search:
         # OR-Tools 9.15's ILS runs to its time limit whatever RoutingModel.CancelSearch
-        # or a custom limit says; a forked second worker is terminated on cancel instead
+        # or a custom limit says, and it fires at-solution events inside its recreate
+        # where the cost is not bound yet: the progress callback below, reading
+        # CostVar(), then aborts the process (a failed CHECK, "variable Cost ... is not
+        # bound", seen on a one-day office). It runs only in the forked second worker,
+        # which has no such callback and which a cancel terminates.
         raise ValueError(
-            "params.iterated_local_search: cannot be cancelled in this search; "
-            "put it in second_worker, which a cancel stops"
+            "params.iterated_local_search: runs only in second_worker (a process that a "
+            "cancel stops, without the progress callback)"
         )
     t0 = time.monotonic()
     is_cancelled: CancelCheck

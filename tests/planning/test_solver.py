@@ -17,6 +17,7 @@ from outreach.planning.solver import (
     _build,
     _greedy_routes,
     _ruin,
+    _search,
     _search_parameters,
     _unserved_penalty,
     split_persons,
@@ -65,12 +66,14 @@ def test_cancel_event_stops_the_search_early(small):
 
 
 def test_cancel_stops_ortools_iterated_local_search_on_the_second_core(small):
-    """OR-Tools 9.15's own ILS ignores ``CancelSearch``: with a cancel it is refused on
-    the main search, and on the second core (a process the cancel terminates) a set
-    event still ends a 60-second solve within seconds."""
+    """OR-Tools 9.15's own ILS ignores ``CancelSearch``: it is refused on the main search,
+    and on the second core (a process the cancel terminates) a set event still ends a
+    60-second solve within seconds."""
     ils = {"construction": "solver", "iterated_local_search": True}
     with pytest.raises(ValueError, match="second_worker"):
         solve(small, SolveParams(time_limit_s=60, **ils), cancel=threading.Event())
+    with pytest.raises(ValueError, match="second_worker"):
+        solve(small, SolveParams(time_limit_s=1, **ils))
     event = threading.Event()
     threading.Timer(0.5, event.set).start()
     started = time.monotonic()
@@ -152,7 +155,7 @@ def test_no_working_day_gives_an_empty_plan():
 @pytest.mark.parametrize(
     "kwargs",
     [
-        {"iterated_local_search": True},
+        {"workers": 2, "second_worker": {"iterated_local_search": True}},
         {"restarts": 2},
         {"construction": "solver", "first_solution": "LOCAL_CHEAPEST_INSERTION"},
         {"metaheuristic": "SIMULATED_ANNEALING", "operators": EXTRA_OPERATORS},
@@ -345,17 +348,29 @@ def test_second_worker_seed_never_repeats_another_runs_main_seed(monkeypatch):
     assert not set(seen) & set(range(0, 50))
 
 
+def _search_alone(p, **kwargs):
+    """The search phase on its own, as the second worker runs it: (objective, timings)."""
+    model = _build(p, SolveParams(**kwargs))
+    timings: dict[str, float] = {}
+    solution, _ = _search(model, time.monotonic(), [False], timings)
+    assert solution is not None
+    return solution.ObjectiveValue(), timings
+
+
 def test_ortools_iterated_local_search_leaves_the_first_local_optimum():
     """``iterated_local_search`` runs OR-Tools' own ILS (ruin, recreate, descent, annealing
-    acceptance): it ends below the plan of one greedy descent from the same first
-    solution, and the plan passes the checker. Set on a plain solve, as §9 once did, the
-    flag changed nothing; this fails if the flag falls back to that."""
+    acceptance): it ends below one greedy descent from the same first solution. Set on a
+    plain solve, as §9 once did, the flag changed nothing; this fails if it falls back to
+    that. On the second core its plan goes through the checker with the main one."""
     p = medan_problem(n_sites=40, n_teams=3, working_days=2, seed=7)
     base = {"construction": "solver", "metaheuristic": "GREEDY_DESCENT", "time_limit_s": 3}
-    descent = solve(p, SolveParams(**base))
-    ils = solve(p, SolveParams(**base, iterated_local_search=True))
-    assert check(p, ils) == []
-    assert ils.objective < descent.objective
+    descent, _ = _search_alone(p, **base)
+    ils, timings = _search_alone(p, **base, iterated_local_search=True)
+    assert "iterated_local_search" in timings
+    assert ils < descent
+    both = solve(p, SolveParams(**base, workers=2, second_worker={"iterated_local_search": True}))
+    assert check(p, both) == []
+    assert both.objective <= descent
 
 
 def test_ortools_iterated_local_search_refuses_the_greedy_start():
@@ -366,8 +381,7 @@ def test_ortools_iterated_local_search_refuses_the_greedy_start():
 
 def test_auto_iterated_local_search_takes_short_routes_only():
     """``iterated_local_search="auto"`` runs OR-Tools' ILS when the first solution's routes
-    average at most ``sisr_avg_removed`` visits, and our restarts on longer routes; both
-    plans pass the checker."""
+    average at most ``sisr_avg_removed`` visits, and our restarts on longer routes."""
     base = {
         "construction": "solver",
         "metaheuristic": "GREEDY_DESCENT",
@@ -391,10 +405,35 @@ def test_auto_iterated_local_search_takes_short_routes_only():
     ]
     long = problem(sites, [team("T1"), team("T2")])
     for p, ils in ((short, True), (long, False)):
-        result = solve(p, SolveParams(**base))
-        assert check(p, result) == []
-        assert result.persons_served > 0
-        assert ("iterated_local_search" in result.timings) is ils
-        assert ("restarts" in result.timings) is not ils
+        _, timings = _search_alone(p, **base)
+        assert ("iterated_local_search" in timings) is ils
+        assert ("restarts" in timings) is not ils
+
+
+def test_second_worker_ils_on_a_one_day_office_gives_a_checked_plan():
+    """The model on which the ILS, run on the main search, aborted the process (the
+    progress callback read an unbound cost inside the ILS's recreate): on the second
+    worker, without that callback, the solve completes and every site is served."""
+    sites = [
+        site(
+            f"S{i}",
+            location=at(0.002 * (i % 6), 0.002 * (i // 6)),
+            setup_s=60,
+            demand={"ktp_record": 1},
+        )
+        for i in range(30)
+    ]
+    p = problem(sites, [team("T1"), team("T2")])
+    params = SolveParams(
+        construction="solver",
+        metaheuristic="GREEDY_DESCENT",
+        time_limit_s=1.5,
+        workers=2,
+        second_worker={"iterated_local_search": True},
+    )
+    result = solve(p, params)
+    assert result.is_feasible(), result.status
+    assert result.persons_served == 30
+    assert check(p, result) == []
     with pytest.raises(ValueError, match="iterated_local_search"):
         SolveParams(iterated_local_search="sometimes")
