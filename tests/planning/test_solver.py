@@ -379,6 +379,21 @@ def test_ortools_iterated_local_search_refuses_the_greedy_start():
         SolveParams(iterated_local_search=True, construction="greedy")
 
 
+def _one_day_of_small_sites():
+    """Thirty one-record sites a few hundred metres apart, two teams, one day: one day
+    holds them all, so the first solution's routes are long."""
+    sites = [
+        site(
+            f"S{i}",
+            location=at(0.002 * (i % 6), 0.002 * (i // 6)),
+            setup_s=60,
+            demand={"ktp_record": 1},
+        )
+        for i in range(30)
+    ]
+    return problem(sites, [team("T1"), team("T2")])
+
+
 def test_auto_iterated_local_search_takes_short_routes_only():
     """``iterated_local_search="auto"`` runs OR-Tools' ILS when the first solution's routes
     average at most ``sisr_avg_removed`` visits, and our restarts on longer routes."""
@@ -393,17 +408,7 @@ def test_auto_iterated_local_search_takes_short_routes_only():
     }
     # an hour or more per site: a handful of visits fill an eight-hour day
     short = medan_problem(n_sites=30, n_teams=3, working_days=2, seed=7)
-    # thirty one-record sites a few hundred metres apart: one day holds them all
-    sites = [
-        site(
-            f"S{i}",
-            location=at(0.002 * (i % 6), 0.002 * (i // 6)),
-            setup_s=60,
-            demand={"ktp_record": 1},
-        )
-        for i in range(30)
-    ]
-    long = problem(sites, [team("T1"), team("T2")])
+    long = _one_day_of_small_sites()
     for p, ils in ((short, True), (long, False)):
         _, timings = _search_alone(p, **base)
         assert ("iterated_local_search" in timings) is ils
@@ -414,16 +419,7 @@ def test_second_worker_ils_on_a_one_day_office_gives_a_checked_plan():
     """The model on which the ILS, run on the main search, aborted the process (the
     progress callback read an unbound cost inside the ILS's recreate): on the second
     worker, without that callback, the solve completes and every site is served."""
-    sites = [
-        site(
-            f"S{i}",
-            location=at(0.002 * (i % 6), 0.002 * (i // 6)),
-            setup_s=60,
-            demand={"ktp_record": 1},
-        )
-        for i in range(30)
-    ]
-    p = problem(sites, [team("T1"), team("T2")])
+    p = _one_day_of_small_sites()
     params = SolveParams(
         construction="solver",
         metaheuristic="GREEDY_DESCENT",
