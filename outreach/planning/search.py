@@ -3,9 +3,11 @@
 :func:`_search` builds the start (the prize-aware numpy greedy, :func:`_greedy_routes`,
 loaded with ``RoutesToAssignment``, or OR-Tools' own first solution), lets the
 metaheuristic improve it, then restarts from a ruined copy of the best plan
-(:func:`_ruin`) until the time limit. With ``workers=2`` a forked process
-(:func:`_worker_main`) runs the same phases with another seed; the caller keeps the
-better plan. See the design notes of :mod:`outreach.planning.solver` (*Search*).
+(:func:`_ruin`) until the time limit, or runs OR-Tools' own iterated local search
+(:func:`_ortools_ils`). With ``workers=2`` a forked process (:func:`_worker_main`) runs the
+same phases with another seed; the caller keeps the better plan. The ILS always runs in a
+forked process (a cancel cannot stop it otherwise), on the sites in a seeded order.
+See the design notes of :mod:`outreach.planning.solver` (*Search*).
 
 ``params`` is a :class:`outreach.planning.solver.SolveParams`; it is typed ``Any`` here
 because the solver imports this module, never the other way round.
@@ -162,7 +164,8 @@ def _ortools_ils(model: _Model, t0: float, timings: dict[str, float]) -> tuple[A
     It starts from OR-Tools' first solution (``first_solution``), not from our greedy
     plan: the 9.15 API takes no start assignment. Its random generator is OR-Tools' own
     and takes no seed (neither ``seed`` nor ``Solver.ReSeed`` changed a plan under a
-    solution limit): only the time limit makes two runs differ.
+    solution limit), so the forked searches that run it build their model on the sites
+    in a seeded order (:func:`_shuffled`): that is where ``seed`` acts.
     """
     params, routing = model.params, model.routing
     remaining = params.time_limit_s - (time.monotonic() - t0)
@@ -567,14 +570,25 @@ class _Recreate:
 # ----------------------------------------------------------------- two-core portfolio
 
 
-def _start_worker(problem: Problem, params: Any, time_limit_s: float) -> Any:
+def _start_worker(
+    problem: Problem,
+    params: Any,
+    time_limit_s: float,
+    overrides: Mapping[str, Any] | None = None,
+    seed_offset: int | None = None,
+) -> Any:
+    """Fork a search of ``problem``: by default the second core's (``second_worker``
+    overrides, seed + ``SECOND_WORKER_SEED_OFFSET``)."""
     import multiprocessing as mp
 
     ctx = mp.get_context("fork")
     parent, child = ctx.Pipe(duplex=False)
-    overrides = dict(params.second_worker)
+    overrides = dict(params.second_worker if overrides is None else overrides)
+    offset = SECOND_WORKER_SEED_OFFSET if seed_offset is None else seed_offset
     proc = ctx.Process(
-        target=_worker_main, args=(problem, params, time_limit_s, overrides, child), daemon=True
+        target=_worker_main,
+        args=(problem, params, time_limit_s, overrides, child, offset),
+        daemon=True,
     )
     proc.start()
     child.close()
@@ -589,27 +603,89 @@ plan."""
 
 
 def _worker_main(
-    problem: Problem, params: Any, limit: float, overrides: Mapping[str, Any], conn: Any
+    problem: Problem,
+    params: Any,
+    limit: float,
+    overrides: Mapping[str, Any],
+    conn: Any,
+    seed_offset: int = SECOND_WORKER_SEED_OFFSET,
 ) -> None:
-    """The second core's search: same model, another seed and the ``second_worker``
-    settings, run through the same phases as the main search."""
+    """A forked search: same model, seed + ``seed_offset`` and the ``overrides`` (the
+    second core: ``second_worker``), run through the same phases as the main search."""
     try:
         t0 = time.monotonic()
         fields = {f.name for f in dataclasses.fields(params)}
         mine = dataclasses.replace(
             params,
             workers=1,
-            seed=params.seed + SECOND_WORKER_SEED_OFFSET,
+            seed=params.seed + seed_offset,
             time_limit_s=max(0.01, limit),
             **{k: v for k, v in overrides.items() if k in fields},
         )
+        if mine.iterated_local_search:
+            problem = _shuffled(problem, mine.seed)
         model = _build(problem, mine)
         sol, _ = _search(model, t0, [False], {})
-        conn.send(None if sol is None else _routes_of(model, sol))
+        conn.send(None if sol is None else _keyed_routes(model, _routes_of(model, sol)))
     except Exception:  # noqa: BLE001 - the main search's plan still stands
         conn.send(None)
     finally:
         conn.close()
+
+
+def _shuffled(problem: Problem, seed: int) -> Problem:
+    """``problem`` with its sites in a seeded order: the seed of OR-Tools' ILS.
+
+    The 9.15 ILS draws its ruins from a generator it seeds itself (neither ``seed`` nor
+    ``Solver.ReSeed`` changed a plan, benchmarks/RESULTS.md §20), and its first solution
+    breaks ties by node index, so from the same model two runs differed only through the
+    time-driven annealing schedule. The node order is what the seed can change: the same
+    draws then fall on other visits and the first solution starts elsewhere."""
+    order = np.random.default_rng(seed).permutation(len(problem.sites))
+    return dataclasses.replace(problem, sites=tuple(problem.sites[i] for i in order))
+
+
+VisitKey = tuple[str, int, tuple[int, int]]
+
+
+def _visit_key(model: _Model, visit: Any) -> VisitKey:
+    """A visit node by what it is, not where it sits: site id, chunk and start window (a
+    chunk has one node per window pattern, each open to its own team-days)."""
+    return (model.problem.sites[visit.site_index].id, visit.chunk, tuple(visit.starts))
+
+
+def _keyed_routes(model: _Model, routes: list[list[int]]) -> list[list[VisitKey]]:
+    """Routes of routing indices as :func:`_visit_key` keys, which hold in any site order."""
+    nodes = model.manager.IndexToNode
+    return [
+        [_visit_key(model, model.visits[nodes(i) - model.depot_nodes]) for i in route]
+        for route in routes
+    ]
+
+
+def _unkeyed_routes(model: _Model, keyed: list[list[VisitKey]]) -> list[list[int]] | None:
+    """:func:`_keyed_routes` back into ``model``'s routing indices (``None`` if a key or the
+    number of routes does not match ``model``)."""
+    where = {_visit_key(model, v): k for k, v in enumerate(model.visits)}
+    if len(where) != len(model.visits) or len(keyed) != len(model.vehicles):
+        return None
+    if any(k not in where for route in keyed for k in route):
+        return None
+    index = model.manager.NodeToIndex
+    return [[index(model.depot_nodes + where[k]) for k in route] for route in keyed]
+
+
+def _await_worker(handle: Any, stop: Any) -> list[list[int]] | None:
+    """The routes of a forked search (:func:`_keyed_routes`), waiting until it sends them
+    or ``stop()`` says to terminate it (checked every 50 ms); ``None`` if it is stopped,
+    fails or dies."""
+    proc, conn = handle
+    while not stop():
+        if conn.poll(0.05):
+            return _finish_worker(handle, False)
+        if not proc.is_alive() and not conn.poll(0):
+            return _finish_worker(handle, True)
+    return _finish_worker(handle, True)
 
 
 def _finish_worker(handle: Any, cancelled: bool) -> list[list[int]] | None:

@@ -72,8 +72,10 @@ not try in the gap before its time ran out and from cumul values it leaves arbit
 (OR-Tools fixes a feasible start, not the earliest); both are fixed exactly, in about a
 second at Medan size, by the step. Cancellation (event or callable) is checked in an
 ``AddAtSolutionCallback`` and by a watcher thread calling ``RoutingModel.CancelSearch``;
-progress is reported on each improving solution. Everything tunable is in
-:class:`SolveParams`.
+progress is reported on each improving solution. OR-Tools' own iterated local search
+(``SolveParams.iterated_local_search``, a benchmark setting) ignores ``CancelSearch``, so
+it only ever runs in a forked process that a cancel terminates, on the sites in a
+seeded order (its generator takes no seed). Everything tunable is in :class:`SolveParams`.
 """
 
 from __future__ import annotations
@@ -108,6 +110,7 @@ from outreach.planning.model import _build as _build
 from outreach.planning.model import _Model as _Model
 from outreach.planning.model import _search_parameters as _search_parameters
 from outreach.planning.result import Result
+from outreach.planning.search import _await_worker as _await_worker
 from outreach.planning.search import _finish_worker as _finish_worker
 from outreach.planning.search import _greedy_routes as _greedy_routes
 from outreach.planning.search import _restore as _restore
@@ -117,6 +120,7 @@ from outreach.planning.search import _search as _search
 from outreach.planning.search import _snapshot as _snapshot
 from outreach.planning.search import _start_from as _start_from
 from outreach.planning.search import _start_worker as _start_worker
+from outreach.planning.search import _unkeyed_routes as _unkeyed_routes
 from outreach.planning.search import _unserved_penalty as _unserved_penalty
 from outreach.planning.search import _worker_main as _worker_main
 from outreach.planning.visits import _SEGMENTS as _SEGMENTS
@@ -239,10 +243,12 @@ class SolveParams:
         starts from OR-Tools' first solution (``first_solution``), so ``construction``
         "greedy" is refused. ``"auto"``: only when that first solution averages at most
         ``sisr_avg_removed`` visits per used route (one ruin then frees about a route),
-        the restarts otherwise. Allowed only in ``second_worker``: 9.15's ILS ignores a
-        cancel, and its at-solution events with an unbound cost would abort the main
-        search's progress callback. §9 measured the flag without effect because it was
-        set on a plain solve, which ignores it.
+        the restarts otherwise. 9.15's ILS ignores a cancel, and its at-solution events
+        with an unbound cost would abort the progress callback, so a main search with
+        this set runs in a forked process of its own (:func:`_search_in_child`): a
+        cancel terminates it (and returns no plan), and progress is reported once, when
+        its plan comes back. §9 measured the flag without effect because it was set on a
+        plain solve, which ignores it.
     restarts
         Searches after the first one each get ``time_limit_s / (restarts + 1)``; they
         start from a copy of the best plan with a seeded share of visits removed
@@ -418,17 +424,6 @@ def solve(
         :func:`outreach.planning.check`.
     """
     params = params or SolveParams()
-    if params.iterated_local_search:
-        # OR-Tools 9.15's ILS runs to its time limit whatever RoutingModel.CancelSearch
-        # or a custom limit says, and it fires at-solution events inside its recreate
-        # where the cost is not bound yet: the progress callback below, reading
-        # CostVar(), then aborts the process (a failed CHECK, "variable Cost ... is not
-        # bound", seen on a one-day office). It runs only in the forked second worker,
-        # which has no such callback and which a cancel terminates.
-        raise ValueError(
-            "params.iterated_local_search: runs only in second_worker (a process that a "
-            "cancel stops, without the progress callback)"
-        )
     t0 = time.monotonic()
     is_cancelled: CancelCheck
     if cancel is None:
@@ -491,9 +486,22 @@ def solve(
     other = None
     if params.workers == 2:
         other = _start_worker(problem, params, params.time_limit_s - (time.monotonic() - t0))
-    solution, status_name = _search(model, t0, cancelled, timings)
+    if model.params.iterated_local_search:
+        # OR-Tools 9.15's ILS runs to its time limit whatever RoutingModel.CancelSearch
+        # or a custom limit says, and it fires at-solution events inside its recreate
+        # where the cost is not bound yet: on_solution above, reading CostVar(), then
+        # aborts the process (a failed CHECK, "variable Cost ... is not bound", seen on
+        # a one-day office). So the main search runs in a forked process too, on its own
+        # model without that callback, and a cancel terminates it; its plan comes back
+        # as routes and is restored here (one progress report, at the end).
+        solution, status_name = _search_in_child(
+            problem, model, t0, cancelled, is_cancelled, timings
+        )
+    else:
+        solution, status_name = _search(model, t0, cancelled, timings)
     if other is not None:
-        routes = _finish_worker(other, cancelled[0] or is_cancelled())
+        keyed = _finish_worker(other, cancelled[0] or is_cancelled())
+        routes = None if keyed is None else _unkeyed_routes(model, keyed)
         if routes is not None:
             candidate = _restore(model, routes)
             if candidate is not None and (
@@ -518,3 +526,29 @@ def solve(
             result = _to_result(problem, model, solution, status_name, t0, tuple(history), False)
     timings["extract"] = time.monotonic() - t_extract
     return dataclasses.replace(result, timings=timings, runtime_s=time.monotonic() - t0)
+
+
+def _search_in_child(
+    problem: Problem,
+    model: Any,
+    t0: float,
+    cancelled: list[bool],
+    is_cancelled: CancelCheck,
+    timings: dict[str, float],
+) -> tuple[Any, str]:
+    """The main search (``model.params``, same seed) in a forked process: the one way to
+    run OR-Tools' ILS (``iterated_local_search``) so that a cancel stops it. Returns
+    the restored plan (``None`` if the child found none) and the status name."""
+    limit = model.params.time_limit_s - (time.monotonic() - t0)
+    handle = _start_worker(problem, model.params, limit, overrides={}, seed_offset=0)
+    keyed = _await_worker(handle, lambda: cancelled[0] or is_cancelled())
+    routes = None if keyed is None else _unkeyed_routes(model, keyed)
+    if routes is None and is_cancelled():
+        cancelled[0] = True
+    timings["construction"] = 0.0
+    # this model never searched: close it as a search would before loading the routes
+    model.routing.CloseModelWithParameters(_search_parameters(len(model.visits), model.params, 1.0))
+    solution = None if routes is None else _restore(model, routes)
+    if solution is None:
+        return None, "CANCELLED" if cancelled[0] else "ROUTING_FAIL"
+    return solution, "ROUTING_SUCCESS"

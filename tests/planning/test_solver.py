@@ -10,7 +10,7 @@ from datetime import date
 import numpy as np
 import pytest
 
-from outreach.planning import Lock, Result, Service, SolveParams, check, solve
+from outreach.planning import Lock, Result, Service, SolveParams, check, search, solve
 from outreach.planning.__main__ import ILS
 from outreach.planning.readers import read_solomon, solomon_to_problem
 from outreach.planning.solver import (
@@ -66,19 +66,19 @@ def test_cancel_event_stops_the_search_early(small):
     assert check(small, result) == []
 
 
-def test_cancel_stops_ortools_iterated_local_search_on_the_second_core(small):
-    """OR-Tools 9.15's own ILS ignores ``CancelSearch``: it is refused on the main search,
-    and on the second core (a process the cancel terminates) a set event still ends a
-    60-second solve within seconds."""
+@pytest.mark.parametrize("where", ["main search", "second core"])
+def test_cancel_stops_ortools_iterated_local_search(small, where):
+    """OR-Tools 9.15's own ILS ignores ``CancelSearch``; it runs in a forked process that
+    the cancel terminates, so a set event ends a 60-second solve within seconds, on the
+    main search as on the second core."""
     ils = {"construction": "solver", "iterated_local_search": True}
-    with pytest.raises(ValueError, match="second_worker"):
-        solve(small, SolveParams(time_limit_s=60, **ils), cancel=threading.Event())
-    with pytest.raises(ValueError, match="second_worker"):
-        solve(small, SolveParams(time_limit_s=1, **ils))
+    if where == "main search":
+        params = SolveParams(time_limit_s=60, **ils)
+    else:
+        params = SolveParams(time_limit_s=60, construction="solver", workers=2, second_worker=ils)
     event = threading.Event()
     threading.Timer(0.5, event.set).start()
     started = time.monotonic()
-    params = SolveParams(time_limit_s=60, construction="solver", workers=2, second_worker=ils)
     result = solve(small, params, cancel=event)
     assert time.monotonic() - started < 20
     assert result.status == "CANCELLED"
@@ -325,7 +325,6 @@ def test_second_worker_seed_never_repeats_another_runs_main_seed(monkeypatch):
     """Seeds 1, 2, 3 of a sweep are three independent pairs of chains: the second core's
     seed is not the next seed (with ``seed + 1``, seed 2's second core ran seed 3's main
     chain and the two runs often returned the same plan)."""
-    from outreach.planning import search
 
     seen: list[int] = []
 
@@ -447,21 +446,71 @@ def test_auto_iterated_local_search_takes_short_routes_only():
         assert ("restarts" in timings) is not ils
 
 
-def test_second_worker_ils_on_a_one_day_office_gives_a_checked_plan():
-    """The model on which the ILS, run on the main search, aborted the process (the
-    progress callback read an unbound cost inside the ILS's recreate): on the second
-    worker, without that callback, the solve completes and every site is served."""
+@pytest.mark.parametrize(
+    "where",
+    [
+        {"iterated_local_search": True},
+        {"workers": 2, "second_worker": {"iterated_local_search": True}},
+    ],
+    ids=["main search", "second core"],
+)
+def test_ils_on_a_one_day_office_gives_a_checked_plan(where):
+    """The model on which the ILS, run inside the main process, aborted it (the progress
+    callback read an unbound cost inside the ILS's recreate): in its forked process,
+    without that callback, the solve completes, every site is served, and the main
+    search's plan reports progress once, when it comes back."""
     p = _one_day_of_small_sites()
+    seen = []
     params = SolveParams(
-        construction="solver",
-        metaheuristic="GREEDY_DESCENT",
-        time_limit_s=1.5,
-        workers=2,
-        second_worker={"iterated_local_search": True},
+        construction="solver", metaheuristic="GREEDY_DESCENT", time_limit_s=1.5, **where
     )
-    result = solve(p, params)
+    result = solve(p, params, progress=seen.append)
     assert result.is_feasible(), result.status
     assert result.persons_served == 30
     assert check(p, result) == []
+    assert seen and seen[-1].persons_served == 30
     with pytest.raises(ValueError, match="iterated_local_search"):
         SolveParams(iterated_local_search="sometimes")
+
+
+def test_a_plan_found_on_shuffled_sites_comes_back_unchanged():
+    """The ILS's seed is the site order (``search._shuffled``): a plan found on the shuffled
+    model, sent as (site, chunk) keys, is the same plan on the caller's model: same
+    objective, every visit where it was. Another seed is another order."""
+    p = medan_problem(n_sites=30, n_teams=3, working_days=2, seed=5)
+    params = SolveParams(construction="solver", time_limit_s=1)
+    assert [s.id for s in search._shuffled(p, 1).sites] != [s.id for s in p.sites]
+    assert [s.id for s in search._shuffled(p, 1).sites] != [
+        s.id for s in search._shuffled(p, 2).sites
+    ]
+    shuffled = _build(search._shuffled(p, 1), params)
+    found, _ = _search(shuffled, time.monotonic(), [False], {})
+    keyed = search._keyed_routes(shuffled, search._routes_of(shuffled, found))
+    assert sum(map(len, keyed)) > 0
+    mine = _build(p, params)
+    mine.routing.CloseModelWithParameters(_search_parameters(len(mine.visits), params, 1.0))
+    routes = search._unkeyed_routes(mine, keyed)
+    again = search._restore(mine, routes)
+    assert again.ObjectiveValue() == found.ObjectiveValue()
+    assert search._keyed_routes(mine, search._routes_of(mine, again)) == keyed
+    assert search._unkeyed_routes(mine, [*keyed, []]) is None  # a route too many
+
+
+def test_a_main_search_process_that_dies_ends_the_solve_at_once(small, monkeypatch):
+    """If the forked main search dies (out of memory, killed) the solve does not wait for
+    its time limit: it answers within seconds with a failed status, and whatever the
+    steps after the search make of no plan (gap filling inserts what fits) goes through
+    the checker."""
+    import os
+
+    def die(*args, **kwargs):
+        os._exit(3)
+
+    monkeypatch.setattr(search, "_search", die)  # the fork inherits it
+    started = time.monotonic()
+    result = solve(
+        small, SolveParams(time_limit_s=30, construction="solver", iterated_local_search=True)
+    )
+    assert time.monotonic() - started < 10
+    assert result.status == "ROUTING_FAIL"
+    assert check(small, result) == []
