@@ -107,14 +107,14 @@ TUNED: dict[str, dict[str, Any]] = {
     # Measured with benchmarks/compare.py (benchmarks/RESULTS.md §9).
     # Solomon: every customer is required, so the solver's own insertion beats a
     # prize-aware greedy as the start. Guided local search alone: 2.62 % mean gap at 10 s;
-    # with this ILS 0.81 %. Where the first solution's routes are short, the second core
-    # runs OR-Tools' own ILS (SISR ruin, simulated annealing) instead of a second chain
-    # of it; on long routes both cores keep our restarts. All 56 files x 3 seeds:
-    # 0.93 -> 0.71 % mean gap, runs above 3 % 5 -> 2 (RESULTS.md §20).
+    # with this ILS 0.81 %. Where the first solution's routes are short, both cores run
+    # OR-Tools' own ILS (SISR ruin, simulated annealing) instead, each on the sites in
+    # its own seeded order; on long routes both keep our restarts (RESULTS.md §20, §21).
     "solomon": {
         "construction": "solver",
         "operators": (),
         **ILS,
+        "iterated_local_search": "auto",
         "second_worker": {"iterated_local_search": "auto"},
     },
     # TOPTW: the greedy start beats cheapest insertion, whose first plan ignores profit;
