@@ -570,12 +570,19 @@ class _Recreate:
 # ----------------------------------------------------------------- two-core portfolio
 
 
+SECOND_WORKER_SEED_OFFSET = 1_000_003
+"""The second core's seed is ``seed + SECOND_WORKER_SEED_OFFSET``. With ``seed + 1``, runs
+with consecutive seeds shared a chain (seed 2's second core ran seed 3's main chain), so a
+sweep over seeds 1, 2, 3 was not three independent runs: seeds 2 and 3 often gave the same
+plan."""
+
+
 def _start_worker(
     problem: Problem,
     params: Any,
     time_limit_s: float,
     overrides: Mapping[str, Any] | None = None,
-    seed_offset: int | None = None,
+    seed_offset: int = SECOND_WORKER_SEED_OFFSET,
 ) -> Any:
     """Fork a search of ``problem``: by default the second core's (``second_worker``
     overrides, seed + ``SECOND_WORKER_SEED_OFFSET``)."""
@@ -584,22 +591,14 @@ def _start_worker(
     ctx = mp.get_context("fork")
     parent, child = ctx.Pipe(duplex=False)
     overrides = dict(params.second_worker if overrides is None else overrides)
-    offset = SECOND_WORKER_SEED_OFFSET if seed_offset is None else seed_offset
     proc = ctx.Process(
         target=_worker_main,
-        args=(problem, params, time_limit_s, overrides, child, offset),
+        args=(problem, params, time_limit_s, overrides, child, seed_offset),
         daemon=True,
     )
     proc.start()
     child.close()
     return proc, parent
-
-
-SECOND_WORKER_SEED_OFFSET = 1_000_003
-"""The second core's seed is ``seed + SECOND_WORKER_SEED_OFFSET``. With ``seed + 1``, runs
-with consecutive seeds shared a chain (seed 2's second core ran seed 3's main chain), so a
-sweep over seeds 1, 2, 3 was not three independent runs: seeds 2 and 3 often gave the same
-plan."""
 
 
 def _worker_main(
@@ -608,7 +607,7 @@ def _worker_main(
     limit: float,
     overrides: Mapping[str, Any],
     conn: Any,
-    seed_offset: int = SECOND_WORKER_SEED_OFFSET,
+    seed_offset: int,
 ) -> None:
     """A forked search: same model, seed + ``seed_offset`` and the ``overrides`` (the
     second core: ``second_worker``), run through the same phases as the main search."""
@@ -689,13 +688,16 @@ def _await_worker(handle: Any, stop: Any) -> list[list[int]] | None:
 
 
 def _finish_worker(handle: Any, cancelled: bool) -> list[list[int]] | None:
+    """End a forked search: terminate it if ``cancelled``, otherwise read what it sent
+    (waiting up to 5 s for a search that is just past its own limit); ``None`` if it
+    sent nothing or a failure."""
     proc, conn = handle
     if cancelled:
         proc.terminate()
         proc.join()
         return None
     routes = None
-    if conn.poll(max(1.0, 5.0)):
+    if conn.poll(5.0):
         try:
             routes = conn.recv()
         except EOFError:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import threading
 import time
@@ -342,10 +343,15 @@ def test_second_worker_seed_never_repeats_another_runs_main_seed(monkeypatch):
     monkeypatch.setattr(search, "_build", fake_build)
     pipe = Pipe()
     for seed in range(1, 6):
-        search._worker_main(None, SolveParams(seed=seed), 1.0, {}, pipe)
+        search._worker_main(
+            None, SolveParams(seed=seed), 1.0, {}, pipe, search.SECOND_WORKER_SEED_OFFSET
+        )
         assert pipe.value is None  # the failure is reported, the main plan stands
     assert len(set(seen)) == 5
     assert not set(seen) & set(range(0, 50))
+    # the second core is started with that offset unless a caller names another
+    default = inspect.signature(search._start_worker).parameters["seed_offset"].default
+    assert default == search.SECOND_WORKER_SEED_OFFSET
 
 
 def _search_alone(p, **kwargs):
