@@ -41,10 +41,13 @@ def _search(
     """
     params, routing = model.params, model.routing
     remaining = params.time_limit_s - (time.monotonic() - t0)
-    if params.iterated_local_search is True or (
-        params.iterated_local_search == "auto" and _routes_are_short(model, remaining)
-    ):
-        return _ortools_ils(model, t0, timings)
+    ils = params.iterated_local_search
+    if ils is True or ils == "auto":
+        length = None
+        if ils == "auto" or params.sisr_route_sized:
+            length = _first_route_length(model, remaining)
+        if ils is True or (length is not None and length <= params.sisr_avg_removed):
+            return _ortools_ils(model, t0, timings, length)
     runs = 1 + params.restarts
     first_share = remaining / runs
     search = _search_parameters(len(model.visits), params, max(0.01, first_share))
@@ -138,26 +141,32 @@ def _search(
     return solution, status_name
 
 
-def _routes_are_short(model: _Model, remaining: float) -> bool:
-    """Whether OR-Tools' first solution averages at most ``sisr_avg_removed`` visits per
-    used route: then one ruin of the ILS removes about a whole route's worth of visits
-    and can dissolve a route; with longer routes it reshuffles part of one, each descent
-    costs more, and our restarts did better (benchmarks/RESULTS.md §20). On the 56
-    Solomon files the first solutions split at 4.8-10.0 visits per route (type 1)
-    against 16.7-33.3 (type 2); a first solution not found in time counts as long.
+def _first_route_length(model: _Model, remaining: float) -> float | None:
+    """Visits per used route in OR-Tools' first solution (``None`` if none is found in
+    time), the measure both of ``iterated_local_search="auto"`` and of a route-sized ruin.
+
+    ``"auto"`` runs the ILS when it is at most ``sisr_avg_removed``: then one ruin of the
+    ILS removes about a whole route's worth of visits and can dissolve a route; with
+    longer routes and that ruin it reshuffles part of one, each descent costs more, and
+    our restarts did better (benchmarks/RESULTS.md §20). On the 56 Solomon files the
+    first solutions split at 4.8-10.0 visits per route (type 1) against 16.7-33.3
+    (type 2).
     """
     params, routing = model.params, model.routing
     first = _search_parameters(len(model.visits), params, max(0.01, min(1.0, remaining / 10)))
     first.solution_limit = 1
     solution = routing.SolveWithParameters(first)
     if solution is None:
-        return False
+        return None
     routes = [r for r in _routes_of(model, solution) if r]
-    visits = sum(len(r) for r in routes)
-    return bool(routes) and visits <= params.sisr_avg_removed * len(routes)
+    if not routes:
+        return None
+    return sum(len(r) for r in routes) / len(routes)
 
 
-def _ortools_ils(model: _Model, t0: float, timings: dict[str, float]) -> tuple[Any, str]:
+def _ortools_ils(
+    model: _Model, t0: float, timings: dict[str, float], route_length: float | None = None
+) -> tuple[Any, str]:
     """OR-Tools' own iterated local search for the whole time left (see
     :func:`outreach.planning.model._iterated_local_search`).
 
@@ -170,7 +179,12 @@ def _ortools_ils(model: _Model, t0: float, timings: dict[str, float]) -> tuple[A
     params, routing = model.params, model.routing
     remaining = params.time_limit_s - (time.monotonic() - t0)
     search = _search_parameters(len(model.visits), params, max(0.01, remaining))
-    _iterated_local_search(search, params.sisr_max_sequence, params.sisr_avg_removed)
+    size, longest = params.sisr_avg_removed, params.sisr_max_sequence
+    if params.sisr_route_sized and route_length is not None:
+        # one ruin frees about a route's worth of visits on long routes too
+        size = max(size, round(route_length))
+        longest = max(longest, round(route_length))
+    _iterated_local_search(search, longest, size)
     started = time.monotonic()
     solution = routing.SolveWithIteratedLocalSearch(search)
     timings["construction"] = 0.0

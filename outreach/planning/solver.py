@@ -249,6 +249,12 @@ class SolveParams:
         cancel terminates it (and returns no plan), and progress is reported once, when
         its plan comes back. §9 measured the flag without effect because it was set on a
         plain solve, which ignores it.
+    sisr_route_sized
+        Size the ILS's ruin by the routes: ``sisr_avg_removed`` and ``sisr_max_sequence``
+        become at least the mean visits per used route of OR-Tools' first solution, so
+        one ruin frees about a route's worth of visits on long routes too (the reason
+        ``"auto"`` gives for the ILS on short routes); on routes shorter than the two
+        settings it changes nothing.
     restarts
         Searches after the first one each get ``time_limit_s / (restarts + 1)``; they
         start from a copy of the best plan with a seeded share of visits removed
@@ -326,6 +332,7 @@ class SolveParams:
     iterated_local_search: bool | str = False
     sisr_max_sequence: int = 10
     sisr_avg_removed: int = 10
+    sisr_route_sized: bool = False
     restarts: int = 0
     restart_ruin_share: float = 0.2
     restart_ruin: str = "random"

@@ -452,6 +452,39 @@ def test_auto_iterated_local_search_takes_short_routes_only():
         assert ("restarts" in timings) is not ils
 
 
+def test_route_sized_ruin_grows_with_the_routes_only(monkeypatch):
+    """``sisr_route_sized``: the ILS's ruin (average removed, longest string) becomes the
+    first solution's visits per route where routes are longer than ``sisr_avg_removed``
+    (30 small sites on two teams: about 15 a route), and stays at the settings where they
+    are shorter (an hour or more per site); without the flag it is the settings always.
+    Every plan is complete and checked."""
+    sizes: list[tuple[int, int]] = []
+    real = search._iterated_local_search
+
+    def spy(p, longest, size):
+        sizes.append((longest, size))
+        real(p, longest, size)
+
+    monkeypatch.setattr(search, "_iterated_local_search", spy)
+    base = {
+        "construction": "solver",
+        "metaheuristic": "GREEDY_DESCENT",
+        "time_limit_s": 1.0,
+        "iterated_local_search": True,
+    }
+    long = _one_day_of_small_sites()
+    short = medan_problem(n_sites=30, n_teams=3, working_days=2, seed=7)
+    _search_alone(long, **base, sisr_route_sized=True)
+    longest, size = sizes.pop()
+    assert longest == size and size >= 12  # two routes for 30 sites, or three at most
+    _search_alone(long, **base)
+    assert sizes.pop() == (10, 10)
+    _search_alone(short, **base, sisr_route_sized=True)
+    assert sizes.pop() == (10, 10)
+    result = solve(long, SolveParams(**base, sisr_route_sized=True))
+    assert result.persons_served == 30 and check(long, result) == []
+
+
 @pytest.mark.parametrize(
     "where",
     [
