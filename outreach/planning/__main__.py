@@ -109,13 +109,15 @@ TUNED: dict[str, dict[str, Any]] = {
     # prize-aware greedy as the start. Guided local search alone: 2.62 % mean gap at 10 s;
     # with this ILS 0.81 %. Where the first solution's routes are short, both cores run
     # OR-Tools' own ILS (SISR ruin, simulated annealing) instead, each on the sites in
-    # its own seeded order; on long routes both keep our restarts (RESULTS.md §20, §21).
+    # its own seeded order (RESULTS.md §20, §21). On long routes the main core keeps our
+    # restarts and the second runs the ILS with its ruin sized to free about a route
+    # (RESULTS.md §23): two different searches, the better plan wins.
     "solomon": {
         "construction": "solver",
         "operators": (),
         **ILS,
         "iterated_local_search": "auto",
-        "second_worker": {"iterated_local_search": "auto"},
+        "second_worker": {"iterated_local_search": True, "sisr_route_sized": True},
     },
     # TOPTW: the greedy start beats cheapest insertion, whose first plan ignores profit;
     # record-to-record acceptance within 0.5 % helps across the plateaus of equal profit.
