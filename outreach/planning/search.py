@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -33,21 +33,22 @@ from outreach.planning.model import (
 
 
 def _search(
-    model: _Model, t0: float, cancelled: list[bool], timings: dict[str, float]
+    model: _Model,
+    t0: float,
+    cancelled: list[bool],
+    timings: dict[str, float],
+    route_length: float | None = None,
 ) -> tuple[Any, str]:
-    """Construction, metaheuristic and restarts until ``params.time_limit_s`` after ``t0``.
+    """Construction, metaheuristic and restarts until ``params.time_limit_s`` after ``t0``,
+    or OR-Tools' ILS where :func:`_runs_ils` says so for ``route_length`` (measured by the
+    caller, :func:`_route_length_for`).
 
     Returns the best assignment (``None`` if none was found) and the status name.
     """
     params, routing = model.params, model.routing
+    if _runs_ils(params, route_length):
+        return _ortools_ils(model, t0, timings, route_length)
     remaining = params.time_limit_s - (time.monotonic() - t0)
-    ils = params.iterated_local_search
-    if ils is True or ils == "auto":
-        length = None
-        if ils == "auto" or params.sisr_route_sized:
-            length = _first_route_length(model, remaining)
-        if ils is True or (length is not None and length <= params.sisr_avg_removed):
-            return _ortools_ils(model, t0, timings, length)
     runs = 1 + params.restarts
     first_share = remaining / runs
     search = _search_parameters(len(model.visits), params, max(0.01, first_share))
@@ -141,6 +142,28 @@ def _search(
     return solution, status_name
 
 
+def _route_length_for(model: _Model, searches: list[Any], remaining: float) -> float | None:
+    """:func:`_first_route_length` on ``model`` if one of ``searches`` (their settings)
+    needs it, else ``None``: measured once, by the caller, and handed to every search
+    (the forked ones too), so that the ILS is chosen on one measure of the instance."""
+    needs = any(
+        p.iterated_local_search == "auto"
+        or (p.iterated_local_search is True and p.sisr_route_sized)
+        for p in searches
+    )
+    return _first_route_length(model, remaining) if needs else None
+
+
+def _runs_ils(params: Any, route_length: float | None) -> bool:
+    """Whether a search with ``params`` runs OR-Tools' ILS: always with ``True``; with
+    ``"auto"`` where the first solution's routes average at most ``sisr_avg_removed``
+    visits (:func:`_first_route_length`)."""
+    ils = params.iterated_local_search
+    if ils == "auto":
+        return route_length is not None and route_length <= params.sisr_avg_removed
+    return ils is True
+
+
 def _first_route_length(model: _Model, remaining: float) -> float | None:
     """Visits per used route in OR-Tools' first solution (``None`` if none is found in
     time), the measure both of ``iterated_local_search="auto"`` and of a route-sized ruin.
@@ -177,14 +200,17 @@ def _ortools_ils(
     in a seeded order (:func:`_shuffled`): that is where ``seed`` acts.
     """
     params, routing = model.params, model.routing
-    remaining = params.time_limit_s - (time.monotonic() - t0)
-    search = _search_parameters(len(model.visits), params, max(0.01, remaining))
-    size, longest = params.sisr_avg_removed, params.sisr_max_sequence
     if params.sisr_route_sized and route_length is not None:
         # one ruin frees about a route's worth of visits on long routes too
-        size = max(size, round(route_length))
-        longest = max(longest, round(route_length))
-    _iterated_local_search(search, longest, size)
+        n = round(route_length)
+        params = dataclasses.replace(
+            params,
+            sisr_avg_removed=max(params.sisr_avg_removed, n),
+            sisr_max_sequence=max(params.sisr_max_sequence, n),
+        )
+    remaining = params.time_limit_s - (time.monotonic() - t0)
+    search = _search_parameters(len(model.visits), params, max(0.01, remaining))
+    _iterated_local_search(search, params.sisr_max_sequence, params.sisr_avg_removed)
     started = time.monotonic()
     solution = routing.SolveWithIteratedLocalSearch(search)
     timings["construction"] = 0.0
@@ -591,54 +617,57 @@ sweep over seeds 1, 2, 3 was not three independent runs: seeds 2 and 3 often gav
 plan."""
 
 
+def _worker_params(
+    params: Any,
+    limit: float,
+    overrides: Mapping[str, Any],
+    seed_offset: int = SECOND_WORKER_SEED_OFFSET,
+) -> Any:
+    """The settings of a forked search: ``params`` on one core, seed + ``seed_offset``,
+    ``limit`` seconds and the ``overrides`` (the second core: ``second_worker``)."""
+    fields = {f.name for f in dataclasses.fields(params)}
+    return dataclasses.replace(
+        params,
+        workers=1,
+        seed=params.seed + seed_offset,
+        time_limit_s=max(0.01, limit),
+        **{k: v for k, v in overrides.items() if k in fields},
+    )
+
+
 def _start_worker(
     problem: Problem,
     params: Any,
     time_limit_s: float,
     overrides: Mapping[str, Any] | None = None,
     seed_offset: int = SECOND_WORKER_SEED_OFFSET,
+    route_length: float | None = None,
 ) -> Any:
     """Fork a search of ``problem``: by default the second core's (``second_worker``
-    overrides, seed + ``SECOND_WORKER_SEED_OFFSET``)."""
+    overrides, seed + ``SECOND_WORKER_SEED_OFFSET``); ``route_length`` is the caller's
+    :func:`_route_length_for`."""
     import multiprocessing as mp
 
     ctx = mp.get_context("fork")
     parent, child = ctx.Pipe(duplex=False)
     overrides = dict(params.second_worker if overrides is None else overrides)
-    proc = ctx.Process(
-        target=_worker_main,
-        args=(problem, params, time_limit_s, overrides, child, seed_offset),
-        daemon=True,
-    )
+    mine = _worker_params(params, time_limit_s, overrides, seed_offset)
+    proc = ctx.Process(target=_worker_main, args=(problem, mine, child, route_length), daemon=True)
     proc.start()
     child.close()
     return proc, parent
 
 
-def _worker_main(
-    problem: Problem,
-    params: Any,
-    limit: float,
-    overrides: Mapping[str, Any],
-    conn: Any,
-    seed_offset: int,
-) -> None:
-    """A forked search: same model, seed + ``seed_offset`` and the ``overrides`` (the
-    second core: ``second_worker``), run through the same phases as the main search."""
+def _worker_main(problem: Problem, params: Any, conn: Any, route_length: float | None) -> None:
+    """A forked search with ``params`` (:func:`_worker_params`), run through the same
+    phases as the main search; it sends its routes as :func:`_keyed_routes` (``None`` if
+    it found none or failed)."""
     try:
         t0 = time.monotonic()
-        fields = {f.name for f in dataclasses.fields(params)}
-        mine = dataclasses.replace(
-            params,
-            workers=1,
-            seed=params.seed + seed_offset,
-            time_limit_s=max(0.01, limit),
-            **{k: v for k, v in overrides.items() if k in fields},
-        )
-        if mine.iterated_local_search:
-            problem = _shuffled(problem, mine.seed)
-        model = _build(problem, mine)
-        sol, _ = _search(model, t0, [False], {})
+        if params.iterated_local_search:
+            problem = _shuffled(problem, params.seed)
+        model = _build(problem, params)
+        sol, _ = _search(model, t0, [False], {}, route_length)
         conn.send(None if sol is None else _keyed_routes(model, _routes_of(model, sol)))
     except Exception:  # noqa: BLE001 - the main search's plan still stands
         conn.send(None)
@@ -688,35 +717,29 @@ def _unkeyed_routes(model: _Model, keyed: list[list[VisitKey]]) -> list[list[int
     return [[index(model.depot_nodes + where[k]) for k in route] for route in keyed]
 
 
-def _await_worker(handle: Any, stop: Any) -> list[list[int]] | None:
-    """The routes of a forked search (:func:`_keyed_routes`), waiting until it sends them
-    or ``stop()`` says to terminate it (checked every 50 ms); ``None`` if it is stopped,
-    fails or dies."""
-    proc, conn = handle
-    while not stop():
-        if conn.poll(0.05):
-            return _finish_worker(handle, False)
-        if not proc.is_alive() and not conn.poll(0):
-            return _finish_worker(handle, True)
-    return _finish_worker(handle, True)
+def _finish_worker(
+    handle: Any, stop: Callable[[], bool], wait_s: float | None = None
+) -> list[list[int]] | None:
+    """End a forked search and return the routes it sent (:func:`_keyed_routes`).
 
-
-def _finish_worker(handle: Any, cancelled: bool) -> list[list[int]] | None:
-    """End a forked search: terminate it if ``cancelled``, otherwise read what it sent
-    (waiting up to 5 s for a search that is just past its own limit); ``None`` if it
-    sent nothing or a failure."""
+    Waits until it sends them, dies, ``stop()`` says to end it (checked every 50 ms) or
+    ``wait_s`` seconds have passed (``None``: as long as it runs); a search that is still
+    running then is terminated. ``None`` if it sent nothing or a failure."""
     proc, conn = handle
-    if cancelled:
-        proc.terminate()
-        proc.join()
-        return None
+    deadline = None if wait_s is None else time.monotonic() + wait_s
+    while not conn.poll(0.05):
+        if stop() or not proc.is_alive():
+            break
+        if deadline is not None and time.monotonic() >= deadline:
+            break
     routes = None
-    if conn.poll(5.0):
+    if conn.poll(0):
         try:
             routes = conn.recv()
-        except EOFError:
+        except EOFError:  # it died without sending
             routes = None
-    proc.join(timeout=5)
+    # a search that sent its routes is exiting; any other is ended now
+    proc.join(timeout=5 if routes is not None else 0)
     if proc.is_alive():
         proc.terminate()
         proc.join()

@@ -110,12 +110,13 @@ from outreach.planning.model import _build as _build
 from outreach.planning.model import _Model as _Model
 from outreach.planning.model import _search_parameters as _search_parameters
 from outreach.planning.result import Result
-from outreach.planning.search import _await_worker as _await_worker
 from outreach.planning.search import _finish_worker as _finish_worker
 from outreach.planning.search import _greedy_routes as _greedy_routes
 from outreach.planning.search import _restore as _restore
+from outreach.planning.search import _route_length_for as _route_length_for
 from outreach.planning.search import _routes_of as _routes_of
 from outreach.planning.search import _ruin as _ruin
+from outreach.planning.search import _runs_ils as _runs_ils
 from outreach.planning.search import _search as _search
 from outreach.planning.search import _snapshot as _snapshot
 from outreach.planning.search import _start_from as _start_from
@@ -123,6 +124,7 @@ from outreach.planning.search import _start_worker as _start_worker
 from outreach.planning.search import _unkeyed_routes as _unkeyed_routes
 from outreach.planning.search import _unserved_penalty as _unserved_penalty
 from outreach.planning.search import _worker_main as _worker_main
+from outreach.planning.search import _worker_params as _worker_params
 from outreach.planning.visits import _SEGMENTS as _SEGMENTS
 from outreach.planning.visits import Visit as Visit
 from outreach.planning.visits import _merge as _merge
@@ -490,10 +492,23 @@ def solve(
         watcher = threading.Thread(target=watch, daemon=True)
         watcher.start()
 
+    # whether a search runs OR-Tools' ILS may depend on the first solution's routes:
+    # measured once here, on this model, and handed to both cores
+    stop = lambda: cancelled[0] or is_cancelled()  # noqa: E731
+    left = model.params.time_limit_s - (time.monotonic() - t0)
+    searches = [model.params]
+    if params.workers == 2:
+        searches.append(_worker_params(params, left, params.second_worker))
+    route_length = _route_length_for(model, searches, left)
     other = None
     if params.workers == 2:
-        other = _start_worker(problem, params, params.time_limit_s - (time.monotonic() - t0))
-    if model.params.iterated_local_search:
+        other = _start_worker(
+            problem,
+            params,
+            params.time_limit_s - (time.monotonic() - t0),
+            route_length=route_length,
+        )
+    if _runs_ils(model.params, route_length):
         # OR-Tools 9.15's ILS runs to its time limit whatever RoutingModel.CancelSearch
         # or a custom limit says, and it fires at-solution events inside its recreate
         # where the cost is not bound yet: on_solution above, reading CostVar(), then
@@ -501,13 +516,13 @@ def solve(
         # a one-day office). So the main search runs in a forked process too, on its own
         # model without that callback, and a cancel terminates it; its plan comes back
         # as routes and is restored here (one progress report, at the end).
-        solution, status_name = _search_in_child(
-            problem, model, t0, cancelled, is_cancelled, timings
-        )
+        solution, status_name = _search_in_child(problem, model, t0, stop, timings, route_length)
+        if solution is None and is_cancelled():
+            cancelled[0] = True
     else:
-        solution, status_name = _search(model, t0, cancelled, timings)
+        solution, status_name = _search(model, t0, cancelled, timings, route_length)
     if other is not None:
-        keyed = _finish_worker(other, cancelled[0] or is_cancelled())
+        keyed = _finish_worker(other, stop, wait_s=5.0)
         routes = None if keyed is None else _unkeyed_routes(model, keyed)
         if routes is not None:
             candidate = _restore(model, routes)
@@ -539,23 +554,25 @@ def _search_in_child(
     problem: Problem,
     model: Any,
     t0: float,
-    cancelled: list[bool],
-    is_cancelled: CancelCheck,
+    stop: CancelCheck,
     timings: dict[str, float],
+    route_length: float | None,
 ) -> tuple[Any, str]:
     """The main search (``model.params``, same seed) in a forked process: the one way to
-    run OR-Tools' ILS (``iterated_local_search``) so that a cancel stops it. Returns
-    the restored plan (``None`` if the child found none) and the status name."""
+    run OR-Tools' ILS (``iterated_local_search``) so that a cancel (``stop()``) ends it.
+    Returns the restored plan (``None`` if the child found none or was stopped) and the
+    status name."""
     limit = model.params.time_limit_s - (time.monotonic() - t0)
-    handle = _start_worker(problem, model.params, limit, overrides={}, seed_offset=0)
-    keyed = _await_worker(handle, lambda: cancelled[0] or is_cancelled())
+    handle = _start_worker(
+        problem, model.params, limit, overrides={}, seed_offset=0, route_length=route_length
+    )
+    keyed = _finish_worker(handle, stop)
     routes = None if keyed is None else _unkeyed_routes(model, keyed)
-    if routes is None and is_cancelled():
-        cancelled[0] = True
     timings["construction"] = 0.0
-    # this model never searched: close it as a search would before loading the routes
+    # close this model as a search would before loading the routes (a no-op if measuring
+    # the route length closed it already)
     model.routing.CloseModelWithParameters(_search_parameters(len(model.visits), model.params, 1.0))
     solution = None if routes is None else _restore(model, routes)
     if solution is None:
-        return None, "CANCELLED" if cancelled[0] else "ROUTING_FAIL"
+        return None, "CANCELLED" if stop() else "ROUTING_FAIL"
     return solution, "ROUTING_SUCCESS"

@@ -344,21 +344,24 @@ def test_second_worker_seed_never_repeats_another_runs_main_seed(monkeypatch):
     pipe = Pipe()
     for seed in range(1, 6):
         search._worker_main(
-            None, SolveParams(seed=seed), 1.0, {}, pipe, search.SECOND_WORKER_SEED_OFFSET
+            None, search._worker_params(SolveParams(seed=seed), 1.0, {}), pipe, None
         )
         assert pipe.value is None  # the failure is reported, the main plan stands
     assert len(set(seen)) == 5
     assert not set(seen) & set(range(0, 50))
     # the second core is started with that offset unless a caller names another
-    default = inspect.signature(search._start_worker).parameters["seed_offset"].default
-    assert default == search.SECOND_WORKER_SEED_OFFSET
+    for helper in (search._start_worker, search._worker_params):
+        default = inspect.signature(helper).parameters["seed_offset"].default
+        assert default == search.SECOND_WORKER_SEED_OFFSET
 
 
 def _search_alone(p, **kwargs):
     """The search phase on its own, as the second worker runs it: (objective, timings)."""
     model = _build(p, SolveParams(**kwargs))
     timings: dict[str, float] = {}
-    solution, _ = _search(model, time.monotonic(), [False], timings)
+    t0 = time.monotonic()
+    length = search._route_length_for(model, [model.params], model.params.time_limit_s)
+    solution, _ = _search(model, t0, [False], timings, length)
     assert solution is not None
     return solution.ObjectiveValue(), timings
 
@@ -450,6 +453,59 @@ def test_auto_iterated_local_search_takes_short_routes_only():
         _, timings = _search_alone(p, **base)
         assert ("iterated_local_search" in timings) is ils
         assert ("restarts" in timings) is not ils
+
+
+def test_the_ils_is_chosen_once_in_the_caller_and_forks_only_to_run(monkeypatch):
+    """``"auto"``: the first solution's route length is measured once, on the caller's
+    model (a forked search that measured again fails here, and the plan with it), and
+    handed to every forked search. The main search forks only when it runs the ILS: on
+    long routes our restarts run in the caller, with no fork."""
+    import os
+
+    from outreach.planning import solver as solver_module
+
+    caller = os.getpid()
+    measured: list[float | None] = []
+    forks: list[float | None] = []
+    real_first, real_start = search._first_route_length, solver_module._start_worker
+
+    def first(model, remaining):
+        if os.getpid() != caller:
+            raise RuntimeError("a forked search measured the routes again")
+        measured.append(real_first(model, remaining))
+        return measured[-1]
+
+    def start(*args, **kwargs):
+        forks.append(kwargs.get("route_length"))
+        return real_start(*args, **kwargs)
+
+    monkeypatch.setattr(search, "_first_route_length", first)
+    monkeypatch.setattr(solver_module, "_start_worker", start)
+    base = {
+        "construction": "solver",
+        "metaheuristic": "GREEDY_DESCENT",
+        "restarts": 1,
+        "restart_ruin": "string",
+        "time_limit_s": 1.5,
+        "iterated_local_search": "auto",
+    }
+    long = _one_day_of_small_sites()
+    result = solve(long, SolveParams(**base))
+    assert len(measured) == 1 and measured[0] > 10
+    assert forks == []
+    assert result.persons_served == 30 and check(long, result) == []
+    measured.clear()
+    short = medan_problem(n_sites=30, n_teams=3, working_days=2, seed=7)
+    second = {"iterated_local_search": True, "sisr_route_sized": True}
+    result = solve(short, SolveParams(**base, workers=2, second_worker=second))
+    assert len(measured) == 1 and measured[0] <= 10
+    assert forks == [measured[0], measured[0]]  # the second core, then the main search
+    assert result.is_feasible(), result.status
+    assert check(short, result) == []
+    # a setting that needs no length measures nothing
+    measured.clear()
+    solve(short, SolveParams(**{**base, "iterated_local_search": False}))
+    assert measured == []
 
 
 def test_route_sized_ruin_grows_with_the_routes_only(monkeypatch):
