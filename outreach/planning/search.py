@@ -40,8 +40,8 @@ def _search(
     route_length: float | None = None,
 ) -> tuple[Any, str]:
     """Construction, metaheuristic and restarts until ``params.time_limit_s`` after ``t0``,
-    or OR-Tools' ILS where :func:`_runs_ils` says so for ``route_length`` (measured by the
-    caller, :func:`_route_length_for`).
+    or OR-Tools' ILS where :func:`_runs_ils` says so for ``route_length`` (the caller measures
+    it, :func:`_first_route_length`, where :func:`_needs_route_length`).
 
     Returns the best assignment (``None`` if none was found) and the status name.
     """
@@ -142,16 +142,15 @@ def _search(
     return solution, status_name
 
 
-def _route_length_for(model: _Model, searches: list[Any], remaining: float) -> float | None:
-    """:func:`_first_route_length` on ``model`` if one of ``searches`` (their settings)
-    needs it, else ``None``: measured once, by the caller, and handed to every search
-    (the forked ones too), so that the ILS is chosen on one measure of the instance."""
-    needs = any(
+def _needs_route_length(searches: list[Any]) -> bool:
+    """Whether one of ``searches`` (their settings) needs :func:`_first_route_length`:
+    the caller measures it once, on its model, and hands it to every search (the forked
+    ones too), so that the ILS is chosen on one measure of the instance."""
+    return any(
         p.iterated_local_search == "auto"
         or (p.iterated_local_search is True and p.sisr_route_sized)
         for p in searches
     )
-    return _first_route_length(model, remaining) if needs else None
 
 
 def _runs_ils(params: Any, route_length: float | None) -> bool:
@@ -645,7 +644,7 @@ def _start_worker(
 ) -> Any:
     """Fork a search of ``problem``: by default the second core's (``second_worker``
     overrides, seed + ``SECOND_WORKER_SEED_OFFSET``); ``route_length`` is the caller's
-    :func:`_route_length_for`."""
+    :func:`_first_route_length`."""
     import multiprocessing as mp
 
     ctx = mp.get_context("fork")

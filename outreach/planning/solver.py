@@ -111,9 +111,10 @@ from outreach.planning.model import _Model as _Model
 from outreach.planning.model import _search_parameters as _search_parameters
 from outreach.planning.result import Result
 from outreach.planning.search import _finish_worker as _finish_worker
+from outreach.planning.search import _first_route_length as _first_route_length
 from outreach.planning.search import _greedy_routes as _greedy_routes
+from outreach.planning.search import _needs_route_length as _needs_route_length
 from outreach.planning.search import _restore as _restore
-from outreach.planning.search import _route_length_for as _route_length_for
 from outreach.planning.search import _routes_of as _routes_of
 from outreach.planning.search import _ruin as _ruin
 from outreach.planning.search import _runs_ils as _runs_ils
@@ -499,7 +500,8 @@ def solve(
     searches = [model.params]
     if params.workers == 2:
         searches.append(_worker_params(params, left, params.second_worker))
-    route_length = _route_length_for(model, searches, left)
+    measured = _needs_route_length(searches)
+    route_length = _first_route_length(model, left) if measured else None
     other = None
     if params.workers == 2:
         other = _start_worker(
@@ -516,7 +518,9 @@ def solve(
         # a one-day office). So the main search runs in a forked process too, on its own
         # model without that callback, and a cancel terminates it; its plan comes back
         # as routes and is restored here (one progress report, at the end).
-        solution, status_name = _search_in_child(problem, model, t0, stop, timings, route_length)
+        solution, status_name = _search_in_child(
+            problem, model, t0, stop, timings, route_length, closed=measured
+        )
         if solution is None and is_cancelled():
             cancelled[0] = True
     else:
@@ -557,11 +561,13 @@ def _search_in_child(
     stop: CancelCheck,
     timings: dict[str, float],
     route_length: float | None,
+    closed: bool,
 ) -> tuple[Any, str]:
     """The main search (``model.params``, same seed) in a forked process: the one way to
     run OR-Tools' ILS (``iterated_local_search``) so that a cancel (``stop()``) ends it.
     Returns the restored plan (``None`` if the child found none or was stopped) and the
-    status name."""
+    status name. ``closed``: the caller's model is closed already (it measured the route
+    length), so loading the routes needs no closing first."""
     limit = model.params.time_limit_s - (time.monotonic() - t0)
     handle = _start_worker(
         problem, model.params, limit, overrides={}, seed_offset=0, route_length=route_length
@@ -569,9 +575,10 @@ def _search_in_child(
     keyed = _finish_worker(handle, stop)
     routes = None if keyed is None else _unkeyed_routes(model, keyed)
     timings["construction"] = 0.0
-    # close this model as a search would before loading the routes (a no-op if measuring
-    # the route length closed it already)
-    model.routing.CloseModelWithParameters(_search_parameters(len(model.visits), model.params, 1.0))
+    if not closed:  # measuring the route length closed it; otherwise close it as a search would
+        model.routing.CloseModelWithParameters(
+            _search_parameters(len(model.visits), model.params, 1.0)
+        )
     solution = None if routes is None else _restore(model, routes)
     if solution is None:
         return None, "CANCELLED" if stop() else "ROUTING_FAIL"

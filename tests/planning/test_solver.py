@@ -360,7 +360,9 @@ def _search_alone(p, **kwargs):
     model = _build(p, SolveParams(**kwargs))
     timings: dict[str, float] = {}
     t0 = time.monotonic()
-    length = search._route_length_for(model, [model.params], model.params.time_limit_s)
+    length = None
+    if search._needs_route_length([model.params]):
+        length = search._first_route_length(model, model.params.time_limit_s)
     solution, _ = _search(model, t0, [False], timings, length)
     assert solution is not None
     return solution.ObjectiveValue(), timings
@@ -479,7 +481,8 @@ def test_the_ils_is_chosen_once_in_the_caller_and_forks_only_to_run(monkeypatch)
         forks.append(kwargs.get("route_length"))
         return real_start(*args, **kwargs)
 
-    monkeypatch.setattr(search, "_first_route_length", first)
+    for module in (search, solver_module):
+        monkeypatch.setattr(module, "_first_route_length", first)
     monkeypatch.setattr(solver_module, "_start_worker", start)
     base = {
         "construction": "solver",
