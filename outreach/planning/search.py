@@ -6,11 +6,7 @@ metaheuristic improve it, then restarts from a ruined copy of the best plan
 (:func:`_ruin`) until the time limit, or runs OR-Tools' own iterated local search
 (:func:`_ortools_ils`). With ``workers=2`` a forked process (:func:`_worker_main`) runs the
 same phases with another seed; the caller keeps the better plan. The ILS always runs in a
-forked process (a cancel cannot stop it otherwise), on the sites in a seeded order. With
-``handoff_at``, a second core running the ILS against the main core's restarts ends its
-ILS early and sends the plan (:func:`_ils_then_restarts`); the main core's restarts take
-it where it beats their own (:func:`_restarts`, ``inbox``), and the second core's
-restarts continue from it.
+forked process (a cancel cannot stop it otherwise), on the sites in a seeded order.
 See the design notes of :mod:`outreach.planning.solver` (*Search*).
 
 ``params`` is a :class:`outreach.planning.solver.SolveParams`; it is typed ``Any`` here
@@ -35,10 +31,6 @@ from outreach.planning.model import (
     _search_parameters,
 )
 
-Inbox = Callable[[], "list[list[int]] | None"]
-"""A plan the other core sent (routes of routing indices), ``None`` while there is none:
-read without waiting, between two restarts (:func:`_restarts`)."""
-
 
 def _search(
     model: _Model,
@@ -46,12 +38,10 @@ def _search(
     cancelled: list[bool],
     timings: dict[str, float],
     route_length: float | None = None,
-    inbox: Inbox | None = None,
 ) -> tuple[Any, str]:
     """Construction, metaheuristic and restarts until ``params.time_limit_s`` after ``t0``,
     or OR-Tools' ILS where :func:`_runs_ils` says so for ``route_length`` (the caller measures
-    it, :func:`_first_route_length`, where :func:`_needs_route_length`). ``inbox``: the
-    second core's hand-off (``SolveParams.handoff_at``), read by the restarts.
+    it, :func:`_first_route_length`, where :func:`_needs_route_length`).
 
     Returns the best assignment (``None`` if none was found) and the status name.
     """
@@ -95,29 +85,13 @@ def _search(
             # the construction found nothing in time: fall back to the greedy plan
             solution = _restore(model, _greedy_routes(model))
             status_name = "GREEDY_FALLBACK" if solution is not None else status_name
-    return _restarts(model, t0, solution, status_name, cancelled, timings, inbox)
-
-
-def _restarts(
-    model: _Model,
-    t0: float,
-    solution: Any,
-    status_name: str,
-    cancelled: list[bool],
-    timings: dict[str, float],
-    inbox: Inbox | None = None,
-) -> tuple[Any, str]:
-    """Restarts from ruined copies of the best plan (from ``solution`` on) until
-    ``params.time_limit_s`` after ``t0``; with ``inbox``, a plan found there that beats
-    the best becomes the best and the plan the next restart ruins (read once)."""
-    params, routing = model.params, model.routing
     rng = np.random.default_rng(params.seed)
     if solution is not None and params.restarts > 0 and not cancelled[0]:
         # OR-Tools reuses the assignment a solve returns, so a later solve would turn
         # "the best" into another plan (benchmarks/RESULTS.md R4): keep a copy
         best_plan = routing.solver().Assignment(solution)
         best_obj = solution.ObjectiveValue()
-        per_run = params.restart_limit_s or params.time_limit_s / (1 + params.restarts)
+        per_run = params.restart_limit_s or params.time_limit_s / runs
         # with a solution limit (reproducible runs) do exactly `restarts` runs;
         # otherwise keep restarting from the best plan until the time is up
         budget = params.restarts if params.solution_limit is not None else None
@@ -128,17 +102,6 @@ def _restarts(
             left = params.time_limit_s - (time.monotonic() - t0)
             if left <= 0.05:
                 break
-            sent = None if inbox is None else inbox()
-            if sent is not None:
-                inbox = None
-                handed = _restore(model, sent)
-                timings["handoff_s"] = time.monotonic() - t0
-                if handed is not None and handed.ObjectiveValue() < best_obj:
-                    best_plan = routing.solver().Assignment(handed)
-                    best_obj = handed.ObjectiveValue()
-                    current_plan, current_obj = best_plan, best_obj
-                    status_name = "ROUTING_SUCCESS"
-                    timings["handoff_taken"] = 1.0
             done += 1
             routes_now = _routes_of(model, current_plan)
             perturbed = _ruin(model, routes_now, rng, params)
@@ -678,7 +641,7 @@ def _start_worker(
     overrides: Mapping[str, Any] | None = None,
     seed_offset: int = SECOND_WORKER_SEED_OFFSET,
     route_length: float | None = None,
-) -> _Worker:
+) -> Any:
     """Fork a search of ``problem``: by default the second core's (``second_worker``
     overrides, seed + ``SECOND_WORKER_SEED_OFFSET``); ``route_length`` is the caller's
     :func:`_first_route_length`."""
@@ -691,83 +654,24 @@ def _start_worker(
     proc = ctx.Process(target=_worker_main, args=(problem, mine, child, route_length), daemon=True)
     proc.start()
     child.close()
-    return _Worker(proc, parent)
-
-
-@dataclasses.dataclass
-class _Worker:
-    """A forked search (:func:`_worker_main`) and the plans it sent: ``(final, routes)``
-    messages, a hand-off (``final`` false) before its last plan (``final`` true)."""
-
-    proc: Any
-    conn: Any
-    routes: list[list[VisitKey]] | None = None
-    """The last plan received (:func:`_keyed_routes`)."""
-    unread: bool = False
-    """``routes`` arrived after the last :meth:`take`."""
-    ended: bool = False
-    """The last message arrived, or the pipe closed."""
-
-    def receive(self) -> None:
-        """Read what has arrived, without waiting."""
-        while not self.ended and self.conn.poll(0):
-            try:
-                final, routes = self.conn.recv()
-            except EOFError:  # it died without a last message
-                self.ended = True
-                return
-            if routes is not None:
-                self.routes, self.unread = routes, True
-            self.ended = final
-
-    def take(self) -> list[list[VisitKey]] | None:
-        """The plan received since the last call (the hand-off), ``None`` if none."""
-        self.receive()
-        if not self.unread:
-            return None
-        self.unread = False
-        return self.routes
+    return proc, parent
 
 
 def _worker_main(problem: Problem, params: Any, conn: Any, route_length: float | None) -> None:
     """A forked search with ``params`` (:func:`_worker_params`), run through the same
-    phases as the main search; with ``handoff_at`` set and the ILS to run, the ILS ends
-    at that share of the time, its plan is sent, and restarts from it fill the rest. The
-    last message is ``(True, routes)`` as :func:`_keyed_routes` (``None`` if it found
-    none or failed)."""
-    routes = None
+    phases as the main search; it sends its routes as :func:`_keyed_routes` (``None`` if
+    it found none or failed)."""
     try:
         t0 = time.monotonic()
         if params.iterated_local_search:
             problem = _shuffled(problem, params.seed)
         model = _build(problem, params)
-        if params.handoff_at is not None and _runs_ils(params, route_length):
-            sol = _ils_then_restarts(model, t0, route_length, conn)
-        else:
-            sol, _ = _search(model, t0, [False], {}, route_length)
-        routes = None if sol is None else _keyed_routes(model, _routes_of(model, sol))
+        sol, _ = _search(model, t0, [False], {}, route_length)
+        conn.send(None if sol is None else _keyed_routes(model, _routes_of(model, sol)))
     except Exception:  # noqa: BLE001 - the main search's plan still stands
-        routes = None
+        conn.send(None)
     finally:
-        conn.send((True, routes))
         conn.close()
-
-
-def _ils_then_restarts(model: _Model, t0: float, route_length: float | None, conn: Any) -> Any:
-    """The second core's search with a hand-off: OR-Tools' ILS until ``handoff_at`` of the
-    time limit (its annealing cools over that shorter limit: a faster schedule, not a
-    cut one), its plan sent as ``(False, routes)``, then :func:`_restarts` from it."""
-    params = model.params
-    model.params = dataclasses.replace(params, time_limit_s=params.handoff_at * params.time_limit_s)
-    try:
-        sol, status = _ortools_ils(model, t0, {}, route_length)
-    finally:
-        model.params = params
-    if sol is None:
-        return None
-    conn.send((False, _keyed_routes(model, _routes_of(model, sol))))
-    sol, _ = _restarts(model, t0, sol, status, [False], {})
-    return sol
 
 
 def _shuffled(problem: Problem, seed: int) -> Problem:
@@ -813,26 +717,29 @@ def _unkeyed_routes(model: _Model, keyed: list[list[VisitKey]]) -> list[list[int
 
 
 def _finish_worker(
-    worker: _Worker, stop: Callable[[], bool], wait_s: float | None = None
-) -> list[list[VisitKey]] | None:
-    """End a forked search and return the last plan it sent (:func:`_keyed_routes`).
+    handle: Any, stop: Callable[[], bool], wait_s: float | None = None
+) -> list[list[int]] | None:
+    """End a forked search and return the routes it sent (:func:`_keyed_routes`).
 
-    Waits until its last message, its death, ``stop()`` (checked every 50 ms) or
-    ``wait_s`` seconds (``None``: as long as it runs); a search still running then is
-    terminated. ``None`` if it sent no plan (a hand-off counts)."""
-    proc = worker.proc
+    Waits until it sends them, dies, ``stop()`` says to end it (checked every 50 ms) or
+    ``wait_s`` seconds have passed (``None``: as long as it runs); a search that is still
+    running then is terminated. ``None`` if it sent nothing or a failure."""
+    proc, conn = handle
     deadline = None if wait_s is None else time.monotonic() + wait_s
-    while True:
-        worker.receive()
-        if worker.ended or stop() or not proc.is_alive():
+    while not conn.poll(0.05):
+        if stop() or not proc.is_alive():
             break
         if deadline is not None and time.monotonic() >= deadline:
             break
-        worker.conn.poll(0.05)
-    worker.receive()
-    # a search that sent its last message is exiting; any other is ended now
-    proc.join(timeout=5 if worker.ended else 0)
+    routes = None
+    if conn.poll(0):
+        try:
+            routes = conn.recv()
+        except EOFError:  # it died without sending
+            routes = None
+    # a search that sent its routes is exiting; any other is ended now
+    proc.join(timeout=5 if routes is not None else 0)
     if proc.is_alive():
         proc.terminate()
         proc.join()
-    return worker.routes
+    return routes

@@ -286,14 +286,6 @@ class SolveParams:
         seed + ``search.SECOND_WORKER_SEED_OFFSET`` and the ``second_worker`` overrides
         (any of these fields), through the same phases (construction, metaheuristic,
         restarts); the better plan wins.
-    handoff_at
-        With ``workers=2``, where the second core runs OR-Tools' ILS and the main core our
-        restarts (long routes under ``iterated_local_search="auto"``): the ILS's time
-        limit ends at this share of the second core's time, it sends its plan, and both
-        cores spend the rest on restarts: the main core from that plan where it beats its
-        own, the second from it in any case. The ILS cannot take a start plan nor be
-        read from mid-search in 9.15, so its end is the one moment the two searches can
-        meet. ``None`` (default): each core keeps its own search to the end.
     priority_weights
         Weight of one resident at priority 1..5.
     split_fraction
@@ -352,7 +344,6 @@ class SolveParams:
     restart_limit_s: float | None = None
     workers: int = 1
     second_worker: Mapping[str, Any] = field(default_factory=dict, hash=False)
-    handoff_at: float | None = None
     priority_weights: tuple[int, int, int, int, int] = DEFAULT_WEIGHTS
     split_fraction: float = 0.9
     balance_coefficient: int = 100
@@ -410,8 +401,6 @@ class SolveParams:
             raise ValueError("params.restart_ruin: 'random' or 'string'")
         if not (math.isfinite(self.restart_threshold) and self.restart_threshold >= 0):
             raise ValueError("params.restart_threshold: must be >= 0")
-        if self.handoff_at is not None and not 0 < self.handoff_at < 1:
-            raise ValueError("params.handoff_at: must be in (0, 1) or None")
 
 
 # --------------------------------------------------------------------------- solving
@@ -513,26 +502,14 @@ def solve(
         searches.append(_worker_params(params, left, params.second_worker))
     measured = _needs_route_length(searches)
     route_length = _first_route_length(model, left) if measured else None
-    other = inbox = None
+    other = None
     if params.workers == 2:
-        # the second core hands its ILS plan over (handoff_at) only to restarts here
-        handoff_at = params.handoff_at
-        if _runs_ils(model.params, route_length) or not _runs_ils(searches[1], route_length):
-            handoff_at = None
         other = _start_worker(
             problem,
             params,
             params.time_limit_s - (time.monotonic() - t0),
-            overrides={**params.second_worker, "handoff_at": handoff_at},
             route_length=route_length,
         )
-        if handoff_at is not None:
-            worker = other
-
-            def inbox() -> list[list[int]] | None:
-                keyed = worker.take()
-                return None if keyed is None else _unkeyed_routes(model, keyed)
-
     if _runs_ils(model.params, route_length):
         # OR-Tools 9.15's ILS runs to its time limit whatever RoutingModel.CancelSearch
         # or a custom limit says, and it fires at-solution events inside its recreate
@@ -547,7 +524,7 @@ def solve(
         if solution is None and is_cancelled():
             cancelled[0] = True
     else:
-        solution, status_name = _search(model, t0, cancelled, timings, route_length, inbox)
+        solution, status_name = _search(model, t0, cancelled, timings, route_length)
     if other is not None:
         keyed = _finish_worker(other, stop, wait_s=5.0)
         routes = None if keyed is None else _unkeyed_routes(model, keyed)
@@ -593,12 +570,7 @@ def _search_in_child(
     length), so loading the routes needs no closing first."""
     limit = model.params.time_limit_s - (time.monotonic() - t0)
     handle = _start_worker(
-        problem,
-        model.params,
-        limit,
-        overrides={"handoff_at": None},  # nothing here could take a hand-off
-        seed_offset=0,
-        route_length=route_length,
+        problem, model.params, limit, overrides={}, seed_offset=0, route_length=route_length
     )
     keyed = _finish_worker(handle, stop)
     routes = None if keyed is None else _unkeyed_routes(model, keyed)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import inspect
 import json
 import threading
@@ -273,8 +272,6 @@ def test_two_workers_give_a_checked_plan(small):
         ({"restart_threshold": -0.1}, "restart_threshold"),
         ({"restart_limit_s": 0}, "restart_limit_s"),
         ({"restart_ruin_share": 1.0}, "restart_ruin_share"),
-        ({"handoff_at": 1.0}, "handoff_at"),
-        ({"handoff_at": 0}, "handoff_at"),
     ],
 )
 def test_bad_parameters_are_rejected(kwargs, message):
@@ -349,7 +346,7 @@ def test_second_worker_seed_never_repeats_another_runs_main_seed(monkeypatch):
         search._worker_main(
             None, search._worker_params(SolveParams(seed=seed), 1.0, {}), pipe, None
         )
-        assert pipe.value == (True, None)  # the failure is reported, the main plan stands
+        assert pipe.value is None  # the failure is reported, the main plan stands
     assert len(set(seen)) == 5
     assert not set(seen) & set(range(0, 50))
     # the second core is started with that offset unless a caller names another
@@ -615,97 +612,3 @@ def test_a_main_search_process_that_dies_ends_the_solve_at_once(small, monkeypat
     assert time.monotonic() - started < 10
     assert result.status == "ROUTING_FAIL"
     assert check(small, result) == []
-
-
-_LONG_ROUTES = {
-    "construction": "solver",
-    "metaheuristic": "GREEDY_DESCENT",
-    "restarts": 1,
-    "restart_ruin": "string",
-    "iterated_local_search": "auto",
-    "workers": 2,
-    "second_worker": {"iterated_local_search": True, "sisr_route_sized": True},
-}
-
-
-def test_the_second_cores_ils_hands_its_plan_to_the_restarts_on_long_routes(monkeypatch):
-    """``handoff_at``: on long routes (restarts on the main core, the ILS on the second) the
-    second core is told the share, its plan reaches the main core's restarts after that
-    share of the time, and the plan is complete and checked. Where the main core runs
-    the ILS too (short routes) nothing could take a hand-off: no fork is told one; and
-    without the setting none happens."""
-    from outreach.planning import solver as solver_module
-
-    told: list[object] = []
-    real_start = solver_module._start_worker
-
-    def start(*args, **kwargs):
-        told.append(kwargs["overrides"].get("handoff_at"))
-        return real_start(*args, **kwargs)
-
-    monkeypatch.setattr(solver_module, "_start_worker", start)
-    long = _one_day_of_small_sites()
-    result = solve(long, SolveParams(**_LONG_ROUTES, time_limit_s=3.0, handoff_at=0.5))
-    assert told == [0.5]
-    assert result.persons_served == 30 and check(long, result) == []
-    # the worker's clock starts after the build and the measure: half of what is left
-    assert 1.2 <= result.timings["handoff_s"] <= 3.0
-    told.clear()
-    result = solve(long, SolveParams(**_LONG_ROUTES, time_limit_s=1.0))
-    assert told == [None] and "handoff_s" not in result.timings
-    told.clear()
-    short = medan_problem(n_sites=30, n_teams=3, working_days=2, seed=7)
-    result = solve(short, SolveParams(**_LONG_ROUTES, time_limit_s=1.5, handoff_at=0.5))
-    assert told == [None, None]  # the second core, then the main search's fork
-    assert check(short, result) == [] and "handoff_s" not in result.timings
-
-
-def test_a_worker_with_a_handoff_sends_its_ils_plan_then_a_plan_no_worse():
-    """The second core's side: its ILS plan first (``(False, routes)``), then the plan its
-    restarts made of it (``(True, routes)``), never worse; :class:`search._Worker` gives
-    the hand-off once and keeps the last plan."""
-    import multiprocessing as mp
-
-    long = _one_day_of_small_sites()
-    params = SolveParams(**_LONG_ROUTES, time_limit_s=1.0, handoff_at=0.5)
-    mine = search._worker_params(params, 1.0, {**params.second_worker})
-    receiver, sender = mp.get_context("fork").Pipe(duplex=False)
-    search._worker_main(long, mine, sender, route_length=15.0)
-    worker = search._Worker(proc=None, conn=receiver)
-    handed = worker.take()
-    assert handed is not None and worker.take() is None
-    assert worker.ended and worker.routes is not None
-    model = _build(long, params)
-    model.routing.CloseModelWithParameters(_search_parameters(len(model.visits), params, 1.0))
-    first = search._restore(model, search._unkeyed_routes(model, handed)).ObjectiveValue()
-    last = search._restore(model, search._unkeyed_routes(model, worker.routes)).ObjectiveValue()
-    assert sum(map(len, worker.routes)) == 30 and last <= first
-
-
-def test_restarts_take_a_better_handed_plan_once():
-    """The main core's side: a plan from the inbox that beats the best becomes the best
-    (one restart after it, the result is at least as good as the handed plan), and the
-    inbox is not read again once it gave one."""
-    long = _one_day_of_small_sites()
-    params = SolveParams(**_LONG_ROUTES, time_limit_s=5.0, solution_limit=10)
-    model = _build(long, params)
-    once = _search_parameters(len(model.visits), params, 1.0)
-    once.solution_limit = 1
-    first = model.routing.SolveWithParameters(once)  # OR-Tools' first plan
-    worse = first.ObjectiveValue()
-    better_model = _build(long, dataclasses.replace(params, time_limit_s=1.0))
-    found, _ = _search(better_model, time.monotonic(), [False], {})
-    keyed = search._keyed_routes(better_model, search._routes_of(better_model, found))
-    handed = search._unkeyed_routes(model, keyed)
-    assert found.ObjectiveValue() < worse
-    calls = []
-
-    def inbox():
-        calls.append(1)
-        return handed
-
-    timings: dict[str, float] = {}
-    start = model.routing.solver().Assignment(first)
-    best, _ = search._restarts(model, time.monotonic(), start, "x", [False], timings, inbox)
-    assert timings["handoff_taken"] == 1.0 and len(calls) == 1
-    assert best.ObjectiveValue() <= found.ObjectiveValue()
