@@ -413,17 +413,14 @@ def _search_parameters(
     return p
 
 
-def _iterated_local_search(
-    p: Any, max_sequence: int, avg_removed: int, descent: bool = True
-) -> None:
+def _iterated_local_search(p: Any, max_sequence: int, avg_removed: int) -> None:
     """Configure OR-Tools' own iterated local search on the search parameters ``p``, for
     ``RoutingModel.SolveWithIteratedLocalSearch`` (a plain solve ignores it).
 
     Each iteration removes about ``avg_removed`` visits in strings of at most
     ``max_sequence`` from routes near a random visit (SISR, Christiaens & Vanden Berghe
     2020, with the paper's bypass factor 0.01), puts them back by local cheapest
-    insertion, improves the result with the local-search descent (``descent``; without
-    it, ruin and recreate alone, as in the paper), and accepts it as the
+    insertion, improves the result with the local-search descent, and accepts it as the
     next reference by simulated annealing. The temperatures are OR-Tools' automatic ones,
     0.1 and 0.001 of the mean arc cost sampled from the model, so they follow the
     instance's own cost scale instead of a constant tuned on one set of files; the best
@@ -432,7 +429,7 @@ def _iterated_local_search(
     p.use_iterated_local_search = True
     ils = p.iterated_local_search_parameters
     ils.perturbation_strategy = _ILS.PerturbationStrategy.RUIN_AND_RECREATE
-    ils.improve_perturbed_solution = descent
+    ils.improve_perturbed_solution = True
     rr = ils.ruin_recreate_parameters
     del rr.ruin_strategies[:]
     # 9.15 rejects ILS without a ruin strategy (ROUTING_INVALID)

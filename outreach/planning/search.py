@@ -209,9 +209,7 @@ def _ortools_ils(
         )
     remaining = params.time_limit_s - (time.monotonic() - t0)
     search = _search_parameters(len(model.visits), params, max(0.01, remaining))
-    _iterated_local_search(
-        search, params.sisr_max_sequence, params.sisr_avg_removed, params.ils_descent
-    )
+    _iterated_local_search(search, params.sisr_max_sequence, params.sisr_avg_removed)
     started = time.monotonic()
     solution = routing.SolveWithIteratedLocalSearch(search)
     timings["construction"] = 0.0

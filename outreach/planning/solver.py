@@ -258,12 +258,6 @@ class SolveParams:
         one ruin frees about a route's worth of visits on long routes too (the reason
         ``"auto"`` gives for the ILS on short routes); on routes shorter than the two
         settings it changes nothing.
-    ils_descent
-        Run the local-search descent on each recreated plan of OR-Tools' ILS (default);
-        ``False``: ruin and recreate alone, as SISR's authors run it, many more and
-        cheaper iterations. A benchmark setting, off in ``TUNED``: on the RC1 files it
-        helped RC103 and RC107 and hurt RC101 and RC104, no gain over the class
-        (benchmarks/RESULTS.md §24).
     restarts
         Searches after the first one each get ``time_limit_s / (restarts + 1)``; they
         start from a copy of the best plan with a seeded share of visits removed
@@ -342,7 +336,6 @@ class SolveParams:
     sisr_max_sequence: int = 10
     sisr_avg_removed: int = 10
     sisr_route_sized: bool = False
-    ils_descent: bool = True
     restarts: int = 0
     restart_ruin_share: float = 0.2
     restart_ruin: str = "random"

@@ -520,9 +520,9 @@ def test_route_sized_ruin_grows_with_the_routes_only(monkeypatch):
     sizes: list[tuple[int, int]] = []
     real = search._iterated_local_search
 
-    def spy(p, longest, size, descent):
+    def spy(p, longest, size):
         sizes.append((longest, size))
-        real(p, longest, size, descent)
+        real(p, longest, size)
 
     monkeypatch.setattr(search, "_iterated_local_search", spy)
     base = {
@@ -612,30 +612,3 @@ def test_a_main_search_process_that_dies_ends_the_solve_at_once(small, monkeypat
     assert time.monotonic() - started < 10
     assert result.status == "ROUTING_FAIL"
     assert check(small, result) == []
-
-
-def test_the_ils_without_its_descent_is_ruin_and_recreate_alone(monkeypatch):
-    """``ils_descent=False`` configures OR-Tools' ILS without the descent after each
-    recreate (SISR as its authors run it); by default the descent runs. Either way the
-    search returns a plan, and a solve with it is complete and checked."""
-    seen: list[bool] = []
-    real = search._iterated_local_search
-
-    def spy(p, longest, size, descent):
-        real(p, longest, size, descent)
-        seen.append(p.iterated_local_search_parameters.improve_perturbed_solution)
-
-    monkeypatch.setattr(search, "_iterated_local_search", spy)
-    base = {
-        "construction": "solver",
-        "metaheuristic": "GREEDY_DESCENT",
-        "time_limit_s": 1.0,
-        "iterated_local_search": True,
-    }
-    p = medan_problem(n_sites=30, n_teams=3, working_days=2, seed=7)
-    _search_alone(p, **base)
-    _search_alone(p, **base, ils_descent=False)
-    assert seen == [True, False]
-    result = solve(p, SolveParams(**base, ils_descent=False))
-    assert result.is_feasible(), result.status
-    assert check(p, result) == []
