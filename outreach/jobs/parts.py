@@ -11,7 +11,10 @@ row: its spec, status, attempts, progress, heartbeat and, when done, its routes.
   pickled with the job, as RQ sends any arguments). The job that runs the plan (the
   *parent*) does not just wait: it claims queued parts too and solves them in a thread,
   with a time limit cut to what its deadline leaves, so the plan ends within its budget
-  even when no other worker is free.
+  even when no other worker is free. It takes them from the back of the queue, while the
+  workers take theirs from the front: each worker forks a work horse before it can claim
+  its part, and a parent that took the front part would take, again and again, the very
+  part a worker was starting on.
   A part is claimed by a conditional update (``queued`` → ``running``), so a part runs once
   even when the parent and a worker both reach for it.
 * **Thread / inline** (no Redis): the parts run in local processes
@@ -561,12 +564,13 @@ def _run_rq(
             break
         queued = [pid for pid in ids if statuses.get(pid) == "queued"]
         if queued and not cancel.is_set() and (mine is None or not mine.is_alive()):
+            # the last queued part: RQ hands the workers the parts in order, first to last
             left = max(1.0, deadline - time.monotonic())
-            row = db.session.get(SolvePart, queued[0])
+            row = db.session.get(SolvePart, queued[-1])
             assert row is not None
             limit = min(float(row.time_limit_s), max(1.0, left / len(queued)))
             db.session.commit()
-            mine = threading.Thread(target=run_here, args=(queued[0], limit), daemon=True)
+            mine = threading.Thread(target=run_here, args=(queued[-1], limit), daemon=True)
             mine.start()
         if heartbeat is not None:
             heartbeat(summary_progress(job_id))

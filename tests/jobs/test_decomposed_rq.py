@@ -57,10 +57,10 @@ def test_parts_run_on_two_workers_and_a_killed_part_is_retried_once(app, city, w
     SIGKILLed mid-solve: its heartbeat stops, the parent queues it again (once), it is solved
     on the second attempt, and the stitched plan is stored and passes the checker. No other
     part ran twice."""
-    # the parent claims queued parts itself, each with its share of the limit: the share
-    # must outlast a work horse's start (fork, app, database) on a slow, loaded machine,
-    # or the parent solves every part before the second worker can claim one
-    plan = _plan(city, limit=40)
+    # the parent claims queued parts itself, from the back of the queue, while the second
+    # worker's horse (fork, app, database) starts on the front part: that part is its own
+    # however slow the start, unless the parent has solved every other part by then
+    plan = _plan(city, limit=16)
     plan_id = plan.id
     job_id = service.start_solve(plan, city["user"]).id
     db.session.rollback()
@@ -90,6 +90,30 @@ def test_parts_run_on_two_workers_and_a_killed_part_is_retried_once(app, city, w
     rows = {r.id: r for r in _parts(job_id)}
     assert rows[victim[0]].attempts == 2 and rows[victim[0]].status == "done"
     assert all(r.attempts == 1 for i, r in rows.items() if i != victim[0])
+    db.session.rollback()
+    plan = db.session.get(Plan, plan_id)
+    assert plan.status == PlanStatus.SOLVED and plan.routes
+    assert_plan_passes_the_checker(plan)
+    db.session.rollback()
+
+
+def test_the_parent_alone_takes_the_parts_from_the_back_of_the_queue(app, city, workers):  # noqa: F811
+    """One worker: the parent job solves every part itself, last part first, since RQ
+    hands a second worker's horse the parts first to last; taking the front part, it would
+    take the very part such a horse was starting on. Each part runs once, and the plan is
+    stored and checked."""
+    plan = _plan(city, limit=6)
+    plan_id = plan.id
+    job_id = service.start_solve(plan, city["user"]).id
+    db.session.rollback()
+    workers(1)
+    final = wait_for(job_id, timeout=120)
+    assert final.status == JobStatus.DONE, final.error
+    rows = _parts(job_id)
+    assert len(rows) >= 2
+    assert all(r.status == "done" and r.attempts == 1 for r in rows)
+    started = [r.index for r in sorted(rows, key=lambda r: r.started_at)]
+    assert started == sorted(started, reverse=True)
     db.session.rollback()
     plan = db.session.get(Plan, plan_id)
     assert plan.status == PlanStatus.SOLVED and plan.routes
