@@ -52,6 +52,24 @@ def workers(app, monkeypatch):
         proc.wait(timeout=10)
 
 
+def _solve_on_workers(city, workers, n: int, limit: int) -> tuple[int, str]:  # noqa: F811
+    """Queue a decomposed solve of ``city``'s plan, then start ``n`` workers: (plan, job)."""
+    plan = _plan(city, limit=limit)
+    plan_id = plan.id
+    job_id = service.start_solve(plan, city["user"]).id
+    db.session.rollback()
+    workers(n)
+    return plan_id, job_id
+
+
+def _assert_stored_and_checked(plan_id: int) -> None:
+    db.session.rollback()
+    plan = db.session.get(Plan, plan_id)
+    assert plan.status == PlanStatus.SOLVED and plan.routes
+    assert_plan_passes_the_checker(plan)
+    db.session.rollback()
+
+
 def test_parts_run_on_two_workers_and_a_killed_part_is_retried_once(app, city, workers):  # noqa: F811
     """Two workers: the parent job and the parts share them. One part's work horse is
     SIGKILLed mid-solve: its heartbeat stops, the parent queues it again (once), it is solved
@@ -60,11 +78,7 @@ def test_parts_run_on_two_workers_and_a_killed_part_is_retried_once(app, city, w
     # the parent claims queued parts itself, from the back of the queue, while the second
     # worker's horse (fork, app, database) starts on the front part: that part is its own
     # however slow the start, unless the parent has solved every other part by then
-    plan = _plan(city, limit=16)
-    plan_id = plan.id
-    job_id = service.start_solve(plan, city["user"]).id
-    db.session.rollback()
-    workers(2)
+    plan_id, job_id = _solve_on_workers(city, workers, 2, limit=16)
     parent = wait_for(
         job_id, {JobStatus.RUNNING}, timeout=60, predicate=lambda j: "pid" in (j.progress or {})
     )
@@ -90,11 +104,7 @@ def test_parts_run_on_two_workers_and_a_killed_part_is_retried_once(app, city, w
     rows = {r.id: r for r in _parts(job_id)}
     assert rows[victim[0]].attempts == 2 and rows[victim[0]].status == "done"
     assert all(r.attempts == 1 for i, r in rows.items() if i != victim[0])
-    db.session.rollback()
-    plan = db.session.get(Plan, plan_id)
-    assert plan.status == PlanStatus.SOLVED and plan.routes
-    assert_plan_passes_the_checker(plan)
-    db.session.rollback()
+    _assert_stored_and_checked(plan_id)
 
 
 def test_the_parent_alone_takes_the_parts_from_the_back_of_the_queue(app, city, workers):  # noqa: F811
@@ -102,11 +112,7 @@ def test_the_parent_alone_takes_the_parts_from_the_back_of_the_queue(app, city, 
     hands a second worker's horse the parts first to last; taking the front part, it would
     take the very part such a horse was starting on. Each part runs once, and the plan is
     stored and checked."""
-    plan = _plan(city, limit=6)
-    plan_id = plan.id
-    job_id = service.start_solve(plan, city["user"]).id
-    db.session.rollback()
-    workers(1)
+    plan_id, job_id = _solve_on_workers(city, workers, 1, limit=6)
     final = wait_for(job_id, timeout=120)
     assert final.status == JobStatus.DONE, final.error
     rows = _parts(job_id)
@@ -114,8 +120,4 @@ def test_the_parent_alone_takes_the_parts_from_the_back_of_the_queue(app, city, 
     assert all(r.status == "done" and r.attempts == 1 for r in rows)
     started = [r.index for r in sorted(rows, key=lambda r: r.started_at)]
     assert started == sorted(started, reverse=True)
-    db.session.rollback()
-    plan = db.session.get(Plan, plan_id)
-    assert plan.status == PlanStatus.SOLVED and plan.routes
-    assert_plan_passes_the_checker(plan)
-    db.session.rollback()
+    _assert_stored_and_checked(plan_id)
