@@ -565,12 +565,13 @@ def _run_rq(
         queued = [pid for pid in ids if statuses.get(pid) == "queued"]
         if queued and not cancel.is_set() and (mine is None or not mine.is_alive()):
             # the last queued part: RQ hands the workers the parts in order, first to last
+            last = queued[-1]
             left = max(1.0, deadline - time.monotonic())
-            row = db.session.get(SolvePart, queued[-1])
+            row = db.session.get(SolvePart, last)
             assert row is not None
             limit = min(float(row.time_limit_s), max(1.0, left / len(queued)))
             db.session.commit()
-            mine = threading.Thread(target=run_here, args=(queued[-1], limit), daemon=True)
+            mine = threading.Thread(target=run_here, args=(last, limit), daemon=True)
             mine.start()
         if heartbeat is not None:
             heartbeat(summary_progress(job_id))
