@@ -22,6 +22,18 @@ def assert_plan_passes_the_checker(plan: Plan) -> None:
     assert violations == [], f"plan {plan.id} fails the checker: {violations}"
 
 
+def assert_solved_plan_passes_the_checker(plan_id: int) -> Plan:
+    """The plan ``plan_id``, read fresh from the database, is solved, has routes and passes
+    the independent checker; returns it (the session is rolled back after)."""
+    db.session.rollback()
+    db.session.expire_all()
+    plan = db.session.get(Plan, plan_id)
+    assert plan.status == PlanStatus.SOLVED and plan.routes
+    assert_plan_passes_the_checker(plan)
+    db.session.rollback()
+    return plan
+
+
 def assert_every_plan_passes_the_checker() -> int:
     """Re-check every solved or published plan in the database; return how many were checked."""
     db.session.rollback()

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from outreach.extensions import db
-from outreach.models import JobStatus, Plan, PlanStatus
+from outreach.models import JobStatus
 from outreach.plans import service
-from tests.checked_plans import assert_plan_passes_the_checker
+from tests.checked_plans import assert_solved_plan_passes_the_checker
 from tests.jobs.conftest import job_row, wait_for
 from tests.jobs.test_decomposed import _parts, _plan, city  # noqa: F401 - fixture
 from tests.jobs.test_jobs_rq import REDIS_URL, _worker, redis_ok  # noqa: F401 - fixture
@@ -62,14 +62,6 @@ def _solve_on_workers(city, workers, n: int, limit: int) -> tuple[int, str]:  # 
     return plan_id, job_id
 
 
-def _assert_stored_and_checked(plan_id: int) -> None:
-    db.session.rollback()
-    plan = db.session.get(Plan, plan_id)
-    assert plan.status == PlanStatus.SOLVED and plan.routes
-    assert_plan_passes_the_checker(plan)
-    db.session.rollback()
-
-
 def test_parts_run_on_two_workers_and_a_killed_part_is_retried_once(app, city, workers):  # noqa: F811
     """Two workers: the parent job and the parts share them. One part's work horse is
     SIGKILLed mid-solve: its heartbeat stops, the parent queues it again (once), it is solved
@@ -104,7 +96,7 @@ def test_parts_run_on_two_workers_and_a_killed_part_is_retried_once(app, city, w
     rows = {r.id: r for r in _parts(job_id)}
     assert rows[victim[0]].attempts == 2 and rows[victim[0]].status == "done"
     assert all(r.attempts == 1 for i, r in rows.items() if i != victim[0])
-    _assert_stored_and_checked(plan_id)
+    assert_solved_plan_passes_the_checker(plan_id)
 
 
 def test_the_parent_alone_takes_the_parts_from_the_back_of_the_queue(app, city, workers):  # noqa: F811
@@ -120,4 +112,4 @@ def test_the_parent_alone_takes_the_parts_from_the_back_of_the_queue(app, city, 
     assert all(r.status == "done" and r.attempts == 1 for r in rows)
     started = [r.index for r in sorted(rows, key=lambda r: r.started_at)]
     assert started == sorted(started, reverse=True)
-    _assert_stored_and_checked(plan_id)
+    assert_solved_plan_passes_the_checker(plan_id)

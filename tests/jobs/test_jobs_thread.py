@@ -12,7 +12,10 @@ from outreach.extensions import db
 from outreach.jobs import thread_backend
 from outreach.models import JobStatus, Plan, PlanStatus, SolveJob, utcnow
 from outreach.plans import service
-from tests.checked_plans import assert_plan_passes_the_checker
+from tests.checked_plans import (
+    assert_plan_passes_the_checker,
+    assert_solved_plan_passes_the_checker,
+)
 from tests.jobs.conftest import job_row, wait_for
 
 
@@ -49,10 +52,7 @@ def test_job_lifecycle_end_to_end(office_data, make_plan_for):
     assert done.status == JobStatus.DONE, done.error
     assert done.progress["persons_served"] > 0 and done.progress["percent"] == 100
     assert done.heartbeat_at is not None and done.finished_at is not None
-    plan = _plan(plan_id)
-    assert plan.status == PlanStatus.SOLVED and plan.routes
-    assert_plan_passes_the_checker(plan)
-    db.session.rollback()
+    assert_solved_plan_passes_the_checker(plan_id)
 
 
 def test_second_solve_while_solving_is_a_conflict(office_data, make_plan_for):

@@ -40,7 +40,7 @@ from outreach.extensions import db
 from outreach.models import JobStatus, PlanStatus, SolveJob
 from outreach.plans import service
 from outreach.plans.service import PlanConflict
-from tests.checked_plans import assert_plan_passes_the_checker
+from tests.checked_plans import assert_solved_plan_passes_the_checker
 from tests.factories import login
 from tests.jobs import test_jobs_rq
 from tests.jobs.conftest import job_row, wait_for
@@ -244,10 +244,7 @@ def _retry_succeeds(app, client, plan_id: int, user, private_redis, start_worker
     start_worker(burst=True)
     retry = wait_for(retry_id, timeout=40)
     assert retry.status == JobStatus.DONE, retry.error
-    plan = test_jobs_rq._plan(plan_id)
-    assert plan.status == PlanStatus.SOLVED and plan.routes
-    assert_plan_passes_the_checker(plan)
-    db.session.rollback()
+    assert_solved_plan_passes_the_checker(plan_id)
 
 
 def test_redis_killed_mid_solve_the_plan_is_stored_and_a_retry_succeeds(
@@ -297,10 +294,7 @@ def test_redis_killed_mid_solve_the_plan_is_stored_and_a_retry_succeeds(
     assert time.monotonic() - killed_at < 30
     assert job.status == JobStatus.DONE and not job.error, job.error
     assert job.progress["solver_status"] == "ROUTING_SUCCESS"
-    plan = test_jobs_rq._plan(plan_id)
-    assert plan.status == PlanStatus.SOLVED and plan.routes
-    assert_plan_passes_the_checker(plan)
-    db.session.rollback()
+    assert_solved_plan_passes_the_checker(plan_id)
     body, _ = _get(client, f"/coord/jobs/{job_id}.json")
     assert body.get_json()["status"] == "done" and body.get_json()["error"] is None
 
