@@ -90,6 +90,14 @@ PATH_LNS_OPERATORS: tuple[str, ...] = (
     "use_local_cheapest_insertion_visit_types_lns",
 )
 
+# OR-Tools' RelocateExpensiveChain moves the chain between two of a route's most expensive
+# arcs to every other place: its neighbourhood grows with routes x places, and its moves
+# are among those a ruined string and its re-insertion make. In one 10 s run it was the
+# largest neighbourhood of Solomon RC103's descent (2.8 M of 7.3 M neighbours, 63 of 3,106
+# accepted moves) and accepted none on TOPTW pr10 (m = 1, 4); without it OR-Tools' ILS ran
+# 1.7x as many iterations on RC103 (benchmarks/RESULTS.md §26).
+SLOW_OPERATORS: tuple[str, ...] = (*PATH_LNS_OPERATORS, "use_relocate_expensive_chain")
+
 # An iterated local search over OR-Tools: each restart removes strings of nearby visits
 # (about 5 % of them) from the best plan and lets a greedy descent repair and improve it,
 # many times a second; both cores run one such chain (seeds s and s + 1), best wins.
@@ -99,7 +107,7 @@ ILS: dict[str, Any] = {
     "restart_limit_s": 2.0,
     "restart_ruin": "string",
     "restart_ruin_share": 0.05,
-    "disabled_operators": PATH_LNS_OPERATORS,
+    "disabled_operators": SLOW_OPERATORS,
     "workers": 2,
 }
 

@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 from outreach.planning import Lock, Result, Service, SolveParams, check, search, solve
-from outreach.planning.__main__ import ILS
+from outreach.planning.__main__ import ILS, PATH_LNS_OPERATORS, TUNED, benchmark_params
+from outreach.planning.model import _BOOL_FALSE, _BOOL_TRUE
 from outreach.planning.readers import read_solomon, solomon_to_problem
 from outreach.planning.solver import (
     EXTRA_OPERATORS,
@@ -180,6 +181,32 @@ def test_extra_operators_are_off_by_default():
     chosen = _search_parameters(10, SolveParams(operators=EXTRA_OPERATORS), 1.0)
     for op in EXTRA_OPERATORS:
         assert getattr(chosen.local_search_operators, op) != getattr(default, op)
+
+
+@pytest.mark.parametrize("fmt", ["solomon", "toptw"])
+def test_benchmark_searches_switch_the_slow_operators_off_on_both_cores(fmt):
+    """The tuned benchmark searches, on the main core and on the forked one, run without
+    the path LNS and the expensive-chain relocation (RESULTS.md §26); the descent's own
+    moves stay on, and the production default keeps OR-Tools' operators."""
+    params = benchmark_params(10, 1, **TUNED[fmt])
+    second = search._worker_params(params, 5.0, params.second_worker)
+    off, on = _BOOL_FALSE, _BOOL_TRUE
+    for p in (params, second):
+        chosen = _search_parameters(100, p, 1.0).local_search_operators
+        for op in (*PATH_LNS_OPERATORS, "use_relocate_expensive_chain"):
+            assert getattr(chosen, op) == off, op
+        for op in (
+            "use_relocate",
+            "use_exchange",
+            "use_cross",
+            "use_or_opt",
+            "use_two_opt",
+            "use_make_active",
+            "use_swap_active",
+        ):
+            assert getattr(chosen, op) == on, op
+    default = _search_parameters(100, SolveParams(), 1.0).local_search_operators
+    assert default.use_relocate_expensive_chain == on
 
 
 def test_teams_at_one_place_share_one_depot_node():
