@@ -94,9 +94,13 @@ PATH_LNS_OPERATORS: tuple[str, ...] = (
 # arcs to every other place: its neighbourhood grows with routes x places, and its moves
 # are among those a ruined string and its re-insertion make. In one 10 s run it was the
 # largest neighbourhood of Solomon RC103's descent (2.8 M of 7.3 M neighbours, 63 of 3,106
-# accepted moves) and accepted none on TOPTW pr10 (m = 1, 4); without it OR-Tools' ILS ran
-# 1.7x as many iterations on RC103 (benchmarks/RESULTS.md §26).
-SLOW_OPERATORS: tuple[str, ...] = (*PATH_LNS_OPERATORS, "use_relocate_expensive_chain")
+# accepted moves); without it OR-Tools' ILS ran 1.3-1.7x as many iterations there
+# (benchmarks/RESULTS.md §26). On TOPTW's one to four routes it is 0.4-2.5 % of the
+# neighbours (pr10, m = 1 and 4), so TOPTW keeps it.
+MANY_ROUTE_SLOW_OPERATORS: tuple[str, ...] = (
+    *PATH_LNS_OPERATORS,
+    "use_relocate_expensive_chain",
+)
 
 # An iterated local search over OR-Tools: each restart removes strings of nearby visits
 # (about 5 % of them) from the best plan and lets a greedy descent repair and improve it,
@@ -107,7 +111,7 @@ ILS: dict[str, Any] = {
     "restart_limit_s": 2.0,
     "restart_ruin": "string",
     "restart_ruin_share": 0.05,
-    "disabled_operators": SLOW_OPERATORS,
+    "disabled_operators": PATH_LNS_OPERATORS,
     "workers": 2,
 }
 
@@ -124,6 +128,7 @@ TUNED: dict[str, dict[str, Any]] = {
         "construction": "solver",
         "operators": (),
         **ILS,
+        "disabled_operators": MANY_ROUTE_SLOW_OPERATORS,
         "iterated_local_search": "auto",
         "second_worker": {"iterated_local_search": True, "sisr_route_sized": True},
     },
