@@ -60,6 +60,8 @@ class BenchmarkRun:
         ``"ok"`` or the planning core checker's first findings.
     status
         Solver status name.
+    timings
+        The solve's timings and counts (:attr:`Result.timings`: build, search, restarts).
     """
 
     routes: list[list[int]]
@@ -67,6 +69,7 @@ class BenchmarkRun:
     check: RouteCheck
     core_check: str
     status: str
+    timings: dict[str, float] = dataclasses.field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         """The CLI's output document (exactly the documented keys)."""
@@ -246,7 +249,9 @@ def run_benchmark(
         report = check_solomon_routes(instance, routes)
     else:
         report = check_toptw_routes(topt, routes, vehicles)
-    return BenchmarkRun(routes, runtime, report, _core_check(bench, result), result.status)
+    return BenchmarkRun(
+        routes, runtime, report, _core_check(bench, result), result.status, dict(result.timings)
+    )
 
 
 def _positive_float(text: str) -> float:
