@@ -216,6 +216,21 @@ def select_half(specs: list[Spec], half: str) -> list[Spec]:
     return [s for s in specs if s.half == half]
 
 
+def parse_params(items: Iterable[str]) -> dict[str, object]:
+    """``--param KEY=JSON`` items as SolveParams overrides (``KEY`` alone: ``None``).
+
+    Raises ``ValueError`` naming the item whose value is not JSON.
+    """
+    params: dict[str, object] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        try:
+            params[key.strip()] = json.loads(value) if sep else None
+        except json.JSONDecodeError:
+            raise ValueError(f"--param {item!r}: the value must be JSON (quote strings)") from None
+    return params
+
+
 def parse_seeds(text: str) -> list[int]:
     """``"1,2,3"`` -> ``[1, 2, 3]`` (order kept, duplicates dropped)."""
     seeds: list[int] = []
@@ -630,12 +645,10 @@ def main(argv: list[str] | None = None) -> int:
         "--param 'metaheuristic=\"TABU_SEARCH\"' (repeatable)",
     )
     args = parser.parse_args(argv)
-    for item in args.param:
-        key, sep, value = item.partition("=")
-        try:
-            OURS_PARAMS[key.strip()] = json.loads(value) if sep else None
-        except json.JSONDecodeError:
-            parser.error(f"--param {item!r}: the value must be JSON (quote strings)")
+    try:
+        OURS_PARAMS.update(parse_params(args.param))
+    except ValueError as exc:
+        parser.error(str(exc))
     if args.time_limit <= 0:
         parser.error("--time-limit must be positive")
     try:

@@ -24,7 +24,6 @@ OR-Tools' search log, which the forked process writes to the same stderr.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import tempfile
@@ -35,7 +34,7 @@ sys.path.insert(0, str(REPO))
 
 from ortools.constraint_solver import pywrapcp  # noqa: E402
 
-from benchmarks.compare import DATA, parse_specs  # noqa: E402
+from benchmarks.compare import DATA, parse_params, parse_specs  # noqa: E402
 from outreach.planning import model as planning_model  # noqa: E402
 from outreach.planning.__main__ import run_benchmark  # noqa: E402
 
@@ -80,25 +79,19 @@ def main(argv: list[str] | None = None) -> int:
         help="count the searches OR-Tools starts (its ILS's iterations) from its search log",
     )
     args = parser.parse_args(argv)
-    params: dict = {"workers": 1}
-    for item in args.param:
-        key, _, value = item.partition("=")
-        try:
-            params[key.strip()] = json.loads(value)
-        except json.JSONDecodeError:
-            parser.error(f"--param {item!r}: the value must be JSON (quote strings)")
     try:
+        params: dict = {"workers": 1, **parse_params(args.param)}
         specs = parse_specs(args.instance, args.data)
     except ValueError as exc:
         parser.error(str(exc))
     if len(specs) != 1:
         parser.error(f"{args.instance!r} names {len(specs)} runs; name one (pr10:4, not pr10)")
     spec = specs[0]
-    log = None
-    saved = os.dup(2)
+    log = saved = None
     if args.count_searches:
         params["log_search"] = True
         log = tempfile.NamedTemporaryFile(prefix="ls_profile_", suffix=".log", delete=False)
+        saved = os.dup(2)
         os.dup2(log.fileno(), 2)  # OR-Tools logs from C++ to the process's stderr
     planning_model.pywrapcp = _ProfilingPywrapcp()
     try:
@@ -108,13 +101,14 @@ def main(argv: list[str] | None = None) -> int:
         if log is not None:
             sys.stderr.flush()
             os.dup2(saved, 2)
+            os.close(saved)
             log.close()
-        os.close(saved)
-    value = run.check.score if spec.fmt == "toptw" else run.check.distance
+    what, value = (
+        ("score", run.check.score) if spec.fmt == "toptw" else ("distance", run.check.distance)
+    )
     print(
-        f"{spec.label} seed {args.seed}: {'score' if spec.fmt == 'toptw' else 'distance'} "
-        f"{value:g}, {run.check.vehicles} routes, feasible {run.check.feasible}, "
-        f"restarts {int(run.timings.get('restarts', 0))}"
+        f"{spec.label} seed {args.seed}: {what} {value:g}, {run.check.vehicles} routes, "
+        f"feasible {run.check.feasible}, restarts {int(run.timings.get('restarts', 0))}"
     )
     if log is not None:
         print(f"searches started: {_count_lines(log.name, 'Start search')}")

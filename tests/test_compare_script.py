@@ -262,3 +262,14 @@ def test_run_records_flatten_rows_and_count_errors_as_failed():
     summary = cmp.summarise(runs)
     assert summary["all"]["solomon"]["ours"]["target"]["met"]
     assert not summary["all"]["solomon"]["pyvrp"]["target"]["met"]
+
+
+def test_params_are_json_values_and_a_bad_one_is_named():
+    """``--param KEY=JSON`` (shared with ls_profile.py): JSON values, a bare key is None."""
+    assert cmp.parse_params(["restarts=5", ' metaheuristic="TABU_SEARCH"', "seed"]) == {
+        "restarts": 5,
+        "metaheuristic": "TABU_SEARCH",
+        "seed": None,
+    }
+    with pytest.raises(ValueError, match=r"--param 'metaheuristic=TABU': the value must be JSON"):
+        cmp.parse_params(["metaheuristic=TABU"])
