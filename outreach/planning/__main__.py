@@ -138,8 +138,18 @@ TUNED: dict[str, dict[str, Any]] = {
     # TOPTW: the greedy start beats cheapest insertion, whose first plan ignores profit;
     # record-to-record acceptance within 0.5 % helps across the plateaus of equal profit.
     # Guided local search alone: 10.5 % below the best knowns on a 10-run subset; this
-    # ILS 3.7 % (one core).
-    "toptw": {"construction": "greedy", "operators": (), **ILS, "restart_threshold": 0.005},
+    # ILS 3.7 % (one core). Each restart fills the ruined plan with other sites, best
+    # value per added minute first (OR-Tools' make-active takes the first that fits),
+    # and descends on a model of the plan's sites and those that fit into it (the
+    # descent's moves over every unvisited site cost most of its time): RESULTS.md §27.
+    "toptw": {
+        "construction": "greedy",
+        "operators": (),
+        **ILS,
+        "restart_threshold": 0.005,
+        "restart_fill": True,
+        "restart_focus": True,
+    },
 }
 """Per-format search settings found by ``benchmarks/compare.py`` runs."""
 

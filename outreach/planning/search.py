@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 import numpy as np
@@ -98,13 +98,42 @@ def _search(
         done = fails = 0
         current_plan, current_obj = best_plan, best_obj
         recreate = _Recreate(model) if params.restart_recreate else None
+        focus = _Focus(model) if params.restart_focus else None
+        filler = (recreate or _Recreate(model)) if params.restart_fill else None
+        if focus is not None and not focus.usable:
+            focus = None
+        reserve = 0.05
+        if focus is not None:
+            # plans are routes from here on; the whole model's descent ends the search
+            # from the best of them, in the time its first descent took (at most a tenth)
+            best_plan = current_plan = _routes_of(model, solution)
+            first = time.monotonic() - t0 - timings.get("construction", 0.0)
+            first -= timings.get("build", 0.0)
+            reserve = min(max(0.05, first), 0.1 * params.time_limit_s)
         while not cancelled[0] and fails < 50 and (budget is None or done < budget):
             left = params.time_limit_s - (time.monotonic() - t0)
-            if left <= 0.05:
+            if left <= reserve:
                 break
             done += 1
-            routes_now = _routes_of(model, current_plan)
+            routes_now = current_plan if focus is not None else _routes_of(model, current_plan)
             perturbed = _ruin(model, routes_now, rng, params)
+            removed: list[int] = []
+            if filler is not None:
+                kept = {i for r in perturbed for i in r}
+                removed = [i for r in routes_now for i in r if i not in kept]
+                perturbed = filler.fill(perturbed, rng, skip=removed)
+            if focus is not None:
+                got = focus.descend(perturbed, min(left - reserve, per_run), removed)
+                if got is None:
+                    fails += 1
+                    continue
+                routes_c, obj = got
+                verdict = _accepts(obj, best_obj, current_obj, params, t0)
+                if verdict == "best":
+                    best_plan, best_obj = routes_c, obj
+                if verdict:
+                    current_plan, current_obj = routes_c, obj
+                continue
             p = _search_parameters(len(model.visits), params, min(left, per_run))
             candidate = None
             if recreate is not None:
@@ -125,21 +154,43 @@ def _search(
                 fails += 1
                 continue
             obj = candidate.ObjectiveValue()
-            # record-to-record travel: a candidate within a shrinking margin of the best
-            # becomes the plan the next restart perturbs (threshold 0 = improvements only)
-            used = (time.monotonic() - t0) / params.time_limit_s
-            margin = params.restart_threshold * max(0.0, 1.0 - used)
-            if obj < best_obj:
+            verdict = _accepts(obj, best_obj, current_obj, params, t0)
+            if verdict == "best":
                 best_plan = routing.solver().Assignment(candidate)
                 best_obj = obj
                 status_name = _STATUS.Name(routing.status())
                 current_plan, current_obj = best_plan, obj
-            elif obj < current_obj or obj <= best_obj * (1.0 + margin):
+            elif verdict:
                 current_plan = routing.solver().Assignment(candidate)
                 current_obj = obj
         solution = best_plan
+        if focus is not None:
+            left = params.time_limit_s - (time.monotonic() - t0)
+            start = _start_from(routing, best_plan)
+            p = _search_parameters(len(model.visits), params, max(0.01, left))
+            polished = (
+                None if start is None else routing.SolveFromAssignmentWithParameters(start, p)
+            )
+            solution = polished if polished is not None else _restore(model, best_plan)
+            if solution is not None:
+                status_name = _STATUS.Name(routing.status())
         timings["restarts"] = done
     return solution, status_name
+
+
+def _accepts(obj: float, best: float, current: float, params: Any, t0: float) -> str:
+    """Whether a restart's plan of objective ``obj`` becomes the best (``"best"``), only
+    the plan the next restart perturbs (``"current"``), or neither (``""``).
+
+    Record-to-record travel: a plan better than the current one, or within a margin of
+    the best that shrinks linearly to 0 at the time limit (``restart_threshold``; 0 =
+    improvements only), becomes the current plan.
+    """
+    if obj < best:
+        return "best"
+    used = (time.monotonic() - t0) / params.time_limit_s
+    margin = params.restart_threshold * max(0.0, 1.0 - used)
+    return "current" if obj < current or obj <= best * (1.0 + margin) else ""
 
 
 def _needs_route_length(searches: list[Any]) -> bool:
@@ -489,6 +540,14 @@ class _Recreate:
         self.cost = {prof: dense(m) for prof, m in by_arc.items()}
         self.travel = {prof: dense(m) for prof, m in _travel_ticks(model).items()}
         self.stock = model.problem.card_stock
+        keys = {key: n for n, key in enumerate(dict.fromkeys(self.group.values()))}
+        self.group_id = np.array([keys[(v.site_index, v.chunk)] for v in visits], dtype=np.int64)
+        self.value = np.array(
+            [float(model.penalties[(v.site_index, v.chunk)]) for v in visits], dtype=float
+        )
+        self.allowed = np.zeros((len(visits), len(model.vehicles)), dtype=bool)
+        for k, v in enumerate(visits):
+            self.allowed[k, list(v.vehicles)] = True
         self.usable: dict[int, bool] = {}
         locked_routes = {
             model.visits[manager.IndexToNode(i) - d0].vehicles[0] for i in model.locked
@@ -559,18 +618,127 @@ class _Recreate:
             cards_used += c
         return routes
 
+    def fill(
+        self, routes: list[list[int]], rng: np.random.Generator, skip: Collection[int] = ()
+    ) -> list[list[int]]:
+        """``routes`` with unvisited visits inserted, best value per added tick first,
+        until none fits (``restart_fill``): the prize-aware repair of an orienteering
+        plan, as Vansteenwegen et al.'s ILS for the TOPTW inserts (2009).
+
+        Value is the visit's disjunction penalty (residents x priority weight); a visit's
+        added ticks are how much later the next stop could start, waiting included, and
+        the ratio takes ``greedy_time_exponent`` as the greedy start does. ``skip`` (the
+        visits a ruin just removed) are left out, so that the room goes to other sites;
+        the descent may still bring them back. Positions blink as in :meth:`__call__`.
+        """
+        model, d0 = self.model, self.d0
+        routes = [list(r) for r in routes]
+        # a site chunk placed or just removed is out, whichever of its nodes it was
+        out = {self.group[i] for r in routes for i in r} | {self.group[i] for i in skip}
+        manager = model.manager
+        exponent = model.params.greedy_time_exponent
+        pool = np.array(
+            [d0 + k for k, v in enumerate(model.visits) if (v.site_index, v.chunk) not in out],
+            dtype=np.int64,
+        )
+        if not len(pool):
+            return routes
+        value = self.value[pool - d0]
+        pool_group = self.group_id[pool - d0]
+        cards_used = int(sum(self.cards[manager.IndexToNode(i) - d0] for r in routes for i in r))
+        stock = self.stock if self.stock is not None else 2**62
+        alive = np.ones(len(pool), dtype=bool)
+        # per route: (best ratio, pool position, insert position), refreshed when it changes
+        best: dict[int, tuple[float, int, int]] = {}
+
+        def best_in(vi: int) -> tuple[float, int, int]:
+            open_ = alive & self.allowed[pool - d0, vi]
+            if not self.usable[vi] or not open_.any():
+                return (-1.0, -1, -1)
+            seq = self._nodes(vi, routes[vi])
+            a, z, svc, tt = self._schedule(vi, seq)
+            prev, nxt = seq[:-1], seq[1:]
+            cols = np.flatnonzero(open_)
+            c = pool[cols]
+            s = np.maximum(
+                self.lo[c - d0][None, :],
+                (a[:-1] + svc[prev])[:, None] + np.asarray(tt[np.ix_(prev, c)], dtype=np.int64),
+            )
+            reach = s + svc[c][None, :] + np.asarray(tt[np.ix_(c, nxt)], dtype=np.int64).T
+            ok = (s <= self.hi[c - d0][None, :]) & (reach <= z[1:][:, None])
+            cap = self.veh[vi][6]
+            need = self.cards[c - d0]
+            if need.any():
+                load = int(self.cards[seq[1:-1] - d0].sum()) if len(seq) > 2 else 0
+                ok &= ((need <= cap - load) & (need <= stock - cards_used))[None, :]
+            ok &= rng.random(ok.shape) >= self.BLINK
+            if not ok.any():
+                return (-1.0, -1, -1)
+            # how much later the next stop could start, waiting included
+            old = (a[:-1] + svc[prev] + np.asarray(tt[prev, nxt], dtype=np.int64))[:, None]
+            added = np.maximum(1, reach - np.minimum(old, reach))
+            ratio = np.where(ok, value[cols][None, :] / added.astype(float) ** exponent, -1.0)
+            p, j = np.unravel_index(int(np.argmax(ratio)), ratio.shape)
+            return (float(ratio[p, j]), int(cols[j]), int(p))
+
+        for vi in range(len(routes)):
+            best[vi] = best_in(vi)
+        while True:
+            vi = max(best, key=lambda v: best[v][0])
+            ratio, j, pos = best[vi]
+            if ratio < 0:
+                break
+            node = int(pool[j])
+            idx = manager.NodeToIndex(node)
+            routes[vi].insert(pos, idx)
+            cards_used += int(self.cards[node - d0])
+            alive &= pool_group != self.group_id[node - d0]
+            for other, (_, oj, _) in list(best.items()):
+                if other == vi or (oj != -1 and (not alive[oj] or self.cards[node - d0])):
+                    best[other] = best_in(other)
+        return routes
+
     def _best_position(
         self, vi: int, route: list[int], node: int, cards: int, rng: np.random.Generator
     ) -> tuple[float, int] | None:
-        manager, d0 = self.model.manager, self.d0
-        start, end, shift_lo, shift_hi, prof, kits, cap = self.veh[vi]
-        seq = np.array([start, *(manager.IndexToNode(i) for i in route), end], dtype=np.int64)
+        d0 = self.d0
+        seq = self._nodes(vi, route)
         if cards:
             load = int(self.cards[seq[1:-1] - d0].sum()) if len(seq) > 2 else 0
-            if load + cards > cap:
+            if load + cards > self.veh[vi][6]:
                 return None
+        a, z, svc, tt = self._schedule(vi, seq)
+        cost = self.cost[self.veh[vi][4]]
+        prev, nxt = seq[:-1], seq[1:]
+        s = np.maximum(self.lo[node - d0], a[:-1] + svc[prev] + np.asarray(tt[prev, node]))
+        ok = (s <= self.hi[node - d0]) & (
+            s + svc[node] + np.asarray(tt[node, nxt], dtype=np.int64) <= z[1:]
+        )
+        ok &= rng.random(len(ok)) >= self.BLINK
+        if not ok.any():
+            return None
+        delta = (
+            np.asarray(cost[prev, node], dtype=float)
+            + np.asarray(cost[node, nxt], dtype=float)
+            - np.asarray(cost[prev, nxt], dtype=float)
+        )
+        delta[~ok] = np.inf
+        p = int(np.argmin(delta))
+        return float(delta[p]), p
+
+    def _nodes(self, vi: int, route: list[int]) -> np.ndarray:
+        """Vehicle ``vi``'s start node, the nodes of ``route`` and its end node."""
+        start, end = self.veh[vi][0], self.veh[vi][1]
+        manager = self.model.manager
+        return np.array([start, *(manager.IndexToNode(i) for i in route), end], dtype=np.int64)
+
+    def _schedule(self, vi: int, seq: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, Any]:
+        """Earliest (``a``) and latest (``z``) start per stop of ``seq`` (:meth:`_nodes`)
+        on vehicle ``vi``, with the vehicle's service times per node and travel ticks."""
+        d0 = self.d0
+        _, _, shift_lo, shift_hi, prof, kits, _ = self.veh[vi]
         svc = self.model.service[kits]
-        tt, cost = self.travel[prof], self.cost[prof]
+        tt = self.travel[prof]
         m = len(seq)
         lo = np.empty(m, dtype=np.int64)
         hi = np.empty(m, dtype=np.int64)
@@ -588,22 +756,122 @@ class _Recreate:
         z[-1] = hi[-1]
         for i in range(m - 2, -1, -1):
             z[i] = min(hi[i], z[i + 1] - step[i])
-        prev, nxt = seq[:-1], seq[1:]
-        s = np.maximum(self.lo[node - d0], a[:-1] + svc[prev] + np.asarray(tt[prev, node]))
-        ok = (s <= self.hi[node - d0]) & (
-            s + svc[node] + np.asarray(tt[node, nxt], dtype=np.int64) <= z[1:]
+        return a, z, svc, tt
+
+
+class _Focus:
+    """A restart's descent on a smaller model: the sites the ruined plan visits and the
+    unvisited ones a single insertion could add to it (``restart_focus``).
+
+    Where the routes can take only a share of the sites (TOPTW's large files: about 25
+    of 216-288 sites per path), a greedy descent spends 69-86 % of its neighbours on
+    make-active and swap-active moves that pair every unvisited site with the plan, and
+    the time windows reject almost all of them (benchmarks/RESULTS.md §26). The plan a
+    descent leaves admits no single insertion (each would cut the unserved penalty), so
+    after a ruin the unvisited sites that fit are those it made room for: they and the
+    plan's own sites make the restart's model, built in milliseconds, and the descent's
+    moves between the plan's sites are the same as on the whole model. Sites outside it
+    wait for a ruin that makes room for them.
+
+    The fit is tested on start windows, travel, service and shifts only (cards are not:
+    a larger model is only slower). Models with locked visits or flexible breaks, which
+    our insertion leaves to the search, keep the whole-model restarts, and so do models
+    with the soft balance, whose share of the work counts every site.
+    """
+
+    def __init__(self, model: _Model) -> None:
+        self.model = model
+        self.fit = _Recreate(model)
+        manager, d0 = model.manager, model.depot_nodes
+        self.usable = (
+            not model.locked
+            and all(self.fit.usable.values())
+            and not model.params.balance_coefficient
         )
-        ok &= rng.random(len(ok)) >= self.BLINK
-        if not ok.any():
+        self.key: dict[int, tuple[Any, ...]] = {}
+        self.index: dict[tuple[Any, ...], int] = {}
+        for k, v in enumerate(model.visits):
+            idx = manager.NodeToIndex(d0 + k)
+            key = (v.site_index, v.chunk, v.vehicles, v.starts)
+            self.key[idx] = key
+            self.index[key] = idx
+
+    def candidates(self, routes: list[list[int]]) -> list[int]:
+        """Routing indices of the unvisited visits that fit somewhere in ``routes``."""
+        model, fit, d0 = self.model, self.fit, self.fit.d0
+        placed = {fit.group[i] for r in routes for i in r}
+        nodes = np.array(
+            [d0 + k for k, v in enumerate(model.visits) if (v.site_index, v.chunk) not in placed],
+            dtype=np.int64,
+        )
+        if not len(nodes):
+            return []
+        fits = np.zeros(len(nodes), dtype=bool)
+        lo, hi = fit.lo[nodes - d0], fit.hi[nodes - d0]
+        for vi, route in enumerate(routes):
+            open_ = fit.allowed[nodes - d0, vi] & ~fits
+            if not open_.any():
+                continue
+            seq = fit._nodes(vi, route)
+            a, z, svc, tt = fit._schedule(vi, seq)
+            prev, nxt = seq[:-1], seq[1:]
+            c = nodes[open_]
+            # start at c after each stop, and whether the next stop can still start
+            s = np.maximum(
+                lo[open_][None, :],
+                (a[:-1] + svc[prev])[:, None] + np.asarray(tt[np.ix_(prev, c)], dtype=np.int64),
+            )
+            ok = (s <= hi[open_][None, :]) & (
+                s + svc[c][None, :] + np.asarray(tt[np.ix_(c, nxt)], dtype=np.int64).T
+                <= z[1:][:, None]
+            )
+            fits[np.flatnonzero(open_)[ok.any(axis=0)]] = True
+        manager = model.manager
+        return [manager.NodeToIndex(int(n)) for n in nodes[fits]]
+
+    def descend(
+        self, routes: list[list[int]], limit_s: float, also: Collection[int] = ()
+    ) -> tuple[list[list[int]], int] | None:
+        """A descent from ``routes`` (routing indices of the whole model) on the focused
+        model, whose unvisited sites are those that fit and ``also`` (those a ruin just
+        removed): the improved routes in the whole model's indices and their objective
+        there, or ``None`` if OR-Tools rejects the start or finds nothing."""
+        model = self.model
+        sites = model.problem.sites
+        pool = [*self.candidates(routes), *also]
+        chosen = sorted(
+            {self.key[i][0] for r in routes for i in r} | {self.key[i][0] for i in pool}
+        )
+        sub = _build(
+            dataclasses.replace(model.problem, sites=[sites[i] for i in chosen]), model.params
+        )
+        to_sub: dict[int, int] = {}
+        to_full: dict[int, int] = {}
+        for k, v in enumerate(sub.visits):
+            idx = sub.manager.NodeToIndex(sub.depot_nodes + k)
+            full = self.index.get((chosen[v.site_index], v.chunk, v.vehicles, v.starts))
+            if full is not None:
+                to_sub[full], to_full[idx] = idx, full
+        if any(i not in to_sub for r in routes for i in r):
+            return None  # the smaller model split a site differently
+        p = _search_parameters(len(sub.visits), model.params, limit_s)
+        sub.routing.CloseModelWithParameters(p)
+        start = _start_from(sub.routing, [[to_sub[i] for i in r] for r in routes])
+        if start is None:
             return None
-        delta = (
-            np.asarray(cost[prev, node], dtype=float)
-            + np.asarray(cost[node, nxt], dtype=float)
-            - np.asarray(cost[prev, nxt], dtype=float)
+        found = sub.routing.SolveFromAssignmentWithParameters(start, p)
+        if found is None:
+            return None
+        out = [[to_full[i] for i in r] for r in _routes_of(sub, found)]
+        # the same travel and soft costs; the unserved penalties are the whole model's
+        served = {self.fit.group[i] for r in out for i in r}
+        sub_penalty = sum(
+            pen
+            for (site, chunk), pen in sub.penalties.items()
+            if (chosen[site], chunk) not in served
         )
-        delta[~ok] = np.inf
-        p = int(np.argmin(delta))
-        return float(delta[p]), p
+        penalty = sum(pen for key, pen in model.penalties.items() if key not in served)
+        return out, found.ObjectiveValue() - sub_penalty + penalty
 
 
 # ----------------------------------------------------------------- two-core portfolio

@@ -273,6 +273,16 @@ class SolveParams:
         local search runs (:class:`outreach.planning.search._Recreate`), instead of
         leaving their re-insertion to OR-Tools' operators: 2-3 times as many restarts,
         better on Solomon RC1, worse on long routes (benchmarks/RESULTS.md §15); off.
+    restart_focus
+        Run each restart's descent on a model of the ruined plan's sites and the unvisited
+        ones that fit into it (:class:`outreach.planning.search._Focus`), then end with a
+        descent on the whole model from the best plan: for prize-collecting problems whose
+        routes take a small share of the sites, where the descent's moves over every
+        unvisited site cost most of its time (benchmarks/RESULTS.md §27); off.
+    restart_fill
+        Before each restart's descent, insert unvisited visits into the ruined plan, best
+        value per added tick first, leaving out those the ruin removed
+        (:meth:`outreach.planning.search._Recreate.fill`); off.
     restart_limit_s
         Time limit of each restart's search (``None``: ``time_limit_s / (restarts + 1)``);
         with ``GREEDY_DESCENT`` each restart ends at its local optimum anyway, so many
@@ -341,6 +351,8 @@ class SolveParams:
     restart_ruin: str = "random"
     restart_threshold: float = 0.0
     restart_recreate: bool = False
+    restart_focus: bool = False
+    restart_fill: bool = False
     restart_limit_s: float | None = None
     workers: int = 1
     second_worker: Mapping[str, Any] = field(default_factory=dict, hash=False)

@@ -211,6 +211,18 @@ def test_benchmark_searches_switch_the_slow_operators_off_on_both_cores(fmt):
     assert default.use_relocate_expensive_chain == on
 
 
+def test_benchmark_searches_fill_and_focus_on_toptw_only():
+    """TOPTW's restarts (on both cores) fill the ruined plan by value and descend on the
+    focused model (RESULTS.md §27); Solomon, where every customer is required, and the
+    production default do neither."""
+    toptw = benchmark_params(10, 1, **TUNED["toptw"])
+    for p in (toptw, search._worker_params(toptw, 5.0, toptw.second_worker)):
+        assert p.restart_fill and p.restart_focus
+    solomon = benchmark_params(10, 1, **TUNED["solomon"])
+    assert not (solomon.restart_fill or solomon.restart_focus)
+    assert not (SolveParams().restart_fill or SolveParams().restart_focus)
+
+
 def test_teams_at_one_place_share_one_depot_node():
     """Starts and ends at the same place become one node; another place gets its own (R1)."""
     sites = [site("S1", location=at(0.01, 0.01)), site("S2", location=at(-0.01, 0.02))]
