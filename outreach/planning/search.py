@@ -99,7 +99,9 @@ def _search(
         current_plan, current_obj = best_plan, best_obj
         recreate = _Recreate(model) if params.restart_recreate else None
         focus = _Focus(model) if params.restart_focus else None
-        filler = (recreate or _Recreate(model)) if params.restart_fill else None
+        # one set of the recreate's arrays serves the recreate, the fill and the focus
+        arrays = recreate or (focus.fit if focus is not None else None)
+        filler = (arrays or _Recreate(model)) if params.restart_fill else None
         if focus is not None and not focus.usable:
             focus = None
         reserve = 0.05
