@@ -97,11 +97,12 @@ def _search(
         budget = params.restarts if params.solution_limit is not None else None
         done = fails = 0
         current_plan, current_obj = best_plan, best_obj
-        recreate = _Recreate(model) if params.restart_recreate else None
-        focus = _Focus(model) if params.restart_focus else None
         # one set of the recreate's arrays serves the recreate, the fill and the focus
-        arrays = recreate or (focus.fit if focus is not None else None)
-        filler = (arrays or _Recreate(model)) if params.restart_fill else None
+        uses = (params.restart_recreate, params.restart_fill, params.restart_focus)
+        arrays = _Recreate(model) if any(uses) else None
+        recreate = arrays if params.restart_recreate else None
+        filler = arrays if params.restart_fill else None
+        focus = _Focus(model, arrays) if params.restart_focus else None
         if focus is not None and not focus.usable:
             focus = None
         reserve = 0.05
@@ -781,9 +782,10 @@ class _Focus:
     with the soft balance, whose share of the work counts every site.
     """
 
-    def __init__(self, model: _Model) -> None:
+    def __init__(self, model: _Model, fit: _Recreate | None = None) -> None:
         self.model = model
-        self.fit = _Recreate(model)
+        # the recreate's arrays of this model, shared with the recreate and the fill
+        self.fit = fit if fit is not None else _Recreate(model)
         manager, d0 = model.manager, model.depot_nodes
         self.usable = (
             not model.locked
